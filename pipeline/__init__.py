@@ -1,0 +1,1 @@
+"""The streaming runtime and its stages. Never imports `rtt`."""

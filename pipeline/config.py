@@ -1,0 +1,129 @@
+"""Configuration: one frozen dataclass per stage, composed into `PipelineConfig`.
+
+Only `rtt/` builds configuration (from flags or a TOML file); stages receive
+their own section and never read the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+__all__ = [
+    "ASRConfig",
+    "ComputeConfig",
+    "MTConfig",
+    "PipelineConfig",
+    "SourceConfig",
+    "VADConfig",
+    "load_config",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeConfig:
+    """Where models run. `compute_type` None means int8 on CPU, int8_float16 on CUDA."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str | None = None
+    asr_threads: int = 1
+    mt_threads: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    realtime: bool = True
+    rate: int = 16000  # raw PCM on stdin only
+    channels: int = 1  # raw PCM on stdin only
+    chunk_seconds: float = 0.1
+    input_device: str | None = None  # microphone name or index
+
+
+@dataclass(frozen=True, slots=True)
+class VADConfig:
+    backend: Literal["webrtc", "silero"] = "webrtc"
+    frame_ms: int = 30  # webrtcvad accepts 10, 20 or 30
+    aggressiveness: int = 2  # webrtcvad 0..3
+    threshold: float = 0.5  # silero speech probability
+    pre_roll: float = 0.3  # audio kept before speech onset
+    hangover: float = 0.5  # silence that ends an utterance
+    min_speech: float = 0.2  # shorter bursts are noise
+    max_utterance: float = 30.0  # force an utterance end after this long
+
+
+@dataclass(frozen=True, slots=True)
+class ASRConfig:
+    model: str = "whisper-base"
+    language: str | None = None  # None: detect once per stream
+    step: float = 0.6  # seconds of new audio between streaming passes
+    agreement: int = 2  # LocalAgreement-n
+    padding: float = 1.0  # seconds of silence appended to the decode window
+    max_buffer: float = 12.0  # trim the buffer at a committed sentence end beyond this
+    beam_size: int = 1
+    no_speech_threshold: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class MTConfig:
+    model: str = "qwen2.5-coder-1.5b"
+    fast_model: str | None = "qwen2.5-coder-0.5b"  # partials while lagging
+    draft_model: str | None = "qwen2.5-coder-0.5b"
+    targets: tuple[str, ...] = ("de",)
+    fallback_lag: float = 4.0  # seconds of source behind before partials use fast_model
+    recover_lag: float = 1.5  # back to the main model once lag is below this
+    partials: bool = True
+    max_new_tokens: int = 160
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    stream: str = "s0"
+    source: SourceConfig = field(default_factory=SourceConfig)
+    vad: VADConfig = field(default_factory=VADConfig)
+    asr: ASRConfig = field(default_factory=ASRConfig)
+    mt: MTConfig = field(default_factory=MTConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
+    queue_size: int = 512
+
+
+_SECTIONS = {"source": SourceConfig, "vad": VADConfig, "asr": ASRConfig, "mt": MTConfig, "compute": ComputeConfig}
+
+
+def _section(cls: type, values: dict[str, Any], name: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [{name}]: {', '.join(sorted(unknown))}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return cls(**values)
+
+
+def config_from_dict(data: dict[str, Any], base: PipelineConfig | None = None) -> PipelineConfig:
+    base = base or PipelineConfig()
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{key}] must be a table")
+            current = dataclasses.asdict(getattr(base, key))
+            changes[key] = _section(_SECTIONS[key], {**current, **value}, key)
+        elif key in ("stream", "queue_size"):
+            changes[key] = value
+        else:
+            raise ConfigError(f"unknown configuration section {key!r}")
+    return dataclasses.replace(base, **changes)
+
+
+def load_config(path: Path, base: PipelineConfig | None = None) -> PipelineConfig:
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return config_from_dict(data, base)

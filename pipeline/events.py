@@ -1,0 +1,216 @@
+"""The event vocabulary: everything that flows through a pipeline.
+
+One small closed set of frozen dataclasses. Times are float seconds on the
+stream clock (seconds of audio since the stream began). `emitted` is stamped by
+the runner as an event leaves the pipeline; stages never set it.
+
+Public events serialise to JSON with exactly the keys documented in the README
+(`to_json` / `from_json`). `AudioChunk` and `Flush` are internal: they never
+leave a pipeline and have no JSON form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+__all__ = [
+    "AudioChunk",
+    "Event",
+    "End",
+    "Error",
+    "Flush",
+    "PUBLIC_EVENTS",
+    "SourceCommit",
+    "SourcePartial",
+    "SpeechEnd",
+    "SpeechStart",
+    "TargetCommit",
+    "TargetPartial",
+    "Word",
+    "from_json",
+    "to_json",
+]
+
+_EVENT = dict(frozen=True, slots=True, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A recognised word with its span on the stream clock."""
+
+    word: str
+    start: float
+    end: float
+
+
+@dataclass(**_EVENT)
+class AudioChunk:
+    """Mono float32 samples at 16 kHz, starting at `start` seconds of the stream.
+
+    Sources emit chunks with utterance 0; the VAD forwards only the chunks that
+    belong to speech, numbered with their utterance.
+    """
+
+    stream: str
+    utterance: int = 0
+    emitted: float | None = None
+    start: float
+    samples: np.ndarray = field(repr=False, compare=False)
+
+    @property
+    def end(self) -> float:
+        return self.start + len(self.samples) / 16000
+
+
+@dataclass(**_EVENT)
+class Flush:
+    """Control: finish what is pending (finalise the utterance) without ending the stream."""
+
+    stream: str
+    utterance: int = 0
+    emitted: float | None = None
+
+
+@dataclass(**_EVENT)
+class SpeechStart:
+    stream: str
+    utterance: int
+    emitted: float | None = None
+    start: float
+
+
+@dataclass(**_EVENT)
+class SpeechEnd:
+    stream: str
+    utterance: int
+    emitted: float | None = None
+    end: float
+
+
+@dataclass(**_EVENT)
+class SourcePartial:
+    """The whole uncommitted tail of the utterance; replaces the previous partial."""
+
+    stream: str
+    utterance: int
+    emitted: float | None = None
+    lang: str
+    text: str
+
+
+@dataclass(**_EVENT)
+class SourceCommit:
+    """Newly committed words only (append-only)."""
+
+    stream: str
+    utterance: int
+    emitted: float | None = None
+    lang: str
+    text: str
+    words: tuple[Word, ...]
+    start: float
+    end: float
+
+
+@dataclass(**_EVENT)
+class TargetPartial:
+    """The whole tentative translation of one sentence; replaces the previous one."""
+
+    stream: str
+    utterance: int
+    emitted: float | None = None
+    lang: str
+    sentence: int
+    text: str
+
+
+@dataclass(**_EVENT)
+class TargetCommit:
+    """The final translation of one sentence; `start`/`end` is its source span."""
+
+    stream: str
+    utterance: int
+    emitted: float | None = None
+    lang: str
+    sentence: int
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(**_EVENT)
+class Error:
+    stream: str
+    utterance: int = 0
+    emitted: float | None = None
+    code: str
+    message: str
+
+
+@dataclass(**_EVENT)
+class End:
+    """The stream is finished; nothing follows it."""
+
+    stream: str
+    utterance: int = 0
+    emitted: float | None = None
+
+
+Event = Union[
+    AudioChunk,
+    Flush,
+    SpeechStart,
+    SpeechEnd,
+    SourcePartial,
+    SourceCommit,
+    TargetPartial,
+    TargetCommit,
+    Error,
+    End,
+]
+
+PUBLIC_EVENTS: dict[str, type] = {
+    "speech_start": SpeechStart,
+    "speech_end": SpeechEnd,
+    "source_partial": SourcePartial,
+    "source_commit": SourceCommit,
+    "target_partial": TargetPartial,
+    "target_commit": TargetCommit,
+    "error": Error,
+    "end": End,
+}
+_TYPE_OF = {cls: name for name, cls in PUBLIC_EVENTS.items()}
+
+
+def to_json(event: Event) -> dict[str, Any]:
+    """The JSON object of a public event: `type` first, then its fields."""
+    name = _TYPE_OF.get(type(event))
+    if name is None:
+        raise TypeError(f"{type(event).__name__} is internal and has no JSON form")
+    out: dict[str, Any] = {"type": name}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if f.name == "words":
+            value = [{"word": w.word, "start": w.start, "end": w.end} for w in value]
+        out[f.name] = value
+    return out
+
+
+def from_json(obj: dict[str, Any]) -> Event:
+    """Inverse of `to_json`; raises ValueError on an unknown type or bad fields."""
+    if not isinstance(obj, dict):
+        raise ValueError("an event must be a JSON object")
+    cls = PUBLIC_EVENTS.get(obj.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        raise ValueError(f"unknown event type: {obj.get('type')!r}")
+    kwargs = {k: v for k, v in obj.items() if k != "type"}
+    if "words" in kwargs:
+        kwargs["words"] = tuple(Word(w["word"], w["start"], w["end"]) for w in kwargs["words"])
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad fields for {obj['type']}: {exc}") from None

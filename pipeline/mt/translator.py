@@ -1,0 +1,35 @@
+"""The translator seam: requests, results and the backend protocol.
+
+A backend translates a batch of whole source sentences (or sentence prefixes)
+in one call, synchronously; the MT engine runs it off the event loop. `draft` is
+the previous translation of the same sentence: a plain backend ignores it, a
+speculative one verifies it in one forward pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+__all__ = ["Translation", "TranslationRequest", "Translator"]
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationRequest:
+    source: str
+    source_lang: str
+    target_lang: str
+    draft: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    text: str
+    tokens: int  # target tokens produced
+    steps: int  # sequential decoder calls it took
+
+
+class Translator(Protocol):
+    name: str
+
+    def translate_batch(self, requests: Sequence[TranslationRequest]) -> list[Translation]: ...
