@@ -31,8 +31,8 @@ class ComputeConfig:
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str | None = None
-    asr_threads: int = 1
-    mt_threads: int = 1
+    asr_threads: int = 0  # 0: split the cores between ASR and MT
+    mt_threads: int = 0
 
 
 @dataclass(frozen=True, slots=True)

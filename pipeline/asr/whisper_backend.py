@@ -1,0 +1,179 @@
+"""Whisper on CTranslate2 with a window sized to the buffer.
+
+faster-whisper's `transcribe()` pads every call to a 30 s window, which costs
+about a second per pass on a 2-core CPU however short the audio. CTranslate2's
+Whisper accepts shorter feature windows, so each pass encodes only the buffer
+plus `padding` seconds of silence: several times faster for streaming. We reuse
+faster-whisper's feature extractor, tokenizer and word alignment, and call the
+CTranslate2 model directly. Greedy, no temperature fallback (a fallback can turn
+a half-second pass into several seconds).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..events import Word
+from .backend import ASRRequest, ASRResult
+
+__all__ = ["WhisperBackend"]
+
+_RATE = 16000
+_PROMPT_TOKENS = 200  # committed context passed as the previous-text prompt
+
+
+class WhisperBackend:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        threads: int = 1,
+        padding: float = 1.0,
+        beam_size: int = 1,
+        no_speech_threshold: float = 0.6,
+    ) -> None:
+        from faster_whisper import WhisperModel  # heavy import, only when a model is loaded
+
+        self.name = Path(model_path).name
+        self._fw = WhisperModel(str(model_path), device=device, compute_type=compute_type, cpu_threads=threads)
+        self._model = self._fw.model
+        self.multilingual = self._model.is_multilingual
+        self.padding = padding
+        self.beam_size = beam_size
+        self.no_speech_threshold = no_speech_threshold
+        self._tokenizers: dict[str, object] = {}
+
+    # -- helpers ----------------------------------------------------------------
+    def _tokenizer(self, language: str):
+        from faster_whisper.tokenizer import Tokenizer
+
+        if language not in self._tokenizers:
+            lang = language if self.multilingual else None
+            task = "transcribe" if self.multilingual else None
+            self._tokenizers[language] = Tokenizer(self._fw.hf_tokenizer, self.multilingual, task=task, language=lang)
+        return self._tokenizers[language]
+
+    def _features(self, audios: Sequence[np.ndarray]):
+        """One batch of log-mel features, every item padded to the longest + `padding`."""
+        length = max(len(a) for a in audios) + int(self.padding * _RATE)
+        feats = [self._fw.feature_extractor(np.pad(a, (0, length - len(a))), padding=0) for a in audios]
+        frames = min(f.shape[-1] for f in feats) // 2 * 2  # the encoder halves the frame count
+        batch = np.ascontiguousarray(np.stack([f[:, :frames] for f in feats]), dtype=np.float32)
+        return batch, frames
+
+    def _detect(self, encoded) -> list[str]:
+        if not self.multilingual:
+            return ["en"] * encoded.shape[0]
+        found = self._model.detect_language(encoded)
+        return [pairs[0][0].strip("<|>") for pairs in found]
+
+    # -- protocol ---------------------------------------------------------------
+    def transcribe_batch(self, requests: Sequence[ASRRequest]) -> list[ASRResult]:
+        """Decode a batch; requests in one batch share the language (the engine groups them)."""
+        if not requests:
+            return []
+        import ctranslate2
+
+        # the StorageView borrows the array's memory: keep `features` alive until encoded
+        features, _ = self._features([r.audio for r in requests])
+        encoded = self._model.encode(ctranslate2.StorageView.from_array(features), to_cpu=False)
+        language = requests[0].language or self._detect(encoded)[0]
+        if not self.multilingual:
+            language = "en"
+        tokenizer = self._tokenizer(language)
+        prompts = self._prompts(tokenizer, [r.prompt for r in requests])
+        results = self._model.generate(
+            encoded,
+            prompts,
+            beam_size=self.beam_size,
+            max_length=224,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+            max_initial_timestamp_index=0,
+        )
+        tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in results]
+        frames = [max(2, len(r.audio) // 160) for r in requests]
+        aligned = self._align(tokenizer, tokens, encoded, frames)
+        out = []
+        for request, result, toks, words in zip(requests, results, tokens, aligned):
+            if self._is_hallucination(request, result, toks, tokenizer):
+                words = []
+            out.append(ASRResult(tuple(words), language, result.no_speech_prob))
+        return out
+
+    def _prompts(self, tokenizer, contexts: list[str]) -> list[list[int]]:
+        """Previous-text prompts, cut to one length: CTranslate2 needs the start token aligned in a batch."""
+        encoded = [tokenizer.encode(" " + c.strip())[-_PROMPT_TOKENS:] if c.strip() else [] for c in contexts]
+        keep = min(len(e) for e in encoded)
+        start = list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]
+        if keep == 0:
+            return [start for _ in encoded]
+        return [[tokenizer.sot_prev] + e[-keep:] + start for e in encoded]
+
+    def _align(self, tokenizer, tokens: list[list[int]], encoded, frames: list[int]) -> list[list[Word]]:
+        from faster_whisper.transcribe import merge_punctuations
+
+        words: list[list[Word]] = [[] for _ in tokens]
+        todo = [i for i, t in enumerate(tokens) if t]
+        if not todo:
+            return words
+        # align() takes one encoder batch; select the rows with text
+        sub = encoded if len(todo) == len(tokens) else _rows(encoded, todo)
+        alignments = self._fw.find_alignment(tokenizer, [tokens[i] for i in todo], sub, [frames[i] for i in todo])
+        for i, alignment in zip(todo, alignments):
+            merge_punctuations(alignment, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
+            limit = frames[i] / 100
+            for a in alignment:
+                text = a["word"].strip()
+                if text:
+                    start = min(float(a["start"]), limit)
+                    words[i].append(Word(text, round(start, 2), round(max(start, min(float(a["end"]), limit)), 2)))
+        return words
+
+    def _is_hallucination(self, request: ASRRequest, result, tokens: list[int], tokenizer) -> bool:
+        """Silence and repetition loops: the classic Whisper failure modes when streaming."""
+        if not tokens:
+            return False
+        n = len(tokens)
+        avg_logprob = result.scores[0] * n / (n + 1)
+        # Whisper's own rule (no-speech and unsure) plus a stricter one for short windows
+        if result.no_speech_prob > self.no_speech_threshold and avg_logprob < -0.5:
+            return True
+        if result.no_speech_prob > 0.9:
+            return True
+        text = tokenizer.decode(tokens)
+        if len(text) > 20 and len(text) / len(zlib.compress(text.encode())) > 2.4:
+            return True
+        seconds = max(len(request.audio) / _RATE, 0.5)
+        if len(text.split()) > 7 * seconds + 3:  # faster than any speaker
+            return True
+        return _repeats(text.split())
+
+
+def _repeats(words: list[str], times: int = 4) -> bool:
+    """True when one n-gram (n ≤ 4) repeats back to back `times` times."""
+    for n in range(1, 5):
+        grams = Counter(tuple(words[i : i + n]) for i in range(0, len(words) - n + 1))
+        for gram, count in grams.items():
+            if count >= times and " ".join(gram * times) in " ".join(words):
+                return True
+    return False
+
+
+def _rows(encoded, rows: list[int]):
+    import ctranslate2
+
+    on_cpu = encoded if encoded.device == "cpu" else encoded.to_device(ctranslate2.Device.cpu)
+    array = np.ascontiguousarray(np.asarray(on_cpu)[rows])
+    # to_device copies, so the result owns its memory (from_array alone would borrow `array`)
+    view = ctranslate2.StorageView.from_array(array)
+    return view.to_device(ctranslate2.Device.cpu if encoded.device == "cpu" else ctranslate2.Device.cuda)

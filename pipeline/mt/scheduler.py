@@ -1,0 +1,63 @@
+"""Latest-wins scheduling of translation jobs (pure core).
+
+Commits are never dropped and run first, in order. Partials are tentative: at
+most one waits per language, and a newer one replaces it, so when the
+translator is behind stale re-translations are skipped, never queued. A
+partial for a sentence that has since been committed is dropped.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from .sentences import Sentence
+
+__all__ = ["Job", "LatestWinsScheduler"]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    lang: str
+    sentence: Sentence
+    final: bool
+
+
+class LatestWinsScheduler:
+    def __init__(self) -> None:
+        self._commits: deque[Job] = deque()
+        self._partials: dict[str, Job] = {}
+        self._committed: set[tuple[str, int]] = set()
+        self.skipped = 0  # partials replaced before they ran
+
+    def commit(self, lang: str, sentence: Sentence) -> None:
+        self._commits.append(Job(lang, sentence, final=True))
+        self._committed.add((lang, sentence.index))
+        stale = self._partials.get(lang)
+        if stale is not None and stale.sentence.index <= sentence.index:
+            del self._partials[lang]
+
+    def partial(self, lang: str, sentence: Sentence) -> None:
+        if (lang, sentence.index) in self._committed:
+            return
+        if lang in self._partials:
+            self.skipped += 1
+        self._partials[lang] = Job(lang, sentence, final=False)
+
+    def pending(self) -> bool:
+        return bool(self._commits or self._partials)
+
+    def has_commits(self) -> bool:
+        return bool(self._commits)
+
+    def next(self) -> Job | None:
+        if self._commits:
+            return self._commits.popleft()
+        if self._partials:
+            lang = next(iter(self._partials))
+            return self._partials.pop(lang)
+        return None
+
+    def drop_partials(self) -> None:
+        self.skipped += len(self._partials)
+        self._partials.clear()

@@ -1,0 +1,74 @@
+"""The `rtt` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+
+from pipeline.errors import RttError
+
+from . import __version__
+from .models_cli import add_models_parser, run_models
+from .translate import add_translate_parser, run_translate
+
+__all__ = ["main"]
+
+DESCRIPTION = """\
+rtt: real-time speech translation. Audio from a file, stdin or a microphone goes
+through voice activity detection and streaming Whisper; committed words are
+translated incrementally by an LLM into one or more languages."""
+
+
+def _devices(args: argparse.Namespace) -> int:
+    from pipeline.audio import list_input_devices
+
+    devices = list_input_devices()
+    if not devices:
+        print("no input devices found")
+        return 1
+    for d in devices:
+        mark = "*" if d.is_default else " "
+        print(f"{mark} {d.index:>3}  {d.name}  ({d.channels} ch, {d.default_rate:.0f} Hz)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rtt", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"rtt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_translate_parser(sub)
+    add_models_parser(sub)
+    devices = sub.add_parser("devices", help="list microphones (input devices)", description="List the audio input devices; * marks the default.")
+    devices.set_defaults(func=_devices)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    func = getattr(args, "func", None) or (run_models if args.command == "models" else run_translate)
+    try:
+        return func(args)
+    except RttError as exc:
+        Console(file=sys.stderr).print(f"[red]error:[/] {escape(str(exc))}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_async(coro) -> int:
+    """Run a front end's coroutine; a second Ctrl-C aborts."""
+    return asyncio.run(coro)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main())

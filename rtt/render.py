@@ -1,0 +1,104 @@
+"""Printing events: a readable live view, or one JSON object per line.
+
+The readable view prints committed source words and committed translations as
+permanent lines. On a terminal, the current partials (source tail and tentative
+translations) sit on one status line at the bottom that is rewritten in place.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from rich.console import Console
+from rich.markup import escape
+
+from pipeline.events import (
+    End,
+    Error,
+    Event,
+    SourceCommit,
+    SourcePartial,
+    SpeechEnd,
+    TargetCommit,
+    TargetPartial,
+    to_json,
+)
+
+__all__ = ["JsonlView", "TextView", "make_view"]
+
+
+def _clock(seconds: float | None) -> str:
+    seconds = seconds or 0.0
+    return f"{int(seconds // 60):02d}:{seconds % 60:04.1f}"
+
+
+class JsonlView:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def show(self, event: Event) -> None:
+        self.out.write(json.dumps(to_json(event), ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def close(self) -> None:
+        pass
+
+
+class TextView:
+    """Committed text as lines; partials on a status line when on a terminal."""
+
+    def __init__(self, out: TextIO, *, live: bool | None = None, width: int | None = None) -> None:
+        self.console = Console(file=out, highlight=False, soft_wrap=True, width=width)
+        self.live = out.isatty() if live is None else live
+        self._partials: dict[str, str] = {}  # "src" or a target language -> tentative text
+        self._status_shown = False
+
+    def show(self, event: Event) -> None:
+        if isinstance(event, SourceCommit):
+            self._line(event.emitted, event.lang, event.text, "bold")
+            self._partials.pop("src", None)
+        elif isinstance(event, TargetCommit):
+            self._line(event.emitted, event.lang, event.text, "bold green")
+            self._partials.pop(event.lang, None)
+        elif isinstance(event, SourcePartial):
+            self._partials["src"] = event.text
+        elif isinstance(event, TargetPartial):
+            self._partials[event.lang] = event.text
+        elif isinstance(event, SpeechEnd):
+            self._partials.pop("src", None)
+        elif isinstance(event, Error):
+            self._clear_status()
+            Console(file=sys.stderr).print(f"[red]error ({event.code}):[/] {escape(event.message)}")
+        if self.live and not isinstance(event, End):
+            self._draw_status()
+
+    def close(self) -> None:
+        self._clear_status()
+
+    def _line(self, emitted: float | None, lang: str, text: str, style: str) -> None:
+        self._clear_status()
+        self.console.print(f"[dim]{_clock(emitted)}[/] [{style}]{lang:>3}[/]  {escape(text)}")
+
+    def _draw_status(self) -> None:
+        parts = [f"{k}: {v}" for k, v in self._partials.items() if v]
+        self._clear_status()
+        if parts:
+            width = self.console.width - 2
+            text = " │ ".join(parts)
+            text = text if len(text) <= width else "…" + text[-(width - 1):]
+            self.console.file.write(f"\x1b[2m{text}\x1b[0m")
+            self.console.file.flush()
+            self._status_shown = True
+
+    def _clear_status(self) -> None:
+        if self._status_shown:
+            self.console.file.write("\r\x1b[2K")
+            self.console.file.flush()
+            self._status_shown = False
+
+
+def make_view(jsonl: bool, out: TextIO | None = None) -> JsonlView | TextView:
+    out = out or sys.stdout
+    return JsonlView(out) if jsonl else TextView(out)

@@ -1,0 +1,70 @@
+"""Command-line options shared by the front ends, and the config they build.
+
+Precedence: built-in defaults < `--config FILE` (TOML) < flags given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from pipeline.config import PipelineConfig, load_config
+from pipeline.errors import ConfigError
+from pipeline.languages import LANGUAGES, language_name, parse_languages
+
+__all__ = ["add_pipeline_options", "config_from_args"]
+
+_DEFAULTS = PipelineConfig()
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    langs = ", ".join(sorted(LANGUAGES))
+    p = parser.add_argument_group("languages")
+    p.add_argument("--to", metavar="LANGS", help=f"target language(s), comma-separated, e.g. de or de,es (supported: {langs}); default: de")
+    p.add_argument("--from", dest="source_lang", metavar="LANG", default=None, help="source language, or 'auto' to detect it once per stream (default: auto)")
+    m = parser.add_argument_group("models (a name from `rtt models list`, or a local CTranslate2 model folder)")
+    m.add_argument("--asr-model", help=f"speech recognition model (default: {_DEFAULTS.asr.model})")
+    m.add_argument("--mt-model", help=f"translation LLM (default: {_DEFAULTS.mt.model})")
+    m.add_argument("--fast-model", help=f"smaller LLM for partials while the main one lags; 'none' to disable (default: {_DEFAULTS.mt.fast_model})")
+    m.add_argument("--draft-model", help=f"draft LLM for speculative decoding; 'none' to disable (default: {_DEFAULTS.mt.draft_model})")
+    c = parser.add_argument_group("compute")
+    c.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where models run (default: auto = CUDA when present)")
+    c.add_argument("--compute-type", help="CTranslate2 compute type (default: int8 on CPU, int8_float16 on CUDA)")
+    c.add_argument("--asr-threads", type=int, help="CPU threads for speech recognition (default: half the cores)")
+    c.add_argument("--mt-threads", type=int, help="CPU threads for translation (default: the other half)")
+    a = parser.add_argument_group("audio")
+    a.add_argument("--vad", choices=["webrtc", "silero"], help="voice activity detector (default: webrtc)")
+    a.add_argument("--rate", type=int, help="sample rate of raw PCM on stdin (default: 16000)")
+    a.add_argument("--channels", type=int, help="channels of raw PCM on stdin (default: 1)")
+    a.add_argument("--input-device", help="microphone name or index, see `rtt devices` (default: the system default)")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file with [source] [vad] [asr] [mt] [compute] sections")
+
+
+def _none(value: str | None) -> str | None:
+    return None if value is None or value.lower() == "none" else value
+
+
+def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineConfig:
+    config = load_config(args.config) if getattr(args, "config", None) else PipelineConfig()
+    source_lang = getattr(args, "source_lang", None)
+    if source_lang and source_lang != "auto":
+        language_name(source_lang)
+    asr = _replace(config.asr, model=args.asr_model, language=None if source_lang == "auto" else source_lang)
+    mt = _replace(config.mt, model=args.mt_model, targets=parse_languages(args.to) if args.to else None)
+    if args.fast_model is not None:
+        mt = dataclasses.replace(mt, fast_model=_none(args.fast_model))
+    if args.draft_model is not None:
+        mt = dataclasses.replace(mt, draft_model=_none(args.draft_model))
+    compute = _replace(config.compute, device=args.device, compute_type=args.compute_type, asr_threads=args.asr_threads, mt_threads=args.mt_threads)
+    vad = _replace(config.vad, backend=args.vad)
+    source = _replace(config.source, rate=args.rate, channels=args.channels, input_device=args.input_device, **overrides)
+    for name, value in (("--rate", source.rate), ("--channels", source.channels)):
+        if value <= 0:
+            raise ConfigError(f"{name} must be positive")
+    return dataclasses.replace(config, asr=asr, mt=mt, compute=compute, vad=vad, source=source)
+
+
+def _replace(section, **values):
+    """Apply only the options that were given."""
+    return dataclasses.replace(section, **{k: v for k, v in values.items() if v is not None})

@@ -1,0 +1,154 @@
+"""The runner with fake sources and stages: linking, stamping, clocks, failures."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from pipeline.clock import RealClock, SimulatedClock
+from pipeline.errors import AudioInputError
+from pipeline.events import AudioChunk, End, Error, SourcePartial
+from pipeline.runner import Pipeline
+
+
+class FakeSource:
+    def __init__(self, n=5, fail_after=None, forever=False):
+        self.n, self.fail_after, self.forever = n, fail_after, forever
+        self.closed = 0
+
+    async def chunks(self, clock):
+        i = 0
+        while self.forever or i < self.n:
+            if self.fail_after is not None and i == self.fail_after:
+                raise AudioInputError("cannot read audio from x: truncated")
+            chunk = AudioChunk(stream="s", start=i * 0.1, samples=np.zeros(1600, np.float32))
+            await clock.sleep_until(chunk.end)
+            yield chunk
+            i += 1
+
+    async def close(self):
+        self.closed += 1
+
+
+class Counter:
+    """Turns each chunk into a partial; on End reports how many it saw."""
+
+    def __init__(self):
+        self.seen = 0
+
+    async def start(self):
+        pass
+
+    async def stop(self):
+        pass
+
+    async def process(self, event):
+        if isinstance(event, AudioChunk):
+            self.seen += 1
+            yield SourcePartial(stream="s", utterance=0, lang="en", text=f"{event.start:.1f}")
+            return
+        if isinstance(event, End):
+            yield SourcePartial(stream="s", utterance=0, lang="en", text=f"total {self.seen}")
+        yield event
+
+
+class SlowDeferred(Counter):
+    """Deferred work after every chunk, slow in wall time: a simulated clock must wait for it."""
+
+    def __init__(self):
+        super().__init__()
+        self.todo = 0
+
+    async def process(self, event):
+        if isinstance(event, AudioChunk):
+            self.todo += 1
+            return
+        while isinstance(event, End) and self.pending():  # a stage finishes its work at End
+            async for out in self.work():
+                yield out
+        async for out in super().process(event):
+            yield out
+
+    def pending(self):
+        return self.todo > 0
+
+    async def work(self):
+        await asyncio.sleep(0.01)
+        self.todo -= 1
+        self.seen += 1
+        yield SourcePartial(stream="s", utterance=0, lang="en", text="done")
+
+
+class Broken(Counter):
+    async def process(self, event):
+        if isinstance(event, AudioChunk) and event.start > 0.25:
+            raise RuntimeError("boom")
+        async for out in super().process(event):
+            yield out
+
+
+async def collect(pipeline):
+    return [e async for e in pipeline.run()]
+
+
+async def test_events_flow_and_are_stamped():
+    source = FakeSource(5)
+    out = await collect(Pipeline(source, [Counter()], clock=SimulatedClock(), stream="s"))
+    assert [e.text for e in out[:-1]] == ["0.0", "0.1", "0.2", "0.3", "0.4", "total 5"]
+    assert isinstance(out[-1], End)
+    assert all(e.emitted is not None for e in out)
+    assert source.closed >= 1
+
+
+async def test_simulated_clock_waits_for_deferred_work():
+    stage = SlowDeferred()
+    out = await collect(Pipeline(FakeSource(5), [stage], clock=SimulatedClock(), stream="s"))
+    done = [e for e in out if isinstance(e, SourcePartial) and e.text == "done"]
+    # each chunk's work finished before the clock moved on: emitted = that chunk's end
+    assert [e.emitted for e in done] == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert out[-2].text == "total 5"
+
+
+async def test_simulated_runs_are_repeatable():
+    runs = [await collect(Pipeline(FakeSource(8), [SlowDeferred(), Counter()], clock=SimulatedClock(), stream="s")) for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
+async def test_real_clock_paces_the_source():
+    out = await collect(Pipeline(FakeSource(3), [Counter()], clock=RealClock(), stream="s"))
+    assert out[-1].emitted >= 0.29
+
+
+async def test_source_error_flushes_stages_and_reports():
+    out = await collect(Pipeline(FakeSource(5, fail_after=3), [Counter()], clock=SimulatedClock(), stream="s"))
+    errors = [e for e in out if isinstance(e, Error)]
+    assert len(errors) == 1 and errors[0].code == "bad_audio" and "truncated" in errors[0].message
+    assert "total 3" in [getattr(e, "text", None) for e in out]  # what was read still flushed
+    assert isinstance(out[-1], End)
+
+
+async def test_stage_failure_becomes_error_and_end():
+    out = await asyncio.wait_for(collect(Pipeline(FakeSource(50), [Broken(), Counter()], clock=SimulatedClock(), stream="s")), 10)
+    assert [type(e).__name__ for e in out[-2:]] == ["Error", "End"]
+    assert out[-2].code == "internal" and "boom" in out[-2].message
+
+
+async def test_end_input_stops_an_endless_source_and_flushes():
+    pipeline = Pipeline(FakeSource(forever=True), [Counter()], clock=RealClock(), stream="s")
+    out = []
+
+    async def consume():
+        async for e in pipeline.run():
+            out.append(e)
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.35)
+    pipeline.end_input()
+    await asyncio.wait_for(task, 5)
+    assert out[-2].text.startswith("total ") and isinstance(out[-1], End)
+
+
+async def test_queues_are_bounded():
+    pipeline = Pipeline(FakeSource(1), [Counter(), Counter()], clock=SimulatedClock(), stream="s", queue_size=7)
+    assert all(q.maxsize == 7 for q in pipeline._queues)
+    await collect(pipeline)
