@@ -11,8 +11,6 @@ a half-second pass into several seconds).
 
 from __future__ import annotations
 
-import zlib
-from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -21,7 +19,7 @@ import numpy as np
 from ..events import Word
 from .backend import ASRRequest, ASRResult
 
-__all__ = ["WhisperBackend"]
+__all__ = ["WhisperBackend", "cut_loop"]
 
 _RATE = 16000
 _PROMPT_TOKENS = 200  # committed context passed as the previous-text prompt
@@ -93,7 +91,7 @@ class WhisperBackend:
             encoded,
             prompts,
             beam_size=self.beam_size,
-            max_length=224,
+            max_length=self._max_length(requests, prompts),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -104,11 +102,15 @@ class WhisperBackend:
         frames = [max(2, len(r.audio) // 160) for r in requests]
         aligned = self._align(tokenizer, tokens, encoded, frames)
         out = []
-        for request, result, toks, words in zip(requests, results, tokens, aligned):
-            if self._is_hallucination(request, result, toks, tokenizer):
-                words = []
+        for result, words in zip(results, aligned):
+            words = [] if self._is_hallucination(result, words) else cut_loop(words)
             out.append(ASRResult(tuple(words), language, result.no_speech_prob))
         return out
+
+    def _max_length(self, requests: Sequence[ASRRequest], prompts: list[list[int]]) -> int:
+        """Room for a fast speaker and no more: a decoding loop stops early instead of running on."""
+        seconds = max(len(r.audio) for r in requests) / _RATE
+        return min(448, len(prompts[0]) + int(8 * seconds) + 16)
 
     def _prompts(self, tokenizer, contexts: list[str]) -> list[list[int]]:
         """Previous-text prompts, cut to one length: CTranslate2 needs the start token aligned in a batch."""
@@ -139,34 +141,29 @@ class WhisperBackend:
                     words[i].append(Word(text, round(start, 2), round(max(start, min(float(a["end"]), limit)), 2)))
         return words
 
-    def _is_hallucination(self, request: ASRRequest, result, tokens: list[int], tokenizer) -> bool:
-        """Silence and repetition loops: the classic Whisper failure modes when streaming."""
-        if not tokens:
-            return False
-        n = len(tokens)
+    def _is_hallucination(self, result, words: list[Word]) -> bool:
+        """Silence: Whisper's own rule (no speech and unsure), plus a stricter one for short windows."""
+        n = max(1, len(words))
         avg_logprob = result.scores[0] * n / (n + 1)
-        # Whisper's own rule (no-speech and unsure) plus a stricter one for short windows
         if result.no_speech_prob > self.no_speech_threshold and avg_logprob < -0.5:
             return True
-        if result.no_speech_prob > 0.9:
-            return True
-        text = tokenizer.decode(tokens)
-        if len(text) > 20 and len(text) / len(zlib.compress(text.encode())) > 2.4:
-            return True
-        seconds = max(len(request.audio) / _RATE, 0.5)
-        if len(text.split()) > 7 * seconds + 3:  # faster than any speaker
-            return True
-        return _repeats(text.split())
+        return result.no_speech_prob > 0.9
 
 
-def _repeats(words: list[str], times: int = 4) -> bool:
-    """True when one n-gram (n ≤ 4) repeats back to back `times` times."""
-    for n in range(1, 5):
-        grams = Counter(tuple(words[i : i + n]) for i in range(0, len(words) - n + 1))
-        for gram, count in grams.items():
-            if count >= times and " ".join(gram * times) in " ".join(words):
-                return True
-    return False
+def cut_loop(words: list[Word], min_repeats: int = 2) -> list[Word]:
+    """Cut a repetition loop (Whisper repeating a phrase after the speech ends) after its first copy.
+
+    A block of at least 3 words repeated back to back, or of 1-2 words repeated
+    three times, is a loop; the words before the repeats are kept.
+    """
+    keys = [w.word.lower().strip(".,!?") for w in words]
+    n = len(keys)
+    for i in range(n):
+        for p in range(1, (n - i) // 2 + 1):
+            repeats = 3 if p < 3 else min_repeats
+            if i + p * repeats <= n and all(keys[i + k] == keys[i + k % p] for k in range(p, p * repeats)):
+                return words[: i + p]
+    return words
 
 
 def _rows(encoded, rows: list[int]):

@@ -1,0 +1,116 @@
+"""The sample corpus: manifest, audio files and utterance boundaries agree."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from rtt.corpus import DEFAULT_MANIFEST, CorpusItem, corpus_item, load_corpus
+
+ITEMS = load_corpus()
+SAMPLE_RATE = 16_000
+
+
+@lru_cache(maxsize=None)
+def decode(path: Path) -> tuple[np.ndarray, int, int]:
+    """Samples as float32 mono, plus the file's own sample rate and channel count."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+        frames = [f.to_ndarray() for f in container.decode(stream)]
+    pcm = np.concatenate(frames, axis=1)
+    scale = 32768.0 if pcm.dtype == np.int16 else 1.0
+    return (pcm.astype(np.float32) / scale).mean(axis=0), rate, channels
+
+
+def rms_db(audio: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(audio.astype(np.float64) ** 2) + 1e-12))
+
+
+def test_manifest_has_a_talk_and_a_short_item() -> None:
+    styles = {item.style for item in ITEMS}
+    assert {"talk", "short"} <= styles
+    assert len({item.id for item in ITEMS}) == len(ITEMS)
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=lambda item: item.id)
+def test_audio_is_16k_mono_of_the_stated_duration(item: CorpusItem) -> None:
+    assert item.audio.is_absolute() and item.audio.is_file()
+    samples, rate, channels = decode(item.audio)
+    assert (rate, channels) == (SAMPLE_RATE, 1)
+    assert len(samples) / rate == pytest.approx(item.duration, abs=0.05)
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=lambda item: item.id)
+def test_utterances_are_sorted_disjoint_and_inside_the_audio(item: CorpusItem) -> None:
+    assert item.utterances
+    previous_end = 0.0
+    for utt in item.utterances:
+        assert previous_end <= utt.start < utt.end <= item.duration
+        previous_end = utt.end
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=lambda item: item.id)
+def test_texts_and_translations_line_up(item: CorpusItem) -> None:
+    assert item.transcript == " ".join(u.text for u in item.utterances)
+    for lang in ("de", "es"):
+        assert item.translations[lang] == " ".join(u.translations[lang] for u in item.utterances)
+        assert all(u.translations[lang].strip() for u in item.utterances)
+    assert item.provenance["tool"] and item.licence["text"]
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=lambda item: item.id)
+def test_speech_is_inside_utterances_and_gaps_are_quiet(item: CorpusItem) -> None:
+    samples, rate, _ = decode(item.audio)
+    edges = [0.0] + [t for u in item.utterances for t in (u.start, u.end)] + [item.duration]
+    spans = [samples[int(a * rate):int(b * rate)] for a, b in zip(edges[::2], edges[1::2])]
+    gaps = [g for g in spans if len(g)]
+    speech = [samples[int(u.start * rate):int(u.end * rate)] for u in item.utterances]
+    quietest_speech = min(rms_db(s) for s in speech)
+    loudest_gap = max(rms_db(g) for g in gaps)
+    assert quietest_speech > -35.0
+    assert quietest_speech - loudest_gap > 30.0
+
+
+def test_corpus_item_by_id() -> None:
+    first = ITEMS[0]
+    assert corpus_item(first.id) == first
+    with pytest.raises(KeyError, match="known"):
+        corpus_item("no-such-item")
+
+
+def _write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda m: "{not json",
+        lambda m: {**m, "version": 2},
+        lambda m: {"version": 1},
+        lambda m: {**m, "items": [{k: v for k, v in m["items"][0].items() if k != "audio"}]},
+        lambda m: {**m, "items": [{**m["items"][0], "duration": "long"}]},
+        lambda m: {**m, "items": [{**m["items"][0], "utterances": [{"start": 2, "end": 1, "text": "x",
+                                                                    "translations": {"de": "x"}}]}]},
+        lambda m: {**m, "items": [m["items"][0], m["items"][0]]},
+    ],
+    ids=["json", "version", "no-items", "no-audio", "duration-type", "reversed-span", "duplicate-id"],
+)
+def test_malformed_manifest_raises_value_error(tmp_path: Path, mutate) -> None:
+    good = json.loads(DEFAULT_MANIFEST.read_text(encoding="utf-8"))
+    with pytest.raises(ValueError):
+        load_corpus(_write(tmp_path, mutate(good)))
+
+
+def test_loader_resolves_audio_next_to_the_manifest(tmp_path: Path) -> None:
+    good = json.loads(DEFAULT_MANIFEST.read_text(encoding="utf-8"))
+    (item,) = load_corpus(_write(tmp_path, {**good, "items": good["items"][:1]}))
+    assert item.audio == (tmp_path / good["items"][0]["audio"]).resolve()
