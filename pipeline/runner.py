@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from typing import AsyncIterator, Protocol, Sequence
 
 from .errors import RttError
@@ -49,6 +50,7 @@ class Pipeline:
         self._queues = [asyncio.Queue(queue_size) for _ in range(len(self.stages) + 1)]
         self._inflight = 0  # events queued or being processed
         self._changed = asyncio.Event()
+        self.busy: dict[str, float] = {type(s).__name__: 0.0 for s in self.stages}  # seconds in process/work
         self._feeder: asyncio.Task | None = None
         self._input_ended = False
         if hasattr(clock, "bind"):
@@ -99,18 +101,26 @@ class Pipeline:
     async def _drive(self, index: int, stage: Stage) -> None:
         inbox = self._queues[index]
         deferred = stage if isinstance(stage, DeferredWork) else None
+        name = type(stage).__name__
         while True:
             if deferred is not None and inbox.empty() and deferred.pending():
-                async for out in deferred.work():
-                    await self._put(index + 1, out)
+                await self._forward(index, name, deferred.work())
                 self._notify()
                 continue
             event = await inbox.get()
-            async for out in stage.process(event):
-                await self._put(index + 1, out)
+            await self._forward(index, name, stage.process(event))
             self._done()
             if isinstance(event, End):
                 return
+
+    async def _forward(self, index: int, name: str, outputs: AsyncIterator[Event]) -> None:
+        """Pass a stage's outputs on; its busy time excludes waiting on the next queue."""
+        started = time.perf_counter()
+        async for out in outputs:
+            self.busy[name] += time.perf_counter() - started
+            await self._put(index + 1, out)
+            started = time.perf_counter()
+        self.busy[name] += time.perf_counter() - started
 
     async def _guard(self, index: int, stage: Stage) -> None:
         try:

@@ -1,0 +1,8 @@
+"""Audio in: file, raw PCM on stdin and microphone sources, all yielding 16 kHz mono chunks."""
+
+from .file import FileSource
+from .mic import InputDevice, MicSource, list_input_devices
+from .pcm import PcmSource
+from .sources import open_source
+
+__all__ = ["FileSource", "InputDevice", "MicSource", "PcmSource", "list_input_devices", "open_source"]
