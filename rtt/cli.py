@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 
@@ -13,8 +12,8 @@ from rich.markup import escape
 from pipeline.errors import RttError
 
 from . import __version__
-from .models_cli import add_models_parser, run_models
-from .translate import add_translate_parser, run_translate
+from .models_cli import add_models_parser
+from .translate import add_translate_parser
 
 __all__ = ["main"]
 
@@ -54,19 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    func = getattr(args, "func", None) or (run_models if args.command == "models" else run_translate)
     try:
-        return func(args)
+        return args.func(args)
     except RttError as exc:
         Console(file=sys.stderr).print(f"[red]error:[/] {escape(str(exc))}")
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-def run_async(coro) -> int:
-    """Run a front end's coroutine; a second Ctrl-C aborts."""
-    return asyncio.run(coro)
 
 
 if __name__ == "__main__":

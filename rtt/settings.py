@@ -50,7 +50,9 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineC
     source_lang = getattr(args, "source_lang", None)
     if source_lang and source_lang != "auto":
         language_name(source_lang)
-    asr = _replace(config.asr, model=args.asr_model, language=None if source_lang == "auto" else source_lang)
+    asr = _replace(config.asr, model=args.asr_model, language=source_lang)
+    if source_lang == "auto":
+        asr = dataclasses.replace(asr, language=None)
     mt = _replace(config.mt, model=args.mt_model, targets=parse_languages(args.to) if args.to else None)
     if args.fast_model is not None:
         mt = dataclasses.replace(mt, fast_model=_none(args.fast_model))
