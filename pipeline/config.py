@@ -78,6 +78,17 @@ class MTConfig:
     recover_lag: float = 1.5  # back to the main model once lag is below this
     partials: bool = True
     max_new_tokens: int = 160
+    # Speculative re-translation (pipeline/mt/speculative.py): the previous translation
+    # of a sentence is the draft. "exact" verifies it (output = plain greedy); "stable"
+    # keeps what a reader has seen unless the model clearly prefers otherwise.
+    speculative: Literal["off", "exact", "stable"] = "stable"
+    beta: float = 0.5  # stable: keep a seen draft token with p >= beta * p(best); 0: never verify it
+    verify_seen: Literal["every", "sentence_end"] = "sentence_end"  # stable: when the seen part is verified
+    display_mask: int = 3  # stable: partials hide their last words (draft tokens) until they settle
+    prompt_lookup: bool = False  # n-gram lookup in the source text as a draft source
+    use_draft_model: Literal["auto", "yes", "no"] = "auto"  # auto: on CUDA only, where it pays
+    draft_k: int = 6  # tokens the draft model decodes ahead
+    min_draft: int = 4  # shorter guesses are not worth a verification pass
 
 
 @dataclass(frozen=True, slots=True)

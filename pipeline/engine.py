@@ -91,7 +91,12 @@ class BatchingEngine(Generic[Req, Res]):
             self.batches += 1
             self.requests += len(batch)
             for job, res, exc in outcome:
-                job.loop.call_soon_threadsafe(_resolve, job.future, res, exc)
+                if job.loop.is_closed():  # the caller went away (its loop ended): nobody to tell
+                    continue
+                try:
+                    job.loop.call_soon_threadsafe(_resolve, job.future, res, exc)
+                except RuntimeError:  # closed between the check and the call
+                    pass
 
 
 def _resolve(future: asyncio.Future, result: Any, exc: BaseException | None) -> None:

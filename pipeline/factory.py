@@ -17,13 +17,15 @@ from .clock import RealClock, SimulatedClock
 from .compute import resolve_device
 from .config import ComputeConfig, PipelineConfig
 from .models.cache import resolve_model
+from .mt.ct2_backend import CT2GeneratorBackend
 from .mt.engine import EngineRegistry, MTEngine
+from .mt.speculative import SpeculationConfig, SpeculativeBackend
 from .mt.stage import TranslateStage
 from .runner import Observer, Pipeline
 from .stage import Clock, Source, Stage
 from .vad.stage import VADStage
 
-__all__ = ["build_pipeline", "build_stages", "load_engines", "split_threads"]
+__all__ = ["asr_engine", "build_pipeline", "build_stages", "load_engines", "mt_engines", "speculative_engine", "split_threads"]
 
 
 def split_threads(compute: ComputeConfig) -> ComputeConfig:
@@ -63,7 +65,38 @@ def mt_engines(registry: EngineRegistry, config: PipelineConfig) -> tuple[MTEngi
     fast = None
     if mt.fast_model and mt.fast_model != mt.model:
         fast = registry.mt(resolve_model(mt.fast_model), compute, max_new_tokens=mt.max_new_tokens)
+    if mt.speculative != "off" and isinstance(main.backend, CT2GeneratorBackend):
+        main = speculative_engine(registry, config, main)
     return main, fast
+
+
+def speculative_engine(registry: EngineRegistry, config: PipelineConfig, target: MTEngine) -> MTEngine:
+    """The main model behind speculative re-translation, shared like any engine.
+
+    It wraps the already loaded target (and draft) backends, so no model loads twice.
+    The draft model runs only where it pays: on CUDA under "auto" (on a 2-core CPU a
+    verification pass costs about a dozen decoder steps, more than it saves).
+    """
+    compute = split_threads(config.compute)
+    device, compute_type = resolve_device(compute)
+    mt = config.mt
+    draft = None
+    if mt.draft_model and (mt.use_draft_model == "yes" or (mt.use_draft_model == "auto" and device == "cuda")):
+        engine = registry.mt(resolve_model(mt.draft_model), compute, max_new_tokens=mt.max_new_tokens)
+        if isinstance(engine.backend, CT2GeneratorBackend):
+            draft = engine.backend
+    settings = SpeculationConfig(
+        mode=mt.speculative,  # type: ignore[arg-type]  # "off" is handled by the caller
+        beta=mt.beta,
+        display_mask=mt.display_mask,
+        prompt_lookup=mt.prompt_lookup,
+        draft_k=mt.draft_k,
+        min_draft=mt.min_draft,
+        verify_seen=mt.verify_seen,
+    )
+    key = (id(target.backend), device, compute_type, settings, id(draft) if draft else None)
+    backend = target.backend
+    return registry.get("mt-speculative", key, lambda: MTEngine(SpeculativeBackend(backend, settings, draft=draft)))
 
 
 def load_engines(registry: EngineRegistry, config: PipelineConfig) -> None:

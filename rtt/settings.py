@@ -28,6 +28,13 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--mt-model", help=f"translation LLM (default: {_DEFAULTS.mt.model})")
     m.add_argument("--fast-model", help=f"smaller LLM for partials while the main one lags; 'none' to disable (default: {_DEFAULTS.mt.fast_model})")
     m.add_argument("--draft-model", help=f"draft LLM for speculative decoding; 'none' to disable (default: {_DEFAULTS.mt.draft_model})")
+    s = parser.add_argument_group("speculative re-translation (the previous translation is the draft)")
+    s.add_argument("--speculative", choices=["off", "exact", "stable"], help=f"off: plain re-translation; exact: verify the draft, output = plain greedy; stable: keep what was shown unless the model clearly prefers otherwise (default: {_DEFAULTS.mt.speculative})")
+    s.add_argument("--beta", type=float, help=f"stable mode: keep a shown draft token if its probability is at least BETA times the best token's, 0 keeps it unverified (default: {_DEFAULTS.mt.beta})")
+    s.add_argument("--verify-seen", choices=["every", "sentence_end"], help=f"stable mode with --beta > 0: verify the shown part at every update, or only for the final translation of a sentence (default: {_DEFAULTS.mt.verify_seen})")
+    s.add_argument("--display-mask", type=int, metavar="K", help=f"stable mode: partials hide their last K words until they settle (default: {_DEFAULTS.mt.display_mask})")
+    s.add_argument("--prompt-lookup", action=argparse.BooleanOptionalAction, default=None, help=f"also draft by n-gram lookup in the source text (default: {'on' if _DEFAULTS.mt.prompt_lookup else 'off'})")
+    s.add_argument("--use-draft-model", choices=["auto", "yes", "no"], help=f"run --draft-model ahead of the main one; auto: on CUDA only, where it pays (default: {_DEFAULTS.mt.use_draft_model})")
     c = parser.add_argument_group("compute")
     c.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where models run (default: auto = CUDA when present)")
     c.add_argument("--compute-type", help="CTranslate2 compute type (default: int8 on CPU, int8_float16 on CUDA)")
@@ -58,6 +65,12 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineC
         mt = dataclasses.replace(mt, fast_model=_none(args.fast_model))
     if args.draft_model is not None:
         mt = dataclasses.replace(mt, draft_model=_none(args.draft_model))
+    speculation = ("speculative", "beta", "verify_seen", "display_mask", "prompt_lookup", "use_draft_model")
+    mt = _replace(mt, **{name: getattr(args, name, None) for name in speculation})
+    if not 0.0 <= mt.beta <= 1.0:
+        raise ConfigError("--beta must be within 0 and 1")
+    if mt.display_mask < 0:
+        raise ConfigError("--display-mask must be 0 or more")
     compute = _replace(config.compute, device=args.device, compute_type=args.compute_type, asr_threads=args.asr_threads, mt_threads=args.mt_threads)
     vad = _replace(config.vad, backend=args.vad)
     source = _replace(config.source, rate=args.rate, channels=args.channels, input_device=args.input_device, **overrides)

@@ -5,7 +5,7 @@ the prompt depends only on the language pair; the engine batches requests by
 pair, so a batch shares it and CTranslate2 reuses its cached state (one cache
 entry per pair: measured 140 ms to the first token against 310 ms uncached).
 
-`request.draft` is ignored here: the speculative backend subclasses this one and
+`request.draft` is ignored here: the speculative backend (speculative.py) wraps this one and
 reuses `prompt_tokens()` to verify a draft in one forward pass.
 """
 
@@ -21,7 +21,7 @@ from ..errors import ModelError, ModelMissingError
 from .prompts import PromptTemplate, clean_output, template_for
 from .translator import Translation, TranslationRequest
 
-__all__ = ["CT2GeneratorBackend", "MAX_LENGTH_SPREAD"]
+__all__ = ["CT2GeneratorBackend", "MAX_LENGTH_SPREAD", "reply_complete"]
 
 # CTranslate2 forwards a batch's prompts at once only up to the shortest one; the
 # rest of each longer prompt is fed one token per decoder step. Measured on the
@@ -86,7 +86,7 @@ class CT2GeneratorBackend:
         """One CTranslate2 call for prompts that share their static part."""
         if self.generator is None:
             raise ModelError(f"{self.name} is closed")
-        limits = [min(self.max_new_tokens, 2 * len(dynamic) + 16) for _, dynamic in prompts]
+        limits = [self.token_limit(dynamic) for _, dynamic in prompts]
         stop = _StopWhenDone(self.tokenizer, limits, ["\n" not in r.source.strip() for r in requests])
         try:
             results = self.generator.generate_batch(
@@ -102,6 +102,10 @@ class CT2GeneratorBackend:
         except RuntimeError as exc:  # device and out-of-memory failures arrive as RuntimeError
             raise ModelError(f"{self.name}: generation failed: {exc}") from exc
         return [list(r.sequences_ids[0]) for r in results]
+
+    def token_limit(self, dynamic: Sequence[str]) -> int:
+        """Most tokens a reply to this request may take: bounds loops of small models."""
+        return min(self.max_new_tokens, 2 * len(dynamic) + 16)
 
     def to_translation(self, request: TranslationRequest, ids: list[int]) -> Translation:
         text = clean_output(self.tokenizer.decode(ids, skip_special_tokens=True), request.source)
@@ -164,11 +168,11 @@ class _StopWhenDone:
         if len(ids) >= self._limits[step.batch_id]:
             return True
         if self._single_line[step.batch_id] and "\n" in self._tokenizer.decode([step.token_id]):
-            return _has_answer(self._tokenizer.decode(ids))
+            return reply_complete(self._tokenizer.decode(ids))
         return False
 
 
-def _has_answer(text: str) -> bool:
+def reply_complete(text: str) -> bool:
     """Whether a reply cut here holds a translation (not only "Here it is:" or an open fence)."""
     stripped = text.strip()
     if stripped.startswith("```") and stripped.count("```") < 2:

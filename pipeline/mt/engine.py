@@ -90,6 +90,11 @@ class EngineRegistry:
                     self.loads += 1
         return engine  # type: ignore[return-value]
 
+    def loaded(self, kind: str) -> int:
+        """How many engines of one kind ("asr", "mt", ...) this registry has made."""
+        with self._guard:
+            return sum(1 for k, _ in self._engines if k == kind)
+
     def mt(
         self, path: Path, compute: ComputeConfig, *, max_new_tokens: int = 160, family: str = "chatml"
     ) -> MTEngine:

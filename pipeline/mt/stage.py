@@ -19,7 +19,16 @@ from .scheduler import Job, LatestWinsScheduler
 from .sentences import Sentence, SentenceBuffer
 from .translator import Translation, TranslationRequest
 
-__all__ = ["TranslateStage"]
+__all__ = ["TranslateStage", "masked_partial"]
+
+
+def masked_partial(text: str, mask: int) -> str:
+    """A partial translation without its last `mask` words: the tail that the next
+    re-translation is most likely to change (stable speculative mode) stays hidden."""
+    if mask <= 0:
+        return text
+    words = text.split()
+    return " ".join(words[:-mask]) if len(words) > mask else ""
 
 
 class Engine(Protocol):
@@ -42,6 +51,15 @@ class TranslateStage:
         self._stream = ""
         self.degraded = False  # partials on the fast model
         self.steps = 0  # sequential decoder steps, for metrics
+
+    @property
+    def skipped(self) -> int:
+        """Stale partial re-translations skipped because a newer one replaced them."""
+        return self._scheduler.skipped
+
+    def set_targets(self, targets: tuple[str, ...]) -> None:
+        """Translate sentences scheduled from now on into these languages."""
+        self.targets = tuple(targets)
 
     async def start(self) -> None:
         pass
@@ -114,5 +132,7 @@ class TranslateStage:
         if job.final:
             self._drafts.pop(key, None)
             return TargetCommit(**common, start=sentence.start, end=sentence.end)
-        self._drafts[key] = text
+        self._drafts[key] = text  # the draft is the whole translation; only the display is masked
+        if self.config.speculative == "stable":
+            common["text"] = masked_partial(text, self.config.display_mask)
         return TargetPartial(**common)

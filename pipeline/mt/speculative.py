@@ -1,0 +1,347 @@
+"""Speculative re-translation: the previous translation is the draft, verified in one pass.
+
+Re-translating a growing sentence mostly repeats the last translation. Plain
+greedy decoding pays one sequential decoder call per target token every time;
+here the previous translation is verified at once (`Generator.forward_batch`
+over prompt + draft gives the model's choice at every draft position, see
+`verify.py`), the agreeing prefix is kept, and greedy decoding continues only
+from the first divergence, with the draft sources proposing again as soon as
+the output re-joins a guess (`drafts.py`).
+
+Continuation folds the accepted tokens into the prompt of one `generate_batch`
+call (`include_prompt_in_result=False`: they are forwarded at once into the KV
+cache, after the cached static prompt), so an update costs at most one
+verification pass and one prefill before its new tokens.
+
+Modes:
+- `exact`: accept only the model's greedy tokens (beta = 1): the output equals
+  plain greedy decoding (up to near-ties of int8 arithmetic).
+- `stable`: the part of the draft a reader has seen (all but the last
+  `display_mask` tokens) is kept as it is, without a verification pass: it
+  enters the KV cache in the continuation's one prefill, and only the masked
+  tail and the new words are decoded. With `beta` > 0 it is verified when the
+  source ends a sentence (the final translation; `verify_seen="every"`: every
+  update), keeping a seen token whose probability is at least `beta` times the
+  best token's, so the model can still correct what it clearly disagrees with.
+
+On a CPU a verification pass costs about a dozen decoder steps of the 1.5B
+(`forward_batch` has no prompt cache and recomputes the static prompt), which
+is why stable mode avoids passes on partials.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, ModelError
+from .ct2_backend import CT2GeneratorBackend, reply_complete
+from .drafts import DraftModel, DraftSource, PreviousHypothesis, PromptLookup
+from .translator import Translation, TranslationRequest
+from .verify import PositionScore, verify_draft
+
+__all__ = ["SpeculationConfig", "SpeculationStats", "SpeculativeBackend"]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeculationConfig:
+    mode: Literal["exact", "stable"] = "exact"
+    beta: float = 1.0  # stable mode: keep a seen draft token with p >= beta * p(best)
+    display_mask: int = 3  # stable mode: last tokens of a partial that are not yet shown
+    prompt_lookup: bool = False  # n-gram lookup in the source as a draft source
+    draft_k: int = 6  # tokens the draft model decodes ahead
+    min_draft: int = 4  # shorter guesses are not worth a verification pass
+    # stable mode, beta > 0: verify the seen part at every update, or only when the
+    # source ends a sentence (the final translation); between passes it is kept as is
+    verify_seen: Literal["every", "sentence_end"] = "sentence_end"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("exact", "stable"):
+            raise ConfigError(f"speculative mode must be exact or stable, got {self.mode!r}")
+        if not 0.0 <= self.beta <= 1.0:
+            raise ConfigError(f"beta must be within [0, 1], got {self.beta}")
+        if self.verify_seen not in ("every", "sentence_end"):
+            raise ConfigError(f"verify_seen must be every or sentence_end, got {self.verify_seen!r}")
+        if self.display_mask < 0 or self.draft_k < 1 or self.min_draft < 1:
+            raise ConfigError("display_mask must be >= 0, draft_k and min_draft >= 1")
+
+
+@dataclass(slots=True)
+class SpeculationStats:
+    """Where the time goes, summed over requests (seconds) and what was accepted."""
+
+    requests: int = 0
+    proposed: int = 0  # draft tokens verified
+    accepted: int = 0  # of which the model accepted
+    verify_passes: int = 0
+    generated: int = 0  # tokens from sequential continuation
+    draft_steps: int = 0  # draft model decoder calls
+    verify_seconds: float = 0.0
+    continue_seconds: float = 0.0
+    draft_seconds: float = 0.0
+    tokenize_seconds: float = 0.0
+    total_seconds: float = 0.0
+
+    @property
+    def acceptance_rate(self) -> float:
+        return self.accepted / self.proposed if self.proposed else 0.0
+
+
+class SpeculativeBackend:
+    """A `Translator` that verifies `request.draft` with the target model before decoding.
+
+    Wraps loaded plain backends (the target and, optionally, a draft model with the
+    same tokenizer) so the registry loads each model once; it owns neither.
+    """
+
+    def __init__(
+        self,
+        target: CT2GeneratorBackend,
+        config: SpeculationConfig = SpeculationConfig(),
+        *,
+        draft: CT2GeneratorBackend | None = None,
+    ) -> None:
+        self.target = target
+        self.draft = draft
+        self.config = config
+        suffix = f"+{draft.name}" if draft is not None else ""
+        self.name = f"spec-{config.mode}:{target.name}{suffix}"
+        self.stats = SpeculationStats()
+        self._static_ids: dict[tuple[str, ...], list[int]] = {}
+
+    def translate_batch(self, requests: Sequence[TranslationRequest]) -> list[Translation]:
+        started = time.perf_counter()
+        results = []
+        for request in requests:  # one at a time: each has its own draft and its own lengths
+            if not request.source.strip():
+                results.append(Translation("", 0, 0))
+                continue
+            ids, steps = self.speculate(request)
+            translation = self.target.to_translation(request, ids)
+            results.append(Translation(translation.text, translation.tokens, steps))
+        self.stats.requests += len(requests)
+        self.stats.total_seconds += time.perf_counter() - started
+        return results
+
+    def speculate(self, request: TranslationRequest) -> tuple[list[int], int]:
+        """Token ids of the greedy translation and the sequential target decoder calls it took."""
+        t0 = time.perf_counter()
+        static, dynamic = self.target.prompt_tokens(request)
+        draft_ids = self._encode(request.draft)
+        self.stats.tokenize_seconds += time.perf_counter() - t0
+        run = _Run(self, request, static, dynamic, draft_ids)
+        return run.decode()
+
+    def close(self) -> None:
+        """Nothing to free: the wrapped backends belong to their own engines."""
+
+    # -- model calls (also used by _Run) ----------------------------------------
+    def ids(self, tokens: Sequence[str]) -> list[int]:
+        return [self.target.tokenizer.token_to_id(t) for t in tokens]
+
+    def static_ids(self, static: list[str]) -> list[int]:
+        """The static prompt as ids, cached: one entry per language pair."""
+        key = tuple(static)
+        cached = self._static_ids.get(key)
+        if cached is None:
+            cached = self._static_ids[key] = self.ids(static)
+        return cached
+
+    def scores(self, sequence: list[int], first: int) -> list[PositionScore]:
+        """The target model at positions `first`.. of `sequence` (the draft) and one past it."""
+        generator = self._generator()
+        try:
+            logits = generator.forward_batch([sequence])
+        except RuntimeError as exc:
+            raise ModelError(f"{self.name}: verification failed: {exc}") from exc
+        rows = np.asarray(logits)[0, first - 1 :]  # row j predicts token j + 1
+        best = rows.argmax(axis=-1)
+        drafted = np.asarray(sequence[first:], dtype=np.int64)
+        margins = rows[np.arange(len(drafted)), drafted] - rows[np.arange(len(drafted)), best[: len(drafted)]]
+        scores = [PositionScore(int(b), float(m)) for b, m in zip(best, margins)]
+        scores.append(PositionScore(int(best[-1])))
+        return scores
+
+    def _generator(self):
+        if self.target.generator is None:
+            raise ModelError(f"{self.name} is closed")
+        return self.target.generator
+
+    def _encode(self, text: str | None) -> list[int]:
+        if not text or not text.strip():
+            return []
+        return list(self.target.tokenizer.encode(text.strip(), add_special_tokens=False).ids)
+
+
+# An open sentence (a partial) rarely ends with these; a finished one (the final) does.
+_SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？")
+
+
+class _Run:
+    """One request's decoding: verification rounds and greedy continuations."""
+
+    def __init__(
+        self,
+        backend: SpeculativeBackend,
+        request: TranslationRequest,
+        static: list[str],
+        dynamic: list[str],
+        draft: list[int],
+    ) -> None:
+        self.backend = backend
+        self.config = backend.config
+        self.stats = backend.stats
+        self.tokenizer = backend.target.tokenizer
+        self.static, self.dynamic = static, dynamic
+        self.prompt_ids = backend.static_ids(static) + backend.ids(dynamic)
+        self.draft = draft
+        self.limit = backend.target.token_limit(dynamic)
+        self.single_line = "\n" not in request.source.strip()
+        self.sentence_end = request.source.rstrip().endswith(_SENTENCE_ENDS)
+        self.end_ids = set(backend.target.end_ids)
+        self.sources: list[DraftSource] = [PreviousHypothesis(draft)] if draft else []
+        if self.config.prompt_lookup:
+            self.sources.append(PromptLookup(backend.ids(dynamic)))
+        self.draft_model = self._draft_model(backend)
+        self.out: list[int] = []
+        self.steps = 0
+        self.finished = False
+
+    def _draft_model(self, backend: SpeculativeBackend) -> DraftModel | None:
+        if backend.draft is None or backend.draft.generator is None:
+            return None
+        return DraftModel(
+            backend.draft.generator,
+            self.static,
+            self.dynamic,
+            self.tokenizer.id_to_token,
+            k=self.config.draft_k,
+            end_ids=backend.target.end_ids,
+        )
+
+    def decode(self) -> tuple[list[int], int]:
+        if self.config.mode == "stable" and self.draft and not self._pass_due():
+            self._append(self.draft[: self._seen()])  # kept as seen, without a pass
+        while not self.finished and len(self.out) < self.limit:
+            proposal = self._cheap_proposal()
+            if len(proposal) < self.config.min_draft and self.draft_model is not None:
+                proposal = self._model_proposal()
+            if proposal and (len(proposal) >= self.config.min_draft or self.draft_model is not None):
+                self._verify(proposal)
+            else:
+                self._continue()
+        return self.out, self.steps
+
+    def _pass_due(self) -> bool:
+        """Stable mode: whether this update verifies the seen part (beta 0 never needs to)."""
+        if self.config.beta == 0:
+            return False
+        return self.config.verify_seen == "every" or self.sentence_end
+
+    def _seen(self) -> int:
+        """Draft tokens a reader has seen: all but the display mask (stable mode)."""
+        return max(0, len(self.draft) - self.config.display_mask)
+
+    def _cheap_proposal(self, generated: Sequence[int] | None = None) -> list[int]:
+        generated = self.out if generated is None else generated
+        room = self.limit - len(generated)
+        for source in self.sources:
+            proposal = source.propose(generated, room)
+            if len(proposal) >= self.config.min_draft:
+                return proposal
+        return []
+
+    def _model_proposal(self) -> list[int]:
+        t0 = time.perf_counter()
+        before = self.draft_model.steps
+        proposal = self.draft_model.propose(self.out, self.limit - len(self.out))
+        self.stats.draft_steps += self.draft_model.steps - before
+        self.stats.draft_seconds += time.perf_counter() - t0
+        return proposal
+
+    def _verify(self, proposal: list[int]) -> None:
+        t0 = time.perf_counter()
+        first = len(self.prompt_ids) + len(self.out)
+        scores = self.backend.scores(self.prompt_ids + self.out + proposal, first)
+        verdict = verify_draft(proposal, scores, beta=self._beta(), end_ids=self.end_ids, biased_until=self._biased_until())
+        self.steps += 1
+        self.stats.verify_passes += 1
+        self.stats.proposed += len(proposal)
+        self.stats.accepted += verdict.accepted
+        self.stats.verify_seconds += time.perf_counter() - t0
+        self._append(verdict.tokens)
+        self.finished = self.finished or verdict.finished
+
+    def _beta(self) -> float:
+        return self.config.beta if self.config.mode == "stable" else 1.0
+
+    def _biased_until(self) -> int:
+        """Proposal positions inside the seen part of the previous translation."""
+        n = len(self.out)
+        if self.config.mode != "stable" or self.draft[:n] != self.out:
+            return 0
+        return max(0, self._seen() - n)
+
+    def _continue(self) -> None:
+        """Greedy decoding from prompt + output, until done or a source has a guess again."""
+        t0 = time.perf_counter()
+        stop = _Stop(self)
+        prompt = self.dynamic + [self.tokenizer.id_to_token(i) for i in self.out]
+        try:
+            self.backend._generator().generate_batch(
+                [prompt],
+                static_prompt=self.static,
+                include_prompt_in_result=False,
+                beam_size=1,
+                sampling_topk=1,
+                max_length=self.limit - len(self.out),
+                end_token=list(self.end_ids),
+                callback=stop,
+            )
+        except RuntimeError as exc:
+            raise ModelError(f"{self.backend.name}: generation failed: {exc}") from exc
+        self.steps += len(stop.ids)
+        self.stats.generated += len(stop.ids)
+        self.stats.continue_seconds += time.perf_counter() - t0
+        ended = bool(stop.ids) and stop.ids[-1] in self.end_ids
+        self._append([i for i in stop.ids if i not in self.end_ids])
+        self.finished = self.finished or ended or not stop.ids or stop.rejoined is False
+
+    def _append(self, tokens: Sequence[int]) -> None:
+        """Add tokens with plain decoding's stopping rules: the token limit, and a
+        newline after real text in a one-line source (the newline is kept, as there)."""
+        for token in tokens:
+            self.out.append(token)
+            if len(self.out) >= self.limit or (self.single_line and self._line_done(token)):
+                self.finished = True
+                return
+
+    def _line_done(self, token: int) -> bool:
+        return "\n" in self.tokenizer.decode([token]) and reply_complete(self.tokenizer.decode(self.out))
+
+
+class _Stop:
+    """Step callback of a continuation: stops at the end of the line, or where a
+    draft source can propose again (`rejoined`)."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.ids: list[int] = []
+        self.rejoined: bool | None = False
+
+    def __call__(self, step) -> bool:
+        self.ids.append(step.token_id)
+        run = self.run
+        if step.token_id in run.end_ids:
+            return True
+        generated = run.out + self.ids
+        if run.single_line and "\n" in run.tokenizer.decode([step.token_id]):
+            if reply_complete(run.tokenizer.decode(generated)):
+                return True
+        if run.sources and run._cheap_proposal(generated):
+            self.rejoined = None  # not finished: the loop verifies the guess next
+            return True
+        return False

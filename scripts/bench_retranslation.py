@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Plain versus speculative re-translation on the source prefixes the streaming ASR
+commits on the sample corpus (tests/fixtures/prefixes.json, made by
+scripts/record_prefixes.py).
+
+Each sentence's prefixes are translated in order, as the TranslateStage does: the
+speculative backend gets the previous translation of the sentence as its draft.
+Every configuration runs on each prefix right after plain decoding of the same
+prefix, so load on a shared machine hits them alike. The top-level keys are for
+the pipeline's default configuration (MTConfig()); `variants` holds the others.
+
+  .venv/bin/python scripts/bench_retranslation.py --json out/bench_retranslation.json
+  .venv/bin/python scripts/bench_retranslation.py --model qwen2.5-coder-0.5b --draft-model none --min-prefixes 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sacrebleu
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.config import MTConfig  # noqa: E402
+from pipeline.models.cache import resolve_model  # noqa: E402
+from pipeline.mt.ct2_backend import CT2GeneratorBackend  # noqa: E402
+from pipeline.mt.speculative import SpeculationConfig, SpeculativeBackend  # noqa: E402
+from pipeline.mt.stage import masked_partial  # noqa: E402
+from pipeline.mt.translator import TranslationRequest  # noqa: E402
+
+FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "prefixes.json"
+
+
+def variants(default: SpeculationConfig) -> dict[str, tuple[SpeculationConfig, bool]]:
+    """name -> (settings, draft model on); the first is the default configuration."""
+    exact = SpeculationConfig(mode="exact")
+    stable = SpeculationConfig(mode="stable", beta=0.5, verify_seen="sentence_end")
+    return {
+        "default": (default, False),
+        "exact": (exact, False),
+        "exact_min_draft_10": (dataclasses.replace(exact, min_draft=10), False),
+        "exact_draft_model": (exact, True),
+        "exact_prompt_lookup": (dataclasses.replace(exact, prompt_lookup=True), False),
+        "stable_beta_0.5_verify_every": (dataclasses.replace(stable, verify_seen="every"), False),
+        "stable_beta_0.5_final_pass": (stable, False),
+        "stable_beta_0.2_final_pass": (dataclasses.replace(stable, beta=0.2), False),
+        "stable_beta_0": (dataclasses.replace(stable, beta=0.0), False),
+        "stable_beta_0_mask_1": (dataclasses.replace(stable, beta=0.0, display_mask=1), False),
+    }
+
+
+def select(sentences: list[dict], min_prefixes: int) -> list[dict]:
+    chosen, count = [], 0
+    for sentence in sentences:
+        if count >= min_prefixes:
+            break
+        chosen.append(sentence)
+        count += len(sentence["prefixes"])
+    return chosen
+
+
+class Track:
+    """One configuration's outputs and costs over the replay."""
+
+    def __init__(self, backend, display_mask: int = 0) -> None:
+        self.backend = backend
+        self.display_mask = display_mask
+        self.seconds = 0.0
+        self.steps = 0
+        self.finals: list[str] = []
+        self.ids: list[list[int]] = []
+        self.erased = 0
+        self.final_words = 0
+        self._shown: list[str] = []
+
+    def translate(self, request: TranslationRequest, final: bool) -> str:
+        started = time.perf_counter()
+        if isinstance(self.backend, SpeculativeBackend):
+            ids, steps = self.backend.speculate(request)
+            text = self.backend.target.to_translation(request, ids).text
+        else:
+            ids = self.backend.generate_ids([request])[0]
+            steps = len(ids)
+            text = self.backend.to_translation(request, ids).text
+        self.seconds += time.perf_counter() - started
+        self.steps += steps
+        self.ids.append(ids)
+        self._show(text if final else masked_partial(text, self.display_mask), final)
+        return text
+
+    def _show(self, text: str, final: bool) -> None:
+        words = text.split()
+        self.erased += len(self._shown) - _common_prefix(self._shown, words)
+        self._shown = words
+        if final:
+            self.finals.append(text)
+            self.final_words += len(words)
+            self._shown = []
+
+
+def _common_prefix(a: list, b: list) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def replay(sentences: list[dict], lang: str, plain: Track, tracks: dict[str, Track], done=lambda n: None) -> None:
+    """Translate every prefix with every configuration; `done(n)` after each sentence."""
+    for s_index, sentence in enumerate(sentences):
+        drafts: dict[str, str | None] = {name: None for name in tracks}
+        prefixes = sentence["prefixes"]
+        for p_index, source in enumerate(prefixes):
+            final = p_index == len(prefixes) - 1
+            plain.translate(TranslationRequest(source, "en", lang), final)
+            for name, track in tracks.items():
+                drafts[name] = track.translate(TranslationRequest(source, "en", lang, draft=drafts[name]), final)
+        print(f"sentence {s_index + 1}/{len(sentences)}: {plain.finals[-1]!r}", file=sys.stderr, flush=True)
+        done(s_index + 1)
+
+
+def chrf(finals: list[str], sentences: list[dict]) -> float:
+    pairs = [(hyp, s["reference"]) for hyp, s in zip(finals, sentences) if s["reference"]]
+    hyp, ref = " ".join(p[0] for p in pairs), " ".join(p[1] for p in pairs)
+    return round(sacrebleu.corpus_chrf([hyp], [[ref]]).score, 2)
+
+
+def agreement(a: list[list[int]], b: list[list[int]]) -> float:
+    same = sum(sum(x == y for x, y in zip(p, q)) for p, q in zip(a, b))
+    total = sum(max(len(p), len(q)) for p, q in zip(a, b))
+    return round(same / total, 4) if total else 1.0
+
+
+def summary(plain: Track, track: Track, sentences: list[dict], config: SpeculationConfig, draft: bool) -> dict:
+    stats = track.backend.stats
+    spent = stats.verify_seconds + stats.continue_seconds + stats.draft_seconds + stats.tokenize_seconds
+    return {
+        "plain_seconds": round(plain.seconds, 2),
+        "speculative_seconds": round(track.seconds, 2),
+        "speedup": round(plain.seconds / track.seconds, 3) if track.seconds else None,
+        "plain_steps": plain.steps,
+        "speculative_steps": track.steps,
+        "acceptance_rate": round(stats.acceptance_rate, 4),
+        "token_agreement": agreement(plain.ids, track.ids),
+        "ne_plain": round(plain.erased / max(plain.final_words, 1), 4),
+        "ne_speculative": round(track.erased / max(track.final_words, 1), 4),
+        "chrf_plain": chrf(plain.finals, sentences),
+        "chrf_speculative": chrf(track.finals, sentences),
+        "settings": {**dataclasses.asdict(config), "draft_model": draft},
+        "time_split_seconds": {
+            "verification_passes": round(stats.verify_seconds, 2),
+            "continuation": round(stats.continue_seconds, 2),
+            "draft_model": round(stats.draft_seconds, 2),
+            "tokenisation": round(stats.tokenize_seconds, 3),
+            "python_and_detokenisation": round(track.seconds - spent, 2),
+        },
+        "counts": {
+            "verify_passes": stats.verify_passes,
+            "proposed": stats.proposed,
+            "accepted": stats.accepted,
+            "continued_tokens": stats.generated,
+            "draft_model_steps": stats.draft_steps,
+        },
+        "finals": track.finals,
+    }
+
+
+def parse() -> argparse.Namespace:
+    default = MTConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--fixture", type=Path, default=FIXTURE, help="recorded prefixes (default: tests/fixtures/prefixes.json)")
+    parser.add_argument("--model", default=default.model, help=f"target model (default: {default.model})")
+    parser.add_argument("--draft-model", default=default.draft_model or "qwen2.5-coder-0.5b", help="draft model for the draft-model variants; 'none' to skip them")
+    parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="CPU threads (default: all cores)")
+    parser.add_argument("--min-prefixes", type=int, default=50, help="replay whole sentences until this many prefixes (default: 50)")
+    parser.add_argument("--variants", help="comma-separated variant names to run besides the default (default: all)")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse()
+    data = json.loads(args.fixture.read_text())
+    sentences = select(data["sentences"], args.min_prefixes)
+    mt = MTConfig()
+    default = SpeculationConfig(
+        mode=mt.speculative,
+        beta=mt.beta,
+        display_mask=mt.display_mask,
+        prompt_lookup=mt.prompt_lookup,
+        draft_k=mt.draft_k,
+        min_draft=mt.min_draft,
+        verify_seen=mt.verify_seen,
+    )
+    chosen = variants(default)
+    chosen = {k: v for k, v in chosen.items() if k == "default" or v != (default, False)}  # no duplicate
+    if args.variants:
+        keep = {"default", *args.variants.split(",")}
+        chosen = {k: v for k, v in chosen.items() if k in keep}
+    if args.draft_model.lower() == "none":
+        chosen = {k: v for k, v in chosen.items() if not v[1]}
+    load = lambda name: CT2GeneratorBackend(resolve_model(name), compute_type=args.compute_type, threads=args.threads)  # noqa: E731
+    target = load(args.model)
+    draft = load(args.draft_model) if any(d for _, d in chosen.values()) else None
+    plain = Track(target)
+    tracks = {
+        name: Track(SpeculativeBackend(target, cfg, draft=draft if use else None), cfg.display_mask if cfg.mode == "stable" else 0)
+        for name, (cfg, use) in chosen.items()
+    }
+    uptime_before = _uptime()
+    started = time.perf_counter()
+
+    def write(done: int) -> dict:
+        """The results so far (written after every sentence, so a cut run still reports)."""
+        replayed = sentences[:done]
+        results = {name: summary(plain, t, replayed, *chosen[name]) for name, t in tracks.items()}
+        out = results.pop("default")
+        out["variants"] = results
+        out["plain_finals"] = plain.finals
+        out["machine"] = {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "uptime_before_and_after": [uptime_before, _uptime()],
+            "device": "cpu",
+            "compute_type": args.compute_type,
+            "threads": args.threads,
+        }
+        out["setup"] = {
+            "model": args.model,
+            "draft_model": args.draft_model,
+            "sentences": done,
+            "prefixes": sum(len(s["prefixes"]) for s in replayed),
+            "complete": done == len(sentences),
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            "fixture": str(args.fixture),
+        }
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
+        return out
+
+    replay(sentences, data["target_lang"], plain, tracks, write)
+    out = write(len(sentences))
+    print(json.dumps({k: v for k, v in out.items() if k not in ("variants", "plain_finals", "finals")}, indent=1))
+    for name, v in out["variants"].items():
+        print(name, {k: v[k] for k in ("speedup", "acceptance_rate", "token_agreement", "ne_speculative", "chrf_speculative")})
+    target.close()
+    if draft is not None:
+        draft.close()
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+if __name__ == "__main__":
+    main()
