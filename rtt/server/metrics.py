@@ -1,0 +1,52 @@
+"""Prometheus metrics of one server, in its own registry (several servers can share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from pipeline.events import Event, SourceCommit, TargetCommit
+
+__all__ = ["CONTENT_TYPE_LATEST", "ServerMetrics"]
+
+_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0)
+
+
+class ServerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.sessions = Gauge("rtt_sessions", "open websocket sessions by role", ["role"], registry=r)
+        self.rooms = Gauge("rtt_rooms", "rooms held in memory", registry=r)
+        self.listeners = Gauge("rtt_listeners", "listeners joined to rooms", registry=r)
+        self.audio_seconds = Counter("rtt_audio_seconds", "seconds of audio received", registry=r)
+        self.events = Counter("rtt_events", "events sent out of room pipelines", ["type"], registry=r)
+        self.coalesced = Counter("rtt_coalesced_partials", "stale partials replaced or dropped in listener queues", registry=r)
+        self.overflows = Counter("rtt_listener_catchups", "slow listeners switched to catching up from the journal", registry=r)
+        self.errors = Counter("rtt_errors", "errors sent to clients, by code", ["code"], registry=r)
+        self.latency = Histogram(
+            "rtt_stage_latency_seconds",
+            "stream time from the end of the source audio an event covers to its emission, by stage",
+            ["stage", "kind"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.busy = Counter("rtt_stage_busy_seconds", "compute time spent in each pipeline stage", ["stage"], registry=r)
+
+    def observe(self, event: Event) -> None:
+        """An event leaving a room's pipeline."""
+        name = type(event).__name__
+        self.events.labels(name).inc()
+        if event.emitted is None:
+            return
+        if isinstance(event, SourceCommit):
+            self.latency.labels("asr", "commit").observe(max(0.0, event.emitted - event.end))
+        elif isinstance(event, TargetCommit):
+            self.latency.labels("mt", "commit").observe(max(0.0, event.emitted - event.end))
+
+    def add_busy(self, busy: dict[str, float]) -> None:
+        for stage, seconds in busy.items():
+            self.busy.labels(stage).inc(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

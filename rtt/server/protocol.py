@@ -1,0 +1,261 @@
+"""The wire protocol, sans I/O: parsing and checking client messages, decoding audio.
+
+Nothing here touches a socket or the event loop, so every rule of the protocol
+(docs/protocol.md) is testable on its own. A broken rule raises `ProtocolError`,
+which carries the stable error code sent to the client in an `error` event and
+the websocket close code that follows it (None: the connection stays open).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pipeline.audio.convert import RATE, Resampler
+from pipeline.languages import LANGUAGES
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "AudioDecoder",
+    "Close",
+    "JoinMessage",
+    "ProtocolError",
+    "SOURCE_CHANNEL",
+    "STREAM_CHANNEL",
+    "StartMessage",
+    "StopMessage",
+    "Throttle",
+    "parse_message",
+]
+
+PROTOCOL_VERSION = 1
+SOURCE_CHANNEL = "source"  # a room's transcript (speech, source partials and commits)
+STREAM_CHANNEL = "stream"  # the one channel of a plain stream session
+_ROOM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_RATES = (8000, 192000)
+_VADS = ("webrtc", "silero")
+
+
+class Close:
+    """Websocket close codes (1xxx from RFC 6455, 4xxx this protocol's own)."""
+
+    NORMAL = 1000  # the stream ended after `stop`, or the client left
+    GOING_AWAY = 1001  # the server is shutting down
+    INVALID_DATA = 1007  # malformed JSON, odd-length PCM
+    TOO_BIG = 1009  # a message over max_size (sent by the websockets library)
+    INTERNAL = 1011  # a bug in this session; other sessions are unaffected
+    TRY_AGAIN = 1013  # a server limit is reached: sessions, rooms, listeners, languages
+    PROTOCOL = 4000  # a message that is not allowed: unknown type, audio before start, ...
+    IDLE = 4001  # nothing received for the idle timeout
+    RATE = 4002  # audio sent faster than the rate limit for too long
+    UNSUPPORTED = 4003  # `start` asked for an encoding, rate or language the server does not take
+    BUSY = 4009  # the room already has a speaker
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str, close: int | None = Close.PROTOCOL) -> None:
+        super().__init__(message)
+        self.code = code
+        self.close = close
+
+
+@dataclass(frozen=True, slots=True)
+class StartMessage:
+    """Begin a stream; with `room`, become that room's speaker."""
+
+    targets: tuple[str, ...]
+    source_lang: str | None = None  # None: the server's default; "auto": detect
+    rate: int = RATE
+    encoding: str = "pcm16le"
+    channels: int = 1
+    room: str | None = None
+    vad: str | None = None
+    partials: bool = True
+    receive: bool = True  # send the events back to this client
+
+
+@dataclass(frozen=True, slots=True)
+class StopMessage:
+    """No more audio: flush, send what is left and `end`, then close."""
+
+
+@dataclass(frozen=True, slots=True)
+class JoinMessage:
+    """Listen to a room in some languages; `since` asks for the commits after a seq, per channel."""
+
+    room: str
+    languages: tuple[str, ...]
+    source: bool = True
+    since: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return ((SOURCE_CHANNEL,) if self.source else ()) + self.languages
+
+
+Message = StartMessage | StopMessage | JoinMessage
+
+
+def parse_message(text: str) -> Message:
+    """One JSON text frame → a message, or ProtocolError."""
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError("bad_json", f"not valid JSON: {exc}", Close.INVALID_DATA) from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("bad_json", "a message must be a JSON object", Close.INVALID_DATA)
+    version = obj.get("version", PROTOCOL_VERSION)
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError("bad_version", f"protocol version {version!r} is not supported (this server speaks {PROTOCOL_VERSION})", Close.UNSUPPORTED)
+    kind = obj.get("type")
+    if kind == "start":
+        return _start(obj)
+    if kind == "stop":
+        return StopMessage()
+    if kind == "join":
+        return _join(obj)
+    raise ProtocolError("unknown_type", f"unknown message type {kind!r} (expected start, stop or join)")
+
+
+def _start(obj: dict[str, Any]) -> StartMessage:
+    _known(obj, {"type", "version", "targets", "source_lang", "rate", "encoding", "channels", "room", "vad", "partials", "receive"})
+    encoding = _field(obj, "encoding", str, "pcm16le").lower()
+    if encoding != "pcm16le":
+        raise ProtocolError("unsupported_encoding", f"encoding {encoding!r} is not supported; send pcm16le", Close.UNSUPPORTED)
+    channels = _field(obj, "channels", int, 1)
+    if channels != 1:
+        raise ProtocolError("unsupported_encoding", f"{channels} channels: send mono PCM (channels: 1)", Close.UNSUPPORTED)
+    rate = _field(obj, "rate", int, RATE)
+    if not _RATES[0] <= rate <= _RATES[1]:
+        raise ProtocolError("unsupported_rate", f"sample rate {rate} is outside {_RATES[0]}-{_RATES[1]} Hz", Close.UNSUPPORTED)
+    source = _field(obj, "source_lang", str, None)
+    if source is not None and source != "auto":
+        _language(source)
+    vad = _field(obj, "vad", str, None)
+    if vad is not None and vad not in _VADS:
+        raise ProtocolError("bad_message", f"vad must be one of {', '.join(_VADS)}", Close.PROTOCOL)
+    room = _field(obj, "room", str, None)
+    return StartMessage(
+        targets=_languages(obj.get("targets", [])),
+        source_lang=source,
+        rate=rate,
+        room=None if room is None else _room(room),
+        vad=vad,
+        partials=_field(obj, "partials", bool, True),
+        receive=_field(obj, "receive", bool, True),
+    )
+
+
+def _join(obj: dict[str, Any]) -> JoinMessage:
+    _known(obj, {"type", "version", "room", "languages", "source", "since"})
+    if "room" not in obj:
+        raise ProtocolError("bad_message", "join needs a room")
+    message = JoinMessage(
+        room=_room(_field(obj, "room", str, "")),
+        languages=_languages(obj.get("languages", [])),
+        source=_field(obj, "source", bool, True),
+    )
+    if not message.channels:
+        raise ProtocolError("bad_message", "join needs at least one language, or source: true")
+    since = obj.get("since")
+    if since is None:
+        return message
+    if isinstance(since, int) and not isinstance(since, bool):
+        if len(message.channels) != 1:
+            raise ProtocolError("bad_message", "an integer since needs exactly one channel; send {channel: seq} instead")
+        since = {message.channels[0]: since}
+    if not isinstance(since, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in since.values()):
+        raise ProtocolError("bad_message", "since must be a non-negative integer or an object {channel: seq}")
+    stray = set(since) - set(message.channels)
+    if stray:
+        raise ProtocolError("bad_message", f"since names channel(s) not joined: {', '.join(sorted(stray))}")
+    return JoinMessage(message.room, message.languages, message.source, tuple(sorted(since.items())))
+
+
+def _known(obj: dict[str, Any], keys: set[str]) -> None:
+    unknown = set(obj) - keys
+    if unknown:
+        raise ProtocolError("bad_message", f"unknown field(s) in {obj['type']}: {', '.join(sorted(unknown))}")
+
+
+def _field(obj: dict[str, Any], name: str, kind: type, default: Any) -> Any:
+    value = obj.get(name, default)
+    if value is default:
+        return value
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ProtocolError("bad_message", f"{name} must be {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _language(code: Any) -> str:
+    if not isinstance(code, str) or code not in LANGUAGES:
+        known = ", ".join(sorted(LANGUAGES))
+        raise ProtocolError("unsupported_language", f"language {code!r} is not supported; supported: {known}", Close.UNSUPPORTED)
+    return code
+
+
+def _languages(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ProtocolError("bad_message", "languages must be a list of language codes")
+    return tuple(dict.fromkeys(_language(code) for code in value))
+
+
+def _room(name: str) -> str:
+    if not _ROOM_NAME.match(name):
+        raise ProtocolError("bad_message", "a room name is 1-64 characters of A-Z, a-z, 0-9, _ and -")
+    return name
+
+
+class AudioDecoder:
+    """Binary frames of PCM16LE mono at the stream's rate → 16 kHz float32 samples."""
+
+    def __init__(self, rate: int) -> None:
+        self._resampler = Resampler(rate)
+        self.rate = rate
+        self.samples_in = 0  # at the client's rate
+
+    def decode(self, data: bytes) -> np.ndarray:
+        if len(data) % 2:
+            raise ProtocolError("bad_audio", f"an audio frame of {len(data)} bytes is not whole 16-bit samples", Close.INVALID_DATA)
+        ints = np.frombuffer(data, dtype="<i2")
+        self.samples_in += len(ints)
+        return self._resampler.push(ints.astype(np.float32) / 32768.0)
+
+    def flush(self) -> np.ndarray:
+        return self._resampler.flush()
+
+    @property
+    def seconds(self) -> float:
+        return self.samples_in / self.rate
+
+
+class Throttle:
+    """Audio may arrive at most `factor` × real time; beyond a burst the reader waits.
+
+    `delay(audio, elapsed)` says how long to wait before reading the next frame.
+    `abusive` turns true once the client has been ahead of the limit for longer
+    than `patience` seconds in a row: it is sending faster on purpose.
+    """
+
+    def __init__(self, factor: float = 4.0, *, burst: float = 2.0, patience: float = 30.0) -> None:
+        self.factor = factor
+        self.burst = burst
+        self.patience = patience
+        self._ahead_since: float | None = None
+        self.abusive = False
+
+    def delay(self, audio_seconds: float, elapsed: float) -> float:
+        allowed = self.burst + elapsed * self.factor
+        if audio_seconds <= allowed:
+            self._ahead_since = None
+            return 0.0
+        if self._ahead_since is None:
+            self._ahead_since = elapsed
+        self.abusive = elapsed - self._ahead_since > self.patience
+        return (audio_seconds - self.burst) / self.factor - elapsed

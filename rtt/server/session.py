@@ -1,0 +1,249 @@
+"""One websocket connection: a speaker (plain stream or room) or a listener.
+
+The first message decides the role: `start` streams audio (into a private room,
+or as the speaker of a named room), `join` listens to a room. Every failure is
+caught here and ends this session alone: a protocol error becomes an `error`
+event and its close code, a bug becomes `internal` and close 1011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from pipeline.config import PipelineConfig
+from pipeline.events import Error, to_json
+
+from .engines import StageKit
+from .fanout import Outbox
+from .metrics import ServerMetrics
+from .protocol import (
+    PROTOCOL_VERSION,
+    SOURCE_CHANNEL,
+    AudioDecoder,
+    Close,
+    JoinMessage,
+    ProtocolError,
+    StartMessage,
+    StopMessage,
+    Throttle,
+    parse_message,
+)
+from .rooms import Limits, Room, Rooms
+from .source import QueueSource
+
+__all__ = ["ServerContext", "Session"]
+
+log = logging.getLogger("rtt.server")
+
+
+@dataclass
+class ServerContext:
+    rooms: Rooms
+    kit: StageKit
+    config: PipelineConfig
+    limits: Limits
+    metrics: ServerMetrics
+    sessions: int = 0
+
+
+def _spawn(coro) -> asyncio.Task:
+    """A task whose failure is read by whoever awaits it, or else quietly dropped."""
+    task = asyncio.create_task(coro)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return task
+
+
+class Session:
+    def __init__(self, ws: ServerConnection, ctx: ServerContext) -> None:
+        self.ws = ws
+        self.ctx = ctx
+        self.stream = ""
+        self.role = "new"
+
+    async def run(self) -> None:
+        ctx = self.ctx
+        ctx.sessions += 1
+        self._count(+1)
+        try:
+            if ctx.sessions > ctx.limits.max_sessions:
+                raise ProtocolError("server_full", f"the server has the most sessions allowed ({ctx.limits.max_sessions})", Close.TRY_AGAIN)
+            first = await self._receive(ctx.limits.idle_timeout)
+            if isinstance(first, StartMessage):
+                await self._speak(first)
+            elif isinstance(first, JoinMessage):
+                await self._listen(first)
+            elif isinstance(first, bytes):
+                raise ProtocolError("audio_before_start", "binary audio before start: send a start message first")
+            else:
+                raise ProtocolError("not_started", "stop before start")
+        except ProtocolError as exc:
+            await self._fail(exc.code, str(exc), exc.close)
+        except ConnectionClosed:
+            pass  # the client went away; a speaker's pipeline still flushes for its listeners
+        except Exception as exc:
+            log.exception("session failed")
+            await self._fail("internal", f"{type(exc).__name__}: {exc}", Close.INTERNAL)
+        finally:
+            ctx.sessions -= 1
+            self._count(-1)
+
+    def _count(self, delta: int) -> None:
+        self.ctx.metrics.sessions.labels(self.role).inc(delta)
+
+    def _become(self, role: str) -> None:
+        self._count(-1)
+        self.role = role
+        self._count(+1)
+
+    # -- messages -----------------------------------------------------------------
+    async def _receive(self, timeout: float | None) -> bytes | StartMessage | StopMessage | JoinMessage:
+        try:
+            message = await asyncio.wait_for(self.ws.recv(), timeout)
+        except asyncio.TimeoutError:
+            raise ProtocolError("idle_timeout", f"nothing received for {timeout:g} s", Close.IDLE) from None
+        if isinstance(message, bytes):
+            return message
+        return parse_message(message)
+
+    async def _send(self, obj: dict) -> None:
+        await self.ws.send(json.dumps(obj, ensure_ascii=False))
+
+    async def _fail(self, code: str, message: str, close: int | None) -> None:
+        self.ctx.metrics.errors.labels(code).inc()
+        try:
+            await self._send(to_json(Error(stream=self.stream, code=code, message=message)))
+            if close is not None:
+                # Keep reading (and dropping) what the client still sends, or its close frame
+                # would wait behind unread audio until the close timeout.
+                drain = _spawn(self._discard_incoming())
+                await self.ws.close(close, code)
+                drain.cancel()
+        except ConnectionClosed:
+            pass
+
+    async def _discard_incoming(self) -> None:
+        async for _ in self.ws:
+            pass
+
+    async def _pump(self, outbox: Outbox) -> None:
+        """Send the outbox's frames at the pace of the socket, until it is finished."""
+        while texts := await outbox.get():
+            for text in texts:
+                await self.ws.send(text)
+
+    # -- speaker --------------------------------------------------------------------
+    async def _speak(self, start: StartMessage) -> None:
+        self._become("speaker" if start.room else "stream")
+        rooms = self.ctx.rooms
+        self.stream = start.room or f"s-{secrets.token_hex(6)}"
+        room = rooms.get(self.stream, private=start.room is None)
+        outbox: Outbox | None = None
+        pump: asyncio.Task | None = None
+        try:
+            source = await room.start(self._config_for(start), self.ctx.kit)
+            try:
+                if start.receive:
+                    channels = room.channels if room.private else [SOURCE_CHANNEL, *start.targets]
+                    outbox = Outbox(channels, room.read_since, limit=self.ctx.limits.outbox)
+                    await room.subscribe(outbox, {})
+                await self._send(self._ready(room, "speaker", outbox.channels if outbox is not None else ()))
+                pump = _spawn(self._pump(outbox)) if outbox is not None else None
+                await self._read_audio(source, start.rate)
+            finally:
+                source.end()  # also when the client vanished or broke the rules: what it said still flushes
+            await asyncio.shield(room.task)  # type: ignore[arg-type]
+            if outbox is not None and pump is not None:
+                outbox.finish()
+                await pump
+            await self.ws.close(Close.NORMAL)
+        finally:
+            if pump is not None:
+                pump.cancel()
+            if outbox is not None:
+                self._settle(room, outbox)
+            rooms.release(room)
+
+    def _config_for(self, start: StartMessage) -> PipelineConfig:
+        base = self.ctx.config
+        asr = base.asr
+        if start.source_lang is not None:
+            asr = dataclasses.replace(asr, language=None if start.source_lang == "auto" else start.source_lang)
+        vad = base.vad if start.vad is None else dataclasses.replace(base.vad, backend=start.vad)  # type: ignore[arg-type]
+        mt = dataclasses.replace(base.mt, targets=start.targets, partials=start.partials)
+        return dataclasses.replace(base, stream=self.stream, asr=asr, vad=vad, mt=mt)
+
+    async def _read_audio(self, source: QueueSource, rate: int) -> None:
+        """Until `stop`: decode, feed, and hold the client to `rate_factor` × real time."""
+        limits, metrics = self.ctx.limits, self.ctx.metrics
+        decoder = AudioDecoder(rate)
+        throttle = Throttle(limits.rate_factor, patience=limits.abuse_after)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        while True:
+            message = await self._receive(limits.idle_timeout)
+            if isinstance(message, StopMessage):
+                await source.feed(decoder.flush())
+                return
+            if not isinstance(message, bytes):
+                raise ProtocolError("unexpected_message", "a stream takes audio and stop only after start")
+            samples = decoder.decode(message)
+            metrics.audio_seconds.inc(len(message) / 2 / rate)
+            await source.feed(samples)
+            delay = throttle.delay(decoder.seconds, loop.time() - t0)
+            if throttle.abusive:
+                raise ProtocolError("rate_limited", f"audio kept arriving faster than {limits.rate_factor:g}x real time", Close.RATE)
+            if delay > 0:
+                await asyncio.sleep(delay)  # not reading: TCP holds the client back
+
+    # -- listener -------------------------------------------------------------------
+    async def _listen(self, join: JoinMessage) -> None:
+        self._become("listener")
+        self.stream = join.room
+        rooms = self.ctx.rooms
+        room = rooms.get(join.room)
+        outbox = Outbox(join.channels, room.read_since, limit=self.ctx.limits.outbox)
+        pump: asyncio.Task | None = None
+        try:
+            room.check_capacity()
+            await room.add_languages(join.languages)
+            await room.subscribe(outbox, dict(join.since))
+            self.ctx.metrics.listeners.inc()
+            await self._send(self._ready(room, "listener", join.channels))
+            pump = _spawn(self._pump(outbox))
+            reader = _spawn(self._receive(None))
+            done, _ = await asyncio.wait({pump, reader}, return_when=asyncio.FIRST_COMPLETED)
+            reader.cancel()
+            if pump in done:
+                pump.result()  # ConnectionClosed when the client vanished
+            else:
+                reader.result()  # ConnectionClosed when the client leaves; else what it sent
+                raise ProtocolError("unexpected_message", "a listener sends nothing after join")
+        finally:
+            if pump is not None:
+                pump.cancel()
+                self.ctx.metrics.listeners.dec()
+            self._settle(room, outbox)
+            rooms.release(room)
+
+    def _settle(self, room: Room, outbox: Outbox) -> None:
+        room.unsubscribe(outbox)
+        self.ctx.metrics.coalesced.inc(outbox.coalesced)
+        self.ctx.metrics.overflows.inc(outbox.overflows)
+
+    def _ready(self, room: Room, role: str, channels) -> dict:
+        return {
+            "type": "ready",
+            "version": PROTOCOL_VERSION,
+            "role": role,
+            "room": None if room.private else room.name,
+            "stream": room.name,
+            "channels": {c: room.seq(c) for c in channels},
+        }

@@ -1,0 +1,130 @@
+"""`rtt serve`: the websocket server, its captions page, health and metrics."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from pipeline.errors import ConfigError
+from pipeline.mt.engine import EngineRegistry
+
+from .server import EngineKit, Limits, Retention, RttServer, ServerConfig
+from .settings import add_pipeline_options, config_from_args
+
+__all__ = ["add_serve_parser", "default_journal", "run_serve"]
+
+EPILOG = """\
+examples:
+  rtt serve                                   on 127.0.0.1:8765; open http://127.0.0.1:8765/
+  rtt serve --host 0.0.0.0 --token s3cret     reachable from the network (a token is then required)
+  rtt serve --to de,es --allow-origin https://example.org
+
+Clients: `rtt client`, the page at /, or any websocket client speaking docs/protocol.md at /ws.
+Also served: /healthz, /metrics (Prometheus)."""
+
+_LIMITS = Limits()
+_RETENTION = Retention()
+
+
+def default_journal() -> Path:
+    """rtt's state directory: $RTT_STATE, else $XDG_STATE_HOME/rtt, else ~/.local/state/rtt."""
+    state = os.environ.get("RTT_STATE") or os.path.join(os.environ.get("XDG_STATE_HOME") or "~/.local/state", "rtt")
+    return Path(state).expanduser() / "journal"
+
+
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve streams, rooms and the captions page over websockets",
+        description="Run the websocket server: clients stream audio and get live transcripts and translations; "
+        "rooms fan one speaker out to many listeners in several languages. Models load once and are shared.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s = p.add_argument_group("server")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s; any other than loopback needs --token)")
+    s.add_argument("--port", type=int, default=8765, help="port (default: %(default)s; 0 picks a free one)")
+    s.add_argument("--token", default=os.environ.get("RTT_TOKEN"), help="access token for /ws and /metrics (default: $RTT_TOKEN, else none)")
+    s.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="browser origin allowed besides the page's own, e.g. https://example.org; '*' for any (repeatable)")
+    s.add_argument("--journal", type=Path, help=f"folder of the commit journal (default: {default_journal()})")
+    s.add_argument("--journal-days", type=float, default=_RETENTION.max_age / 86400, help="delete journal files older than this (default: %(default)g days)")
+    s.add_argument("--journal-mb", type=float, default=_RETENTION.max_bytes / 2**20, help="keep the journal under this size, oldest files first (default: %(default)g MiB)")
+    lim = p.add_argument_group("limits")
+    lim.add_argument("--max-sessions", type=int, default=_LIMITS.max_sessions, help="open websocket sessions (default: %(default)s)")
+    lim.add_argument("--max-rooms", type=int, default=_LIMITS.max_rooms, help="rooms and plain streams at once (default: %(default)s)")
+    lim.add_argument("--max-listeners", type=int, default=_LIMITS.max_listeners, help="listeners per room (default: %(default)s)")
+    lim.add_argument("--max-languages", type=int, default=_LIMITS.max_languages, help="translation languages per room (default: %(default)s)")
+    lim.add_argument("--outbox", type=int, default=_LIMITS.outbox, help="frames queued per listener before it is served from the journal (default: %(default)s)")
+    lim.add_argument("--idle-timeout", type=float, default=_LIMITS.idle_timeout, help="seconds a speaker may send nothing (default: %(default)g)")
+    lim.add_argument("--max-message", type=int, default=_LIMITS.max_message, help="largest websocket message in bytes (default: %(default)s)")
+    add_pipeline_options(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="log connections and errors")
+    p.set_defaults(func=run_serve)
+
+
+def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
+    pipeline = config_from_args(args, realtime=True)
+    if args.to is None:  # a server translates into what each client asks for
+        pipeline = dataclasses.replace(pipeline, mt=dataclasses.replace(pipeline.mt, targets=()))
+    for name in ("max_sessions", "max_rooms", "max_listeners", "max_languages", "max_message", "outbox"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+    if not args.idle_timeout > 0:
+        raise ConfigError("--idle-timeout must be positive")
+    limits = dataclasses.replace(
+        _LIMITS,
+        max_sessions=args.max_sessions,
+        max_rooms=args.max_rooms,
+        max_listeners=args.max_listeners,
+        max_languages=args.max_languages,
+        outbox=args.outbox,
+        idle_timeout=args.idle_timeout,
+        max_message=args.max_message,
+    )
+    retention = Retention(max_age=args.journal_days * 86400, max_bytes=int(args.journal_mb * 2**20))
+    return ServerConfig(
+        journal=args.journal or default_journal(),
+        host=args.host,
+        port=args.port,
+        token=args.token or None,
+        allow_origins=tuple(args.allow_origin),
+        retention=retention,
+        limits=limits,
+        pipeline=pipeline,
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    config = server_config_from_args(args)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    return asyncio.run(_serve(config))
+
+
+async def _serve(config: ServerConfig) -> int:
+    console = Console(file=sys.stderr)
+    registry = EngineRegistry()
+    kit = EngineKit(registry)
+    try:
+        server = RttServer(config, kit)  # checks the token rule before any model loads
+        console.print("[dim]loading models…[/]")
+        await asyncio.to_thread(kit.load, config.pipeline)
+        async with server:
+            address = f"{config.host}:{server.port}"
+            console.print(f"rtt serving on [bold]http://{address}/[/] (websocket: ws://{address}/ws; journal: {config.journal})")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            console.print("[dim]shutting down…[/]")
+        return 0
+    finally:
+        await asyncio.to_thread(registry.close)
