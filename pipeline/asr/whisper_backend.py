@@ -48,6 +48,12 @@ class WhisperBackend:
         self.no_speech_threshold = no_speech_threshold
         self._tokenizers: dict[str, object] = {}
 
+    @property
+    def whisper_model(self):
+        """The loaded faster-whisper `WhisperModel`: the offline batched path decodes with it, so a
+        process that runs both paths holds one copy of the weights."""
+        return self._fw
+
     # -- helpers ----------------------------------------------------------------
     def _tokenizer(self, language: str):
         from faster_whisper.tokenizer import Tokenizer

@@ -1,0 +1,99 @@
+"""Batched Whisper over the windows of a whole file, with word timestamps.
+
+faster-whisper's `BatchedInferencePipeline` encodes and decodes up to `batch_size`
+windows at once (beam search, no temperature fallback) over the same loaded
+`WhisperModel` the streaming engine uses: a process that runs both paths holds
+one copy of the weights. Decoding is lazy, so this runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..asr.whisper_backend import cut_loop
+from ..events import Word
+from .config import OfflineConfig
+from .segment import RATE, Window
+
+__all__ = ["BatchTranscriber", "Transcript", "clean_words"]
+
+# Whisper's own silence rule: a window it is unsure about and thinks silent is dropped.
+_NO_SPEECH = 0.6
+_LOW_LOGPROB = -1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    language: str | None  # None: nothing was said, so nothing to detect a language from
+    words: tuple[Word, ...]
+
+
+class BatchTranscriber:
+    def __init__(self, whisper_model, config: OfflineConfig) -> None:
+        self._model = whisper_model  # faster_whisper.WhisperModel
+        self._config = config
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self._model.model.is_multilingual)
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        windows: Sequence[Window],
+        language: str | None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        """Words of every window in time order; `on_progress(t)` after each window up to `t` s."""
+        from faster_whisper import BatchedInferencePipeline
+
+        if not windows:
+            return Transcript(language if self.multilingual else "en", ())
+        segments, info = BatchedInferencePipeline(self._model).transcribe(
+            audio,
+            language=language if self.multilingual else "en",
+            clip_timestamps=[{"start": w.start, "end": w.end} for w in windows],
+            batch_size=self._config.batch_size,
+            beam_size=self._config.beam_size,
+            word_timestamps=True,
+            without_timestamps=True,
+            log_progress=False,
+        )
+        words: list[Word] = []
+        for segment in segments:  # each item decodes lazily: keep this off the event loop
+            if not (segment.no_speech_prob > _NO_SPEECH and segment.avg_logprob < _LOW_LOGPROB):
+                words.extend(cut_loop(_segment_words(segment.words or ())))
+            if on_progress is not None:
+                on_progress(segment.end)
+        return Transcript(info.language, clean_words(words, len(audio) / RATE))
+
+
+def _segment_words(raw) -> list[Word]:
+    """Whisper's words, with fragments glued back on: a word without a leading space
+    continues the previous one ("10" + ":15" is "10:15", not "10 :15")."""
+    out: list[Word] = []
+    for w in raw:
+        text = w.word.strip()
+        if not text:
+            continue
+        if out and not w.word[:1].isspace():
+            last = out[-1]
+            out[-1] = Word(last.word + text, last.start, max(last.end, float(w.end)))
+        else:
+            out.append(Word(text, float(w.start), float(w.end)))
+    return out
+
+
+def clean_words(words: Sequence[Word], duration: float) -> tuple[Word, ...]:
+    """Times rounded, inside the audio and monotonic: each word starts where the last ended or later."""
+    out: list[Word] = []
+    last_end = 0.0
+    for w in sorted(words, key=lambda w: w.start):
+        start = min(duration, max(w.start, last_end))
+        end = min(duration, max(w.end, start))
+        out.append(Word(w.word, round(start, 3), round(end, 3)))
+        last_end = out[-1].end
+    return tuple(out)
