@@ -14,6 +14,11 @@ from pipeline.errors import RttError
 from . import __version__
 from .models_cli import add_models_parser
 from .translate import add_translate_parser
+from .live_cli import add_live_parser
+from .server_cli import add_serve_parser
+from .client import add_client_parser
+from .batch import add_batch_parser
+from .eval import add_eval_parser
 
 __all__ = ["main"]
 
@@ -41,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rtt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_translate_parser(sub)
+    add_live_parser(sub)
+    add_serve_parser(sub)
+    add_client_parser(sub)
+    add_batch_parser(sub)
+    add_eval_parser(sub)
     add_models_parser(sub)
     devices = sub.add_parser("devices", help="list microphones (input devices)", description="List the audio input devices; * marks the default.")
     devices.set_defaults(func=_devices)
