@@ -65,7 +65,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     lim.add_argument("--outbox", type=int, default=_LIMITS.outbox, help="frames queued per listener before it is served from the journal (default: %(default)s)")
     lim.add_argument("--idle-timeout", type=float, default=_LIMITS.idle_timeout, help="seconds a speaker may send nothing (default: %(default)g)")
     lim.add_argument("--max-message", type=int, default=_LIMITS.max_message, help="largest websocket message in bytes (default: %(default)s)")
-    add_pipeline_options(p)
+    add_pipeline_options(p, to_default="the languages each client asks for")
     p.add_argument("-v", "--verbose", action="store_true", help="log connections and errors")
     p.set_defaults(func=run_serve)
 

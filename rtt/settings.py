@@ -18,10 +18,10 @@ __all__ = ["add_pipeline_options", "config_from_args"]
 _DEFAULTS = PipelineConfig()
 
 
-def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+def add_pipeline_options(parser: argparse.ArgumentParser, *, to_default: str = "de") -> None:
     langs = ", ".join(sorted(LANGUAGES))
     p = parser.add_argument_group("languages")
-    p.add_argument("--to", metavar="LANGS", help=f"target language(s), comma-separated, e.g. de or de,es (supported: {langs}); default: de")
+    p.add_argument("--to", metavar="LANGS", help=f"target language(s), comma-separated, e.g. de or de,es (supported: {langs}); default: {to_default}")
     p.add_argument("--from", dest="source_lang", metavar="LANG", default=None, help="source language, or 'auto' to detect it once per stream (default: auto)")
     m = parser.add_argument_group("models (a name from `rtt models list`, or a local CTranslate2 model folder)")
     m.add_argument("--asr-model", help=f"speech recognition model (default: {_DEFAULTS.asr.model})")
