@@ -18,6 +18,8 @@ __all__ = ["RealClock", "SimulatedClock"]
 
 
 class RealClock:
+    simulated = False
+
     def __init__(self, time_fn: Callable[[], float] = time.monotonic) -> None:
         self._time = time_fn
         self._t0: float | None = None
@@ -38,6 +40,8 @@ class RealClock:
 
 class SimulatedClock:
     """Advances only when the pipeline it is bound to is idle."""
+
+    simulated = True
 
     def __init__(self) -> None:
         self._now = 0.0

@@ -15,7 +15,7 @@ import time
 from typing import AsyncIterator, Protocol, Sequence
 
 from .errors import RttError
-from .events import End, Error, Event
+from .events import End, Error, Event, Flush
 from .stage import Clock, DeferredWork, Source, Stage
 
 __all__ = ["Observer", "Pipeline"]
@@ -58,7 +58,7 @@ class Pipeline:
 
     # -- idleness, for the simulated clock ------------------------------------
     def idle(self) -> bool:
-        if self._inflight:
+        if self._inflight:  # (work in flight runs only on a real clock, which never asks)
             return False
         return not any(isinstance(s, DeferredWork) and s.pending() for s in self.stages)
 
@@ -101,6 +101,8 @@ class Pipeline:
     async def _drive(self, index: int, stage: Stage) -> None:
         inbox = self._queues[index]
         deferred = stage if isinstance(stage, DeferredWork) else None
+        if deferred is not None and getattr(stage, "concurrent_work", False) and not getattr(self.clock, "simulated", False):
+            return await self._drive_concurrent(index, stage, deferred)
         name = type(stage).__name__
         while True:
             if deferred is not None and inbox.empty() and deferred.pending():
@@ -112,6 +114,40 @@ class Pipeline:
             self._done()
             if isinstance(event, End):
                 return
+
+    async def _drive_concurrent(self, index: int, stage: Stage, deferred: DeferredWork) -> None:
+        """Like `_drive`, but events keep flowing while one unit of work is in flight.
+
+        For stages whose `process()` only updates state (the translator): source
+        events are not held back behind a multi-second translation. Control events
+        wait for the work in flight, so nothing finishes out of order. Only on a
+        real clock: on the simulated clock compute is free and the order stays exact.
+        """
+        inbox, name = self._queues[index], type(stage).__name__
+        worker: asyncio.Task | None = None
+        try:
+            while True:
+                if (worker is None or worker.done()) and inbox.empty() and deferred.pending():
+                    worker = asyncio.create_task(self._forward(index, name, deferred.work()))
+                if worker is not None and not worker.done():
+                    getter = asyncio.ensure_future(inbox.get())
+                    await asyncio.wait({getter, worker}, return_when=asyncio.FIRST_COMPLETED)
+                    if not getter.done():
+                        getter.cancel()
+                        worker.result()  # re-raise a failure of the work
+                        continue
+                    event = getter.result()
+                else:
+                    event = await inbox.get()
+                if worker is not None and (worker.done() or isinstance(event, (End, Flush))):
+                    await worker  # control waits for the work in flight; a failure re-raises
+                await self._forward(index, name, stage.process(event))
+                self._done()
+                if isinstance(event, End):
+                    return
+        finally:
+            if worker is not None and not worker.done():
+                worker.cancel()
 
     async def _forward(self, index: int, name: str, outputs: AsyncIterator[Event]) -> None:
         """Pass a stage's outputs on; its busy time excludes waiting on the next queue."""

@@ -38,6 +38,10 @@ class Engine(Protocol):
 
 
 class TranslateStage:
+    # process() only updates state, so the runner may forward source events while a
+    # translation is in flight (on a real clock): captions of the source never wait for MT.
+    concurrent_work = True
+
     def __init__(self, engine: Engine, config: MTConfig, *, clock: Clock, fast_engine: Engine | None = None) -> None:
         self.engine = engine
         self.clock = clock

@@ -152,3 +152,61 @@ async def test_queues_are_bounded():
     pipeline = Pipeline(FakeSource(1), [Counter(), Counter()], clock=SimulatedClock(), stream="s", queue_size=7)
     assert all(q.maxsize == 7 for q in pipeline._queues)
     await collect(pipeline)
+
+
+class SlowTranslator(Counter):
+    """Deferred work of 0.3 s per chunk that `process()` may overtake (like the translator)."""
+
+    concurrent_work = True
+
+    def __init__(self):
+        super().__init__()
+        self.todo = 0
+
+    async def process(self, event):
+        if isinstance(event, AudioChunk):
+            self.todo += 1
+            yield SourcePartial(stream="s", utterance=0, lang="en", text=f"src {event.end:.1f}")
+            return
+        while isinstance(event, End) and self.pending():
+            async for out in self.work():
+                yield out
+        async for out in super().process(event):
+            yield out
+
+    def pending(self):
+        return self.todo > 0
+
+    async def work(self):
+        self.todo -= 1
+        await asyncio.sleep(0.3)
+        self.seen += 1
+        yield SourcePartial(stream="s", utterance=0, lang="de", text="work")
+
+
+async def test_events_overtake_slow_work_on_a_real_clock():
+    out = await collect(Pipeline(FakeSource(6), [SlowTranslator()], clock=RealClock(), stream="s"))
+    forwarded = [e for e in out if isinstance(e, SourcePartial) and e.text.startswith("src")]
+    assert len(forwarded) == 6
+    for e in forwarded:  # each chunk came out right away, not behind 0.3 s units of work
+        assert e.emitted - float(e.text.split()[1]) < 0.2
+    assert [e.text for e in out if getattr(e, "lang", None) == "de"] == ["work"] * 6
+    assert out[-2].text == "total 6" and isinstance(out[-1], End)
+
+
+async def test_simulated_clock_keeps_slow_work_in_order():
+    out = await collect(Pipeline(FakeSource(3), [SlowTranslator()], clock=SimulatedClock(), stream="s"))
+    assert [e.text for e in out[:-2]] == ["src 0.1", "work", "src 0.2", "work", "src 0.3", "work"]
+
+
+class FailingTranslator(SlowTranslator):
+    async def work(self):
+        self.todo -= 1
+        await asyncio.sleep(0.05)
+        raise RuntimeError("model crashed")
+        yield  # pragma: no cover
+
+
+async def test_failing_concurrent_work_becomes_error_and_end():
+    out = await asyncio.wait_for(collect(Pipeline(FakeSource(20), [FailingTranslator()], clock=RealClock(), stream="s")), 10)
+    assert [type(e).__name__ for e in out[-2:]] == ["Error", "End"] and "model crashed" in out[-2].message
