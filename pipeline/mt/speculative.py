@@ -176,7 +176,8 @@ class SpeculativeBackend:
         return list(self.target.tokenizer.encode(text.strip(), add_special_tokens=False).ids)
 
 
-# An open sentence (a partial) rarely ends with these; a finished one (the final) does.
+# When a request does not say whether it is final: an open sentence (a partial)
+# rarely ends with these; a finished one (the final) does.
 _SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？")
 
 
@@ -200,7 +201,8 @@ class _Run:
         self.draft = draft
         self.limit = backend.target.token_limit(dynamic)
         self.single_line = "\n" not in request.source.strip()
-        self.sentence_end = request.source.rstrip().endswith(_SENTENCE_ENDS)
+        guess = request.source.rstrip().endswith(_SENTENCE_ENDS)
+        self.sentence_end = request.final if request.final is not None else guess
         self.end_ids = set(backend.target.end_ids)
         self.sources: list[DraftSource] = [PreviousHypothesis(draft)] if draft else []
         if self.config.prompt_lookup:

@@ -93,7 +93,7 @@ class TranslateStage:
             return
         engine = self._engine_for(job)
         draft = self._drafts.get((job.lang, job.sentence.index))
-        request = TranslationRequest(job.sentence.text, self._source_lang, job.lang, draft=draft)
+        request = TranslationRequest(job.sentence.text, self._source_lang, job.lang, draft=draft, final=job.final)
         result = await engine.translate(request)
         self.steps += result.steps
         yield self._result_event(job, result.text)
