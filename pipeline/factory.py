@@ -85,15 +85,7 @@ def speculative_engine(registry: EngineRegistry, config: PipelineConfig, target:
         engine = registry.mt(resolve_model(mt.draft_model), compute, max_new_tokens=mt.max_new_tokens)
         if isinstance(engine.backend, CT2GeneratorBackend):
             draft = engine.backend
-    settings = SpeculationConfig(
-        mode=mt.speculative,  # type: ignore[arg-type]  # "off" is handled by the caller
-        beta=mt.beta,
-        display_mask=mt.display_mask,
-        prompt_lookup=mt.prompt_lookup,
-        draft_k=mt.draft_k,
-        min_draft=mt.min_draft,
-        verify_seen=mt.verify_seen,
-    )
+    settings = SpeculationConfig.from_mt(mt)
     key = (id(target.backend), device, compute_type, settings, id(draft) if draft else None)
     backend = target.backend
     return registry.get("mt-speculative", key, lambda: MTEngine(SpeculativeBackend(backend, settings, draft=draft)))

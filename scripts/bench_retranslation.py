@@ -194,15 +194,7 @@ def main() -> None:
     data = json.loads(args.fixture.read_text())
     sentences = select(data["sentences"], args.min_prefixes)
     mt = MTConfig()
-    default = SpeculationConfig(
-        mode=mt.speculative,
-        beta=mt.beta,
-        display_mask=mt.display_mask,
-        prompt_lookup=mt.prompt_lookup,
-        draft_k=mt.draft_k,
-        min_draft=mt.min_draft,
-        verify_seen=mt.verify_seen,
-    )
+    default = SpeculationConfig.from_mt(mt)
     chosen = variants(default)
     chosen = {k: v for k, v in chosen.items() if k == "default" or v != (default, False)}  # no duplicate
     if args.variants:

@@ -37,6 +37,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
+from ..config import MTConfig
 from ..errors import ConfigError, ModelError
 from .ct2_backend import CT2GeneratorBackend, reply_complete
 from .drafts import DraftModel, DraftSource, PreviousHypothesis, PromptLookup
@@ -57,6 +58,19 @@ class SpeculationConfig:
     # stable mode, beta > 0: verify the seen part at every update, or only when the
     # source ends a sentence (the final translation); between passes it is kept as is
     verify_seen: Literal["every", "sentence_end"] = "sentence_end"
+
+    @classmethod
+    def from_mt(cls, mt: MTConfig) -> "SpeculationConfig":
+        """The speculation settings of a pipeline's MT section (mode "off" is the caller's)."""
+        return cls(
+            mode=mt.speculative,  # type: ignore[arg-type]
+            beta=mt.beta,
+            display_mask=mt.display_mask,
+            prompt_lookup=mt.prompt_lookup,
+            draft_k=mt.draft_k,
+            min_draft=mt.min_draft,
+            verify_seen=mt.verify_seen,
+        )
 
     def __post_init__(self) -> None:
         if self.mode not in ("exact", "stable"):
