@@ -54,6 +54,8 @@ def variants(default: SpeculationConfig) -> dict[str, tuple[SpeculationConfig, b
         "stable_beta_0.2_final_pass": (dataclasses.replace(stable, beta=0.2), False),
         "stable_beta_0": (dataclasses.replace(stable, beta=0.0), False),
         "stable_beta_0_mask_1": (dataclasses.replace(stable, beta=0.0, display_mask=1), False),
+        "stable_beta_0.5_mask_1": (dataclasses.replace(stable, display_mask=1), False),
+        "stable_beta_0.5_mask_2": (dataclasses.replace(stable, display_mask=2), False),
     }
 
 
