@@ -137,6 +137,13 @@ def load_sweep(path: Path) -> EvalPlan:
     except TypeError as exc:  # e.g. a wrong value type inside a config section
         raise ConfigError(f"{path}: {exc}") from None
     try:
-        return parse_sweep(data, str(path))
+        return parse_sweep(data, _name(Path(path)))
     except TypeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def _name(path: Path) -> str:
+    """How reports name the file: a shipped sweep by its place in the repository, wherever it runs."""
+    if path.resolve().parent == SWEEPS.resolve():
+        return f"rtt/eval/sweeps/{path.name}"
+    return str(path)

@@ -119,3 +119,4 @@ def test_every_shipped_sweep_parses_without_warnings() -> None:
         plan = load_sweep(path)
         assert plan.settings and not any(s.warnings for s in plan.settings), path
         assert select_items(plan, corpus), path
+        assert plan.source == f"rtt/eval/sweeps/{path.name}"  # reports name it the same on every machine
