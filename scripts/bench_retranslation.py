@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.config import MTConfig  # noqa: E402
 from pipeline.models.cache import resolve_model  # noqa: E402
+from pipeline.mt.drafts import common_prefix  # noqa: E402
 from pipeline.mt.ct2_backend import CT2GeneratorBackend  # noqa: E402
 from pipeline.mt.speculative import SpeculationConfig, SpeculativeBackend  # noqa: E402
 from pipeline.mt.stage import masked_partial  # noqa: E402
@@ -100,21 +101,12 @@ class Track:
 
     def _show(self, text: str, final: bool) -> None:
         words = text.split()
-        self.erased += len(self._shown) - _common_prefix(self._shown, words)
+        self.erased += len(self._shown) - common_prefix(self._shown, words)
         self._shown = words
         if final:
             self.finals.append(text)
             self.final_words += len(words)
             self._shown = []
-
-
-def _common_prefix(a: list, b: list) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def replay(sentences: list[dict], lang: str, plain: Track, tracks: dict[str, Track], done=lambda n: None) -> None:

@@ -19,7 +19,7 @@ from typing import Protocol, Sequence
 
 import ctranslate2
 
-__all__ = ["DraftModel", "DraftSource", "PreviousHypothesis", "PromptLookup", "ngram_continuation"]
+__all__ = ["DraftModel", "DraftSource", "PreviousHypothesis", "PromptLookup", "common_prefix", "ngram_continuation"]
 
 
 class DraftSource(Protocol):
@@ -50,7 +50,7 @@ class PreviousHypothesis:
         self.ngram = ngram
 
     def propose(self, generated: Sequence[int], limit: int) -> list[int]:
-        common = _common_prefix(self.draft, generated)
+        common = common_prefix(self.draft, generated)
         if common == len(generated):
             return self.draft[common : common + limit]
         # Re-join only after the divergence: what came before it was already used.
@@ -113,7 +113,8 @@ class DraftModel:
         return ids
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence, b: Sequence) -> int:
+    """Number of leading items two sequences share (tokens, ids or words)."""
     n = 0
     for x, y in zip(a, b):
         if x != y:

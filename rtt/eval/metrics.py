@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 from typing import Sequence
 
+from pipeline.mt.drafts import common_prefix
 from pipeline.observers import percentiles
 
 __all__ = [
@@ -104,16 +105,6 @@ def length_adaptive_average_lagging(
 ) -> float | None:
     """LAAL: AL with |Y| = max(reference, hypothesis), so over-long output is not rewarded."""
     return _lagging(delays, source_duration, max(reference_length, len(delays)))
-
-
-def common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
-    """Number of leading tokens two sequences share."""
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def normalized_erasure(displays: Sequence[Sequence[str]]) -> tuple[int, int]:
