@@ -9,6 +9,13 @@ Every configuration runs on each prefix right after plain decoding of the same
 prefix, so load on a shared machine hits them alike. The top-level keys are for
 the pipeline's default configuration (MTConfig()); `variants` holds the others.
 
+`exact_ceiling` bounds what a draft can win while the output stays plain greedy
+decoding (`exact` mode): an oracle that keeps, at no cost, exactly the tokens each
+plain translation shares with the previous one of its sentence still pays one
+prefill per update (timed: a one-token generation of the same prompt) and plain's
+time per token for the rest. `stable` mode can pass it because it keeps words
+that plain re-translation would rewrite.
+
   .venv/bin/python scripts/bench_retranslation.py --json out/bench_retranslation.json
   .venv/bin/python scripts/bench_retranslation.py --model qwen2.5-coder-0.5b --draft-model none --min-prefixes 20
 """
@@ -27,7 +34,7 @@ from pathlib import Path
 
 import sacrebleu
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 from pipeline.config import MTConfig  # noqa: E402
 from pipeline.models.cache import resolve_model  # noqa: E402
@@ -37,7 +44,8 @@ from pipeline.mt.speculative import SpeculationConfig, SpeculativeBackend  # noq
 from pipeline.mt.stage import masked_partial  # noqa: E402
 from pipeline.mt.translator import TranslationRequest  # noqa: E402
 
-FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "prefixes.json"
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "prefixes.json"
 
 
 def variants(default: SpeculationConfig) -> dict[str, tuple[SpeculationConfig, bool]]:
@@ -83,6 +91,8 @@ class Track:
         self.erased = 0
         self.final_words = 0
         self._shown: list[str] = []
+        self.first_token_seconds = 0.0  # plain track: prefill + first step, timed apart
+        self.kept = 0  # plain track: tokens shared with the previous translation of the sentence
 
     def translate(self, request: TranslationRequest, final: bool) -> str:
         started = time.perf_counter()
@@ -96,8 +106,20 @@ class Track:
         self.seconds += time.perf_counter() - started
         self.steps += steps
         self.ids.append(ids)
+        if isinstance(self.backend, CT2GeneratorBackend):
+            self._time_first_token(request)
+            if request.draft is not None:  # not the first prefix of its sentence
+                self.kept += common_prefix(self.ids[-2], ids)
         self._show(text if final else masked_partial(text, self.display_mask), final)
         return text
+
+    def _time_first_token(self, request: TranslationRequest) -> None:
+        static, dynamic = self.backend.prompt_tokens(request)
+        started = time.perf_counter()
+        self.backend.generator.generate_batch(
+            [dynamic], static_prompt=static, include_prompt_in_result=False, max_length=1, sampling_topk=1
+        )
+        self.first_token_seconds += time.perf_counter() - started
 
     def _show(self, text: str, final: bool) -> None:
         words = text.split()
@@ -113,10 +135,11 @@ def replay(sentences: list[dict], lang: str, plain: Track, tracks: dict[str, Tra
     """Translate every prefix with every configuration; `done(n)` after each sentence."""
     for s_index, sentence in enumerate(sentences):
         drafts: dict[str, str | None] = {name: None for name in tracks}
+        previous: str | None = None  # plain ignores drafts; it marks a sentence's later prefixes
         prefixes = sentence["prefixes"]
         for p_index, source in enumerate(prefixes):
             final = p_index == len(prefixes) - 1
-            plain.translate(TranslationRequest(source, "en", lang), final)
+            previous = plain.translate(TranslationRequest(source, "en", lang, draft=previous), final)
             for name, track in tracks.items():
                 drafts[name] = track.translate(TranslationRequest(source, "en", lang, draft=drafts[name]), final)
         print(f"sentence {s_index + 1}/{len(sentences)}: {plain.finals[-1]!r}", file=sys.stderr, flush=True)
@@ -133,6 +156,22 @@ def agreement(a: list[list[int]], b: list[list[int]]) -> float:
     same = sum(sum(x == y for x, y in zip(p, q)) for p, q in zip(a, b))
     total = sum(max(len(p), len(q)) for p, q in zip(a, b))
     return round(same / total, 4) if total else 1.0
+
+
+def exact_ceiling(plain: Track) -> dict:
+    """The oracle bound of `exact` mode described in the module docstring."""
+    decoding = plain.seconds - plain.first_token_seconds
+    per_token = decoding / plain.steps if plain.steps else 0.0
+    oracle_steps = plain.steps - plain.kept
+    oracle_seconds = plain.first_token_seconds + oracle_steps * per_token
+    return {
+        "updates": len(plain.ids),
+        "first_token_seconds": round(plain.first_token_seconds, 2),
+        "plain_seconds_per_token": round(per_token, 4),
+        "oracle_steps": oracle_steps,
+        "oracle_seconds": round(oracle_seconds, 2),
+        "speedup_ceiling": round(plain.seconds / oracle_seconds, 3) if oracle_seconds else None,
+    }
 
 
 def summary(plain: Track, track: Track, sentences: list[dict], config: SpeculationConfig, draft: bool) -> dict:
@@ -213,6 +252,7 @@ def main() -> None:
         results = {name: summary(plain, t, replayed, *chosen[name]) for name, t in tracks.items()}
         out = results.pop("default")
         out["variants"] = results
+        out["exact_ceiling"] = exact_ceiling(plain)
         out["plain_finals"] = plain.finals
         out["machine"] = {
             "platform": platform.platform(),
@@ -229,7 +269,7 @@ def main() -> None:
             "prefixes": sum(len(s["prefixes"]) for s in replayed),
             "complete": done == len(sentences),
             "wall_seconds": round(time.perf_counter() - started, 1),
-            "fixture": str(args.fixture),
+            "fixture": _shown_path(args.fixture),
         }
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -244,6 +284,12 @@ def main() -> None:
     target.close()
     if draft is not None:
         draft.close()
+
+
+def _shown_path(path: Path) -> str:
+    """A path inside the repository as a relative one, so results do not name this machine's folders."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _uptime() -> str:
