@@ -58,7 +58,7 @@ class Pipeline:
 
     # -- idleness, for the simulated clock ------------------------------------
     def idle(self) -> bool:
-        if self._inflight:  # (work in flight runs only on a real clock, which never asks)
+        if self._inflight:  # events queued or being processed, and work in flight
             return False
         return not any(isinstance(s, DeferredWork) and s.pending() for s in self.stages)
 
@@ -106,8 +106,11 @@ class Pipeline:
         name = type(stage).__name__
         while True:
             if deferred is not None and inbox.empty() and deferred.pending():
+                # in flight until done: a stage may take its job off `pending()` before
+                # it awaits the model, and a simulated clock must not move meanwhile
+                self._inflight += 1
                 await self._forward(index, name, deferred.work())
-                self._notify()
+                self._done()
                 continue
             event = await inbox.get()
             await self._forward(index, name, stage.process(event))

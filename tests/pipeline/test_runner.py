@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from pipeline.clock import RealClock, SimulatedClock
+from pipeline.config import MTConfig
 from pipeline.errors import AudioInputError
-from pipeline.events import AudioChunk, End, Error, SourcePartial
+from pipeline.events import AudioChunk, End, Error, SourceCommit, SourcePartial, TargetCommit, TargetPartial, Word
+from pipeline.mt.stage import TranslateStage
+from pipeline.mt.translator import Translation
 from pipeline.runner import Pipeline
 
 
@@ -52,16 +55,23 @@ class Counter:
         yield event
 
 
-class SlowDeferred(Counter):
-    """Deferred work after every chunk, slow in wall time: a simulated clock must wait for it."""
+class Deferred(Counter):
+    """Deferred work after every chunk, `delay` seconds of wall time each: a simulated clock
+    must wait for it; with `concurrent_work` (like the translator) `process()` may overtake it."""
 
-    def __init__(self):
+    def __init__(self, delay=0.01, *, concurrent=False, echo=False, lang="en", text="done"):
         super().__init__()
         self.todo = 0
+        self.delay = delay
+        self.concurrent_work = concurrent
+        self.echo = echo  # forward each chunk as a source partial right away
+        self.lang, self.text = lang, text
 
     async def process(self, event):
         if isinstance(event, AudioChunk):
             self.todo += 1
+            if self.echo:
+                yield SourcePartial(stream="s", utterance=0, lang="en", text=f"src {event.end:.1f}")
             return
         while isinstance(event, End) and self.pending():  # a stage finishes its work at End
             async for out in self.work():
@@ -73,10 +83,15 @@ class SlowDeferred(Counter):
         return self.todo > 0
 
     async def work(self):
-        await asyncio.sleep(0.01)
         self.todo -= 1
+        await asyncio.sleep(self.delay)
         self.seen += 1
-        yield SourcePartial(stream="s", utterance=0, lang="en", text="done")
+        yield SourcePartial(stream="s", utterance=0, lang=self.lang, text=self.text)
+
+
+def slow_translator():
+    """0.3 s of work per chunk that the runner may overtake with source events."""
+    return Deferred(0.3, concurrent=True, echo=True, lang="de", text="work")
 
 
 class Broken(Counter):
@@ -101,7 +116,7 @@ async def test_events_flow_and_are_stamped():
 
 
 async def test_simulated_clock_waits_for_deferred_work():
-    stage = SlowDeferred()
+    stage = Deferred()
     out = await collect(Pipeline(FakeSource(5), [stage], clock=SimulatedClock(), stream="s"))
     done = [e for e in out if isinstance(e, SourcePartial) and e.text == "done"]
     # each chunk's work finished before the clock moved on: emitted = that chunk's end
@@ -110,7 +125,7 @@ async def test_simulated_clock_waits_for_deferred_work():
 
 
 async def test_simulated_runs_are_repeatable():
-    runs = [await collect(Pipeline(FakeSource(8), [SlowDeferred(), Counter()], clock=SimulatedClock(), stream="s")) for _ in range(2)]
+    runs = [await collect(Pipeline(FakeSource(8), [Deferred(), Counter()], clock=SimulatedClock(), stream="s")) for _ in range(2)]
     assert runs[0] == runs[1]
 
 
@@ -154,38 +169,8 @@ async def test_queues_are_bounded():
     await collect(pipeline)
 
 
-class SlowTranslator(Counter):
-    """Deferred work of 0.3 s per chunk that `process()` may overtake (like the translator)."""
-
-    concurrent_work = True
-
-    def __init__(self):
-        super().__init__()
-        self.todo = 0
-
-    async def process(self, event):
-        if isinstance(event, AudioChunk):
-            self.todo += 1
-            yield SourcePartial(stream="s", utterance=0, lang="en", text=f"src {event.end:.1f}")
-            return
-        while isinstance(event, End) and self.pending():
-            async for out in self.work():
-                yield out
-        async for out in super().process(event):
-            yield out
-
-    def pending(self):
-        return self.todo > 0
-
-    async def work(self):
-        self.todo -= 1
-        await asyncio.sleep(0.3)
-        self.seen += 1
-        yield SourcePartial(stream="s", utterance=0, lang="de", text="work")
-
-
 async def test_events_overtake_slow_work_on_a_real_clock():
-    out = await collect(Pipeline(FakeSource(6), [SlowTranslator()], clock=RealClock(), stream="s"))
+    out = await collect(Pipeline(FakeSource(6), [slow_translator()], clock=RealClock(), stream="s"))
     forwarded = [e for e in out if isinstance(e, SourcePartial) and e.text.startswith("src")]
     assert len(forwarded) == 6
     for e in forwarded:  # each chunk came out right away, not behind 0.3 s units of work
@@ -195,11 +180,14 @@ async def test_events_overtake_slow_work_on_a_real_clock():
 
 
 async def test_simulated_clock_keeps_slow_work_in_order():
-    out = await collect(Pipeline(FakeSource(3), [SlowTranslator()], clock=SimulatedClock(), stream="s"))
+    out = await collect(Pipeline(FakeSource(3), [slow_translator()], clock=SimulatedClock(), stream="s"))
     assert [e.text for e in out[:-2]] == ["src 0.1", "work", "src 0.2", "work", "src 0.3", "work"]
 
 
-class FailingTranslator(SlowTranslator):
+class FailingTranslator(Deferred):
+    def __init__(self):
+        super().__init__(0.05, concurrent=True, echo=True)
+
     async def work(self):
         self.todo -= 1
         await asyncio.sleep(0.05)
@@ -210,3 +198,35 @@ class FailingTranslator(SlowTranslator):
 async def test_failing_concurrent_work_becomes_error_and_end():
     out = await asyncio.wait_for(collect(Pipeline(FakeSource(20), [FailingTranslator()], clock=RealClock(), stream="s")), 10)
     assert [type(e).__name__ for e in out[-2:]] == ["Error", "End"] and "model crashed" in out[-2].message
+
+
+class CommitEvery(Counter):
+    """An ASR stand-in: commits one word every third chunk."""
+
+    async def process(self, event):
+        if isinstance(event, AudioChunk):
+            self.seen += 1
+            if self.seen % 3 == 0:
+                word = Word(f"w{self.seen}", event.start, event.end)
+                yield SourceCommit(stream="s", utterance=0, lang="en", text=word.word, words=(word,), start=event.start, end=event.end)
+            return
+        yield event
+
+
+class SlowEngine:
+    name = "slow"
+
+    async def translate(self, request):
+        await asyncio.sleep(0.05)  # wall time: the simulated clock must not move meanwhile
+        return Translation(request.source, tokens=1, steps=1)
+
+
+async def test_simulated_clock_stands_still_while_the_translator_awaits_its_model():
+    clock = SimulatedClock()
+    stage = TranslateStage(SlowEngine(), MTConfig(targets=("de",), speculative="off"), clock=clock)
+    out = await collect(Pipeline(FakeSource(12), [CommitEvery(), stage], clock=clock, stream="s"))
+    committed = {e.text: e.emitted for e in out if isinstance(e, SourceCommit)}
+    translations = [e for e in out if isinstance(e, (TargetPartial, TargetCommit))]
+    assert len(translations) == len(committed) == 4
+    for translation in translations:  # compute is free: each leaves with the word it ends with
+        assert translation.emitted == committed[translation.text.split()[-1]]
