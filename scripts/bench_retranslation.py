@@ -106,14 +106,11 @@ class Track:
         self.seconds += time.perf_counter() - started
         self.steps += steps
         self.ids.append(ids)
-        if isinstance(self.backend, CT2GeneratorBackend):
-            self._time_first_token(request)
-            if request.draft is not None:  # not the first prefix of its sentence
-                self.kept += common_prefix(self.ids[-2], ids)
         self._show(text if final else masked_partial(text, self.display_mask), final)
         return text
 
-    def _time_first_token(self, request: TranslationRequest) -> None:
+    def time_first_token(self, request: TranslationRequest) -> None:
+        """Plain track: time a one-token generation of the request (the prefill every update pays)."""
         static, dynamic = self.backend.prompt_tokens(request)
         started = time.perf_counter()
         self.backend.generator.generate_batch(
@@ -135,11 +132,14 @@ def replay(sentences: list[dict], lang: str, plain: Track, tracks: dict[str, Tra
     """Translate every prefix with every configuration; `done(n)` after each sentence."""
     for s_index, sentence in enumerate(sentences):
         drafts: dict[str, str | None] = {name: None for name in tracks}
-        previous: str | None = None  # plain ignores drafts; it marks a sentence's later prefixes
         prefixes = sentence["prefixes"]
         for p_index, source in enumerate(prefixes):
             final = p_index == len(prefixes) - 1
-            previous = plain.translate(TranslationRequest(source, "en", lang, draft=previous), final)
+            request = TranslationRequest(source, "en", lang)
+            plain.translate(request, final)
+            plain.time_first_token(request)  # apart from plain.seconds
+            if p_index:  # tokens plain kept from the previous translation of this sentence
+                plain.kept += common_prefix(plain.ids[-2], plain.ids[-1])
             for name, track in tracks.items():
                 drafts[name] = track.translate(TranslationRequest(source, "en", lang, draft=drafts[name]), final)
         print(f"sentence {s_index + 1}/{len(sentences)}: {plain.finals[-1]!r}", file=sys.stderr, flush=True)

@@ -190,7 +190,7 @@ class FailingTranslator(Deferred):
 
     async def work(self):
         self.todo -= 1
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(self.delay)
         raise RuntimeError("model crashed")
         yield  # pragma: no cover
 
