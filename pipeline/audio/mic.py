@@ -162,7 +162,10 @@ class MicSource:
         stalled = False
         while not stalled:
             try:
-                block = await asyncio.wait_for(self._queue.get(), _STALL_SECONDS)
+                # not wait_for: on Python 3.11 it swallows a cancel (end of input) that
+                # arrives as a block does, and the source then never ends
+                async with asyncio.timeout(_STALL_SECONDS):
+                    block = await self._queue.get()
             except TimeoutError:
                 stalled = not getattr(self._mic, "active", True)  # else just a slow device
                 continue

@@ -106,8 +106,9 @@ class Session:
     # -- messages -----------------------------------------------------------------
     async def _receive(self, timeout: float | None) -> bytes | StartMessage | StopMessage | JoinMessage:
         try:
-            message = await asyncio.wait_for(self.ws.recv(), timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancel
+                message = await self.ws.recv()
+        except TimeoutError:
             raise ProtocolError("idle_timeout", f"nothing received for {timeout:g} s", Close.IDLE) from None
         if isinstance(message, bytes):
             return message

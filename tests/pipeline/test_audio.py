@@ -344,6 +344,23 @@ async def test_mic_that_stops_delivering_is_an_error_not_a_hang(monkeypatch):
     await mic.close()
 
 
+async def test_mic_ends_when_cancelled_as_a_block_arrives():
+    fake = FakeStream([np.zeros((160, 1), np.float32)], 16000, None)
+    fake.start = lambda: None  # blocks are handed over by the test
+
+    def factory(device, callback):
+        return fake
+
+    mic = MicSource(stream="m", config=CONFIG, stream_factory=factory)
+    task = asyncio.create_task(collect(mic))
+    await asyncio.sleep(0.05)  # the source now waits for a block
+    mic._deliver(np.zeros(160, np.float32), False)  # a block arrives (the loop's side of the callback)
+    task.cancel()  # ... in the same step as the end of input (rtt live's Ctrl-C)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)
+    await mic.close()
+
+
 def _without_portaudio(monkeypatch) -> None:
     real_import = builtins.__import__
 
