@@ -5,8 +5,23 @@ its module but not promised.
 """
 
 from .clock import RealClock, SimulatedClock
-from .config import ASRConfig, ComputeConfig, MTConfig, PipelineConfig, SourceConfig, VADConfig, load_config
-from .errors import AudioInputError, ConfigError, ModelError, ModelMissingError, ProvisioningError, RttError
+from .config import (
+    ASRConfig,
+    ComputeConfig,
+    MTConfig,
+    PipelineConfig,
+    SourceConfig,
+    VADConfig,
+    load_config,
+)
+from .errors import (
+    AudioInputError,
+    ConfigError,
+    ModelError,
+    ModelMissingError,
+    ProvisioningError,
+    RttError,
+)
 from .events import (
     AudioChunk,
     End,

@@ -46,7 +46,9 @@ def _resolve_device_name(device: str) -> str:
     if device == "auto":
         return "cuda" if gpus > 0 else "cpu"
     if gpus == 0:
-        raise ConfigError("device 'cuda' was requested but no CUDA GPU is usable here; use --device cpu or auto")
+        raise ConfigError(
+            "device 'cuda' was requested but no CUDA GPU is usable here; use --device cpu or auto"
+        )
     return "cuda"
 
 

@@ -82,8 +82,12 @@ class MTConfig:
     # of a sentence is the draft. "exact" verifies it (output = plain greedy); "stable"
     # keeps what a reader has seen unless the model clearly prefers otherwise.
     speculative: Literal["off", "exact", "stable"] = "stable"
-    beta: float = 0.5  # stable: keep a seen draft token with p >= beta * p(best); 0: never verify it
-    verify_seen: Literal["every", "sentence_end"] = "sentence_end"  # stable: when the seen part is verified
+    beta: float = (
+        0.5  # stable: keep a seen draft token with p >= beta * p(best); 0: never verify it
+    )
+    verify_seen: Literal["every", "sentence_end"] = (
+        "sentence_end"  # stable: when the seen part is verified
+    )
     display_mask: int = 3  # stable: partials hide their last words (draft tokens) until they settle
     prompt_lookup: bool = False  # n-gram lookup in the source text as a draft source
     use_draft_model: Literal["auto", "yes", "no"] = "auto"  # auto: on CUDA only, where it pays
@@ -102,7 +106,13 @@ class PipelineConfig:
     queue_size: int = 512
 
 
-_SECTIONS = {"source": SourceConfig, "vad": VADConfig, "asr": ASRConfig, "mt": MTConfig, "compute": ComputeConfig}
+_SECTIONS = {
+    "source": SourceConfig,
+    "vad": VADConfig,
+    "asr": ASRConfig,
+    "mt": MTConfig,
+    "compute": ComputeConfig,
+}
 
 
 def _section(cls: type, values: dict[str, Any], name: str) -> Any:

@@ -25,7 +25,15 @@ from .runner import Observer, Pipeline
 from .stage import Clock, Source, Stage
 from .vad.stage import VADStage
 
-__all__ = ["asr_engine", "build_pipeline", "build_stages", "load_engines", "mt_engines", "speculative_engine", "split_threads"]
+__all__ = [
+    "asr_engine",
+    "build_pipeline",
+    "build_stages",
+    "load_engines",
+    "mt_engines",
+    "speculative_engine",
+    "split_threads",
+]
 
 
 def split_threads(compute: ComputeConfig) -> ComputeConfig:
@@ -58,7 +66,9 @@ def asr_engine(registry: EngineRegistry, config: PipelineConfig) -> ASREngine:
     return registry.get("asr", key, load)
 
 
-def mt_engines(registry: EngineRegistry, config: PipelineConfig) -> tuple[MTEngine, MTEngine | None]:
+def mt_engines(
+    registry: EngineRegistry, config: PipelineConfig
+) -> tuple[MTEngine, MTEngine | None]:
     compute = split_threads(config.compute)
     mt = config.mt
     main = registry.mt(resolve_model(mt.model), compute, max_new_tokens=mt.max_new_tokens)
@@ -70,7 +80,9 @@ def mt_engines(registry: EngineRegistry, config: PipelineConfig) -> tuple[MTEngi
     return main, fast
 
 
-def speculative_engine(registry: EngineRegistry, config: PipelineConfig, target: MTEngine) -> MTEngine:
+def speculative_engine(
+    registry: EngineRegistry, config: PipelineConfig, target: MTEngine
+) -> MTEngine:
     """The main model behind speculative re-translation, shared like any engine.
 
     It wraps the already loaded target (and draft) backends, so no model loads twice.
@@ -81,14 +93,20 @@ def speculative_engine(registry: EngineRegistry, config: PipelineConfig, target:
     device, compute_type = resolve_device(compute)
     mt = config.mt
     draft = None
-    if mt.draft_model and (mt.use_draft_model == "yes" or (mt.use_draft_model == "auto" and device == "cuda")):
-        engine = registry.mt(resolve_model(mt.draft_model), compute, max_new_tokens=mt.max_new_tokens)
+    if mt.draft_model and (
+        mt.use_draft_model == "yes" or (mt.use_draft_model == "auto" and device == "cuda")
+    ):
+        engine = registry.mt(
+            resolve_model(mt.draft_model), compute, max_new_tokens=mt.max_new_tokens
+        )
         if isinstance(engine.backend, CT2GeneratorBackend):
             draft = engine.backend
     settings = SpeculationConfig.from_mt(mt)
     key = (id(target.backend), device, compute_type, settings, id(draft) if draft else None)
     backend = target.backend
-    return registry.get("mt-speculative", key, lambda: MTEngine(SpeculativeBackend(backend, settings, draft=draft)))
+    return registry.get(
+        "mt-speculative", key, lambda: MTEngine(SpeculativeBackend(backend, settings, draft=draft))
+    )
 
 
 def load_engines(registry: EngineRegistry, config: PipelineConfig) -> None:

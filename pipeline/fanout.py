@@ -44,7 +44,9 @@ class LanguageFanoutStage:
         if self._started:
             await stage.start()
         for commit in self._utterance:
-            async for _ in stage.process(commit):  # only schedules work; the commit itself is not re-emitted
+            async for _ in stage.process(
+                commit
+            ):  # only schedules work; the commit itself is not re-emitted
                 pass
         self._stages[lang] = stage
 

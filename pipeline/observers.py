@@ -31,7 +31,9 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
 @dataclass
 class LatencyObserver:
     speech_ends: dict[int, float] = field(default_factory=dict)  # utterance -> end of speech
-    finals: dict[tuple[str, int], float] = field(default_factory=dict)  # (lang, utterance) -> last commit time
+    finals: dict[tuple[str, int], float] = field(
+        default_factory=dict
+    )  # (lang, utterance) -> last commit time
     source_lags: list[float] = field(default_factory=list)  # commit time - end of its last word
     target_lags: list[float] = field(default_factory=list)  # commit time - end of its source span
 
@@ -49,7 +51,11 @@ class LatencyObserver:
 
     def time_to_final(self) -> list[float]:
         """End of each utterance's speech to its final translation, per language."""
-        return [t - self.speech_ends[u] for (_, u), t in sorted(self.finals.items()) if u in self.speech_ends]
+        return [
+            t - self.speech_ends[u]
+            for (_, u), t in sorted(self.finals.items())
+            if u in self.speech_ends
+        ]
 
     def summary(self) -> dict[str, dict[str, float | None]]:
         return {

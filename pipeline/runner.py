@@ -50,7 +50,9 @@ class Pipeline:
         self._queues = [asyncio.Queue(queue_size) for _ in range(len(self.stages) + 1)]
         self._inflight = 0  # events queued or being processed
         self._changed = asyncio.Event()
-        self.busy: dict[str, float] = {type(s).__name__: 0.0 for s in self.stages}  # seconds in process/work
+        self.busy: dict[str, float] = {
+            type(s).__name__: 0.0 for s in self.stages
+        }  # seconds in process/work
         self._feeder: asyncio.Task | None = None
         self._input_ended = False
         if hasattr(clock, "bind"):
@@ -101,7 +103,11 @@ class Pipeline:
     async def _drive(self, index: int, stage: Stage) -> None:
         inbox = self._queues[index]
         deferred = stage if isinstance(stage, DeferredWork) else None
-        if deferred is not None and getattr(stage, "concurrent_work", False) and not getattr(self.clock, "simulated", False):
+        if (
+            deferred is not None
+            and getattr(stage, "concurrent_work", False)
+            and not getattr(self.clock, "simulated", False)
+        ):
             return await self._drive_concurrent(index, stage, deferred)
         name = type(stage).__name__
         while True:
@@ -180,7 +186,10 @@ class Pipeline:
         self.clock.start()  # type: ignore[attr-defined]
         self._feeder = asyncio.create_task(self._feed(), name="source")
         tasks = [self._feeder]
-        tasks += [asyncio.create_task(self._guard(i, s), name=type(s).__name__) for i, s in enumerate(self.stages)]
+        tasks += [
+            asyncio.create_task(self._guard(i, s), name=type(s).__name__)
+            for i, s in enumerate(self.stages)
+        ]
         try:
             while True:
                 event = await self._queues[-1].get()

@@ -42,7 +42,9 @@ def _devices(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rtt", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="rtt", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"rtt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_translate_parser(sub)
@@ -52,7 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_batch_parser(sub)
     add_eval_parser(sub)
     add_models_parser(sub)
-    devices = sub.add_parser("devices", help="list microphones (input devices)", description="List the audio input devices; * marks the default.")
+    devices = sub.add_parser(
+        "devices",
+        help="list microphones (input devices)",
+        description="List the audio input devices; * marks the default.",
+    )
     devices.set_defaults(func=_devices)
     return parser
 

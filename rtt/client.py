@@ -64,19 +64,57 @@ def add_client_parser(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", metavar="INPUT", nargs="?", help="an audio file, '-' for raw PCM16LE on stdin, or 'mic' (not with --listen)")
-    p.add_argument("--url", default="ws://127.0.0.1:8765/ws", help="server websocket URL (default: %(default)s)")
+    p.add_argument(
+        "input",
+        metavar="INPUT",
+        nargs="?",
+        help="an audio file, '-' for raw PCM16LE on stdin, or 'mic' (not with --listen)",
+    )
+    p.add_argument(
+        "--url",
+        default="ws://127.0.0.1:8765/ws",
+        help="server websocket URL (default: %(default)s)",
+    )
     p.add_argument("--token", help="access token, sent as Authorization: Bearer (default: none)")
-    p.add_argument("--to", metavar="LANGS", default="de", help="target language(s), comma-separated (default: de)")
-    p.add_argument("--from", dest="source_lang", metavar="LANG", help="source language, or auto (default: the server's)")
+    p.add_argument(
+        "--to",
+        metavar="LANGS",
+        default="de",
+        help="target language(s), comma-separated (default: de)",
+    )
+    p.add_argument(
+        "--from",
+        dest="source_lang",
+        metavar="LANG",
+        help="source language, or auto (default: the server's)",
+    )
     p.add_argument("--room", help="speak in (or with --listen, listen to) this room")
-    p.add_argument("--listen", action="store_true", help="listen to --room instead of sending audio")
-    p.add_argument("--no-source", action="store_true", help="listening: captions in the target languages only, without the transcript")
-    p.add_argument("--since", type=int, help="listening with one language and --no-source: first replay the commits after this seq")
-    p.add_argument("--speed", type=float, default=1.0, help="send a file at this multiple of real time (server limit: 4; default: 1)")
+    p.add_argument(
+        "--listen", action="store_true", help="listen to --room instead of sending audio"
+    )
+    p.add_argument(
+        "--no-source",
+        action="store_true",
+        help="listening: captions in the target languages only, without the transcript",
+    )
+    p.add_argument(
+        "--since",
+        type=int,
+        help="listening with one language and --no-source: first replay the commits after this seq",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="send a file at this multiple of real time (server limit: 4; default: 1)",
+    )
     p.add_argument("--rate", type=int, help="sample rate of raw PCM on stdin (default: 16000)")
     p.add_argument("--input-device", help="microphone name or index (default: the system default)")
-    p.add_argument("--jsonl", action="store_true", help="print each frame as one JSON line (with seq and channel)")
+    p.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="print each frame as one JSON line (with seq and channel)",
+    )
     p.set_defaults(func=run_client)
 
 
@@ -89,16 +127,27 @@ def run_client(args: argparse.Namespace) -> int:
             raise ConfigError("--listen needs --room")
         if args.input:
             raise ConfigError("--listen takes no INPUT")
-        since = {targets[0]: args.since} if args.since is not None and len(targets) == 1 and args.no_source else None
+        since = (
+            {targets[0]: args.since}
+            if args.since is not None and len(targets) == 1 and args.no_source
+            else None
+        )
         if args.since is not None and since is None:
             raise ConfigError("--since needs exactly one --to language and --no-source")
-        join = {"type": "join", "room": args.room, "languages": list(targets), "source": not args.no_source}
+        join = {
+            "type": "join",
+            "room": args.room,
+            "languages": list(targets),
+            "source": not args.no_source,
+        }
         return asyncio.run(listen(args.url, join, view, headers=headers, since=since))
     if not args.input:
         raise ConfigError("give an INPUT (a file, '-' or 'mic'), or --listen")
     if not args.speed > 0:
         raise ConfigError("--speed must be positive")
-    config = SourceConfig(rate=args.rate or 16000, input_device=args.input_device, chunk_seconds=_FRAME_SECONDS)
+    config = SourceConfig(
+        rate=args.rate or 16000, input_device=args.input_device, chunk_seconds=_FRAME_SECONDS
+    )
     source = open_source(args.input, stream="client", config=config)
     start = {"type": "start", "targets": list(targets), "rate": 16000, "encoding": "pcm16le"}
     if args.room:
@@ -106,14 +155,18 @@ def run_client(args: argparse.Namespace) -> int:
     if args.source_lang:
         start["source_lang"] = args.source_lang
     clock = ScaledClock(args.speed) if args.input not in ("-", "mic") else RealClock()
-    return asyncio.run(speak(args.url, start, source.chunks(clock), view, headers=headers, on_stop=source.close))
+    return asyncio.run(
+        speak(args.url, start, source.chunks(clock), view, headers=headers, on_stop=source.close)
+    )
 
 
 async def _connect(url: str, headers: dict | None) -> ClientConnection:
     try:
         return await connect(url, additional_headers=headers, max_size=None)
     except InvalidStatus as exc:
-        raise RttError(f"the server refused the connection: HTTP {exc.response.status_code} {exc.response.body.decode(errors='replace').strip()}") from None
+        raise RttError(
+            f"the server refused the connection: HTTP {exc.response.status_code} {exc.response.body.decode(errors='replace').strip()}"
+        ) from None
     except OSError as exc:
         raise RttError(f"cannot connect to {url}: {exc}") from None
 
@@ -130,7 +183,9 @@ def _show(view: JsonlView | TextView, text: str) -> dict:
     return frame
 
 
-async def speak(url, start: dict, chunks: AsyncIterator, view, *, headers=None, on_stop=None, handle_sigint=None) -> int:
+async def speak(
+    url, start: dict, chunks: AsyncIterator, view, *, headers=None, on_stop=None, handle_sigint=None
+) -> int:
     """Send `start`, the audio chunks, `stop`; print what comes back until the server closes."""
     if handle_sigint is None:  # signal handlers can only be set from the main thread
         handle_sigint = threading.current_thread() is threading.main_thread()
@@ -145,7 +200,9 @@ async def speak(url, start: dict, chunks: AsyncIterator, view, *, headers=None, 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     if handle_sigint:
-        loop.add_signal_handler(signal.SIGINT, stop.set)  # Ctrl-C: stop sending; what was said still comes back
+        loop.add_signal_handler(
+            signal.SIGINT, stop.set
+        )  # Ctrl-C: stop sending; what was said still comes back
     sender: asyncio.Task | None = None
     try:
         await ws.send(json.dumps(start))
@@ -169,7 +226,9 @@ async def speak(url, start: dict, chunks: AsyncIterator, view, *, headers=None, 
     return 1 if failed else 0
 
 
-async def _stop_on(stop: asyncio.Event, sender: asyncio.Task, ws: ClientConnection, on_stop) -> None:
+async def _stop_on(
+    stop: asyncio.Event, sender: asyncio.Task, ws: ClientConnection, on_stop
+) -> None:
     await stop.wait()
     sender.cancel()
     if on_stop is not None:
@@ -177,7 +236,9 @@ async def _stop_on(stop: asyncio.Event, sender: asyncio.Task, ws: ClientConnecti
     await ws.send(json.dumps({"type": "stop"}))
 
 
-async def listen(url, join: dict, view, *, headers=None, since: dict | None = None, until_end: bool = True) -> int:
+async def listen(
+    url, join: dict, view, *, headers=None, since: dict | None = None, until_end: bool = True
+) -> int:
     """Print a room's frames; reconnect with `since` after a drop; return after `end` on every channel."""
     since = dict(since or {})
     ended: set[str] = set()
@@ -203,7 +264,10 @@ async def listen(url, join: dict, view, *, headers=None, since: dict | None = No
                     channels = set(frame["channels"])
                 elif kind == "error" and channel is None:
                     return 1  # refused by the server (limits, bad join)
-                elif kind in ("source_commit", "target_commit", "error", "end") and channel is not None:
+                elif (
+                    kind in ("source_commit", "target_commit", "error", "end")
+                    and channel is not None
+                ):
                     since[channel] = frame["seq"]
                     if kind == "end":
                         ended.add(channel)

@@ -109,7 +109,9 @@ def load_corpus(path: Path | None = None) -> list[CorpusItem]:
         raise ValueError(f"{path}: not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
         raise ValueError(f"{path}: expected an object with version {MANIFEST_VERSION}")
-    items = [_item(raw, path.parent, i) for i, raw in enumerate(_field(data, "items", list, str(path)))]
+    items = [
+        _item(raw, path.parent, i) for i, raw in enumerate(_field(data, "items", list, str(path)))
+    ]
     ids = [item.id for item in items]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{path}: duplicate item ids")

@@ -38,20 +38,43 @@ def add_live_parser(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--input", metavar="FILE", help="play an audio or video file at real-time pace instead of listening to the microphone (default: the microphone)")
+    p.add_argument(
+        "--input",
+        metavar="FILE",
+        help="play an audio or video file at real-time pace instead of listening to the microphone (default: the microphone)",
+    )
     r = p.add_argument_group("a room on a server (docs/protocol.md)")
-    r.add_argument("--connect", metavar="URL", help="listen to a room on a running rtt server, e.g. ws://host:8765/ws, instead of running the pipeline here (reconnects and catches up when the connection drops)")
+    r.add_argument(
+        "--connect",
+        metavar="URL",
+        help="listen to a room on a running rtt server, e.g. ws://host:8765/ws, instead of running the pipeline here (reconnects and catches up when the connection drops)",
+    )
     r.add_argument("--room", help="the room to listen to (with --connect)")
-    r.add_argument("--token", help="the server's access token (with --connect; default: $RTT_TOKEN)")
-    p.add_argument("--save-dir", type=Path, default=Path("."), metavar="DIR", help="where the save dialog proposes a session folder (default: the current directory)")
-    p.add_argument("--transcript", type=Path, metavar="FILE", help="keep the session's transcript (JSON lines) in FILE (default: a temporary file, removed on quit)")
+    r.add_argument(
+        "--token", help="the server's access token (with --connect; default: $RTT_TOKEN)"
+    )
+    p.add_argument(
+        "--save-dir",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="where the save dialog proposes a session folder (default: the current directory)",
+    )
+    p.add_argument(
+        "--transcript",
+        type=Path,
+        metavar="FILE",
+        help="keep the session's transcript (JSON lines) in FILE (default: a temporary file, removed on quit)",
+    )
     add_pipeline_options(p)
     p.set_defaults(func=run_live)
 
 
 def _mic_opener(config: PipelineConfig):
     def open_mic(device: str) -> Source:
-        return MicSource(stream=config.stream, config=dataclasses.replace(config.source, input_device=device))
+        return MicSource(
+            stream=config.stream, config=dataclasses.replace(config.source, input_device=device)
+        )
 
     return open_mic
 
@@ -61,20 +84,34 @@ def build_app(args: argparse.Namespace, registry: EngineRegistry):
     from .tui import LiveApp, LiveSession, TranscriptStore  # Textual loads only for `rtt live`
 
     if args.input == "-":
-        raise ConfigError("rtt live reads the keyboard from the terminal, so it cannot read audio from stdin; use rtt translate -")
+        raise ConfigError(
+            "rtt live reads the keyboard from the terminal, so it cannot read audio from stdin; use rtt translate -"
+        )
     config = config_from_args(args, realtime=True)
     store = TranscriptStore(args.transcript) if args.transcript else None
     if args.connect or args.room:
         room = _room_session(args, config)
-        return LiveApp(room, targets=config.mt.targets, source_lang=config.asr.language, store=store, save_dir=args.save_dir)
+        return LiveApp(
+            room,
+            targets=config.mt.targets,
+            source_lang=config.asr.language,
+            store=store,
+            save_dir=args.save_dir,
+        )
     spec = args.input or "mic"
     live = spec == "mic"
 
     def open_input(cfg: PipelineConfig) -> Source:
         return open_source(spec, stream=cfg.stream, config=cfg.source)
 
-    label = f"mic {config.source.input_device or '(default)'}" if live else f"file {Path(spec).name} (real time)"
-    session = LiveSession(config, open_input, registry, live=live, input_label=label, owns_registry=True)
+    label = (
+        f"mic {config.source.input_device or '(default)'}"
+        if live
+        else f"file {Path(spec).name} (real time)"
+    )
+    session = LiveSession(
+        config, open_input, registry, live=live, input_label=label, owns_registry=True
+    )
     return LiveApp(
         session,
         targets=config.mt.targets,
@@ -89,11 +126,17 @@ def _room_session(args: argparse.Namespace, config: PipelineConfig):
     from .tui.room import RoomSession
 
     if not (args.connect and args.room):
-        raise ConfigError("--connect and --room go together: rtt live --connect ws://HOST:PORT/ws --room NAME")
+        raise ConfigError(
+            "--connect and --room go together: rtt live --connect ws://HOST:PORT/ws --room NAME"
+        )
     if args.input:
-        raise ConfigError("--input and --connect exclude each other: the room's speaker sends the audio")
+        raise ConfigError(
+            "--input and --connect exclude each other: the room's speaker sends the audio"
+        )
     if not args.connect.startswith(("ws://", "wss://")):
-        raise ConfigError(f"--connect takes a websocket URL (ws://HOST:PORT/ws), not {args.connect!r}")
+        raise ConfigError(
+            f"--connect takes a websocket URL (ws://HOST:PORT/ws), not {args.connect!r}"
+        )
     token = args.token or os.environ.get("RTT_TOKEN")
     return RoomSession(args.connect, args.room, config.mt.targets, token=token)
 

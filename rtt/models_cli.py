@@ -11,7 +11,15 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from pipeline.errors import ConfigError, RttError
-from pipeline.models import DEFAULT_MODELS, MODELS, cache_root, fetch, is_installed, model_dir, spec_for
+from pipeline.models import (
+    DEFAULT_MODELS,
+    MODELS,
+    cache_root,
+    fetch,
+    is_installed,
+    model_dir,
+    spec_for,
+)
 from pipeline.models import Progress as FetchProgress
 
 __all__ = ["add_models_parser", "run_models"]
@@ -73,18 +81,28 @@ def _selected(names: list[str], everything: bool) -> list[str]:
     chosen = list(MODELS) if everything else (names or list(DEFAULT_MODELS))
     unknown = [name for name in chosen if name not in MODELS]
     if unknown:
-        raise ConfigError(f"unknown model(s) {', '.join(unknown)}; known models: {', '.join(MODELS)}")
+        raise ConfigError(
+            f"unknown model(s) {', '.join(unknown)}; known models: {', '.join(MODELS)}"
+        )
     return list(dict.fromkeys(chosen))  # keep order, drop repeats
 
 
 def _fetch(names: list[str], console: Console) -> int:
     for name in names:
         if is_installed(name):  # no empty progress display for a skip
-            console.print(f"{escape(name)}: already installed in {escape(str(model_dir(name)))}", highlight=False, soft_wrap=True)
+            console.print(
+                f"{escape(name)}: already installed in {escape(str(model_dir(name)))}",
+                highlight=False,
+                soft_wrap=True,
+            )
             continue
         with _Bars(console) as bars:
             path = fetch(name, report=bars.update)
-        console.print(f"[green]{escape(name)}[/] ready in {escape(str(path))}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[green]{escape(name)}[/] ready in {escape(str(path))}",
+            highlight=False,
+            soft_wrap=True,
+        )
     return 0
 
 
@@ -94,7 +112,11 @@ class _Bars:
     _BYTES = {"join", "verify"}
 
     def __init__(self, console: Console) -> None:
-        columns = (TextColumn("{task.description:<34}"), BarColumn(), TextColumn("{task.fields[info]}"))
+        columns = (
+            TextColumn("{task.description:<34}"),
+            BarColumn(),
+            TextColumn("{task.fields[info]}"),
+        )
         self._progress = Progress(*columns, TimeElapsedColumn(), console=console, transient=False)
         self._tasks: dict[str, TaskID] = {}
 
@@ -110,7 +132,9 @@ class _Bars:
             return
         task = self._tasks.get(event.step)
         if task is None:
-            task = self._progress.add_task(f"{event.model} {event.step}", total=event.total, info="")
+            task = self._progress.add_task(
+                f"{event.model} {event.step}", total=event.total, info=""
+            )
             self._tasks[event.step] = task
         self._progress.update(task, completed=event.done, total=event.total, info=self._info(event))
 

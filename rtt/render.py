@@ -87,7 +87,7 @@ class TextView:
         if parts:
             width = self.console.width - 2
             text = " │ ".join(parts)
-            text = text if len(text) <= width else "…" + text[-(width - 1):]
+            text = text if len(text) <= width else "…" + text[-(width - 1) :]
             self.console.file.write(f"\x1b[2m{text}\x1b[0m")
             self.console.file.flush()
             self._status_shown = True

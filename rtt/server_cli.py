@@ -36,7 +36,9 @@ _RETENTION = Retention()
 
 def default_journal() -> Path:
     """rtt's state directory: $RTT_STATE, else $XDG_STATE_HOME/rtt, else ~/.local/state/rtt."""
-    state = os.environ.get("RTT_STATE") or os.path.join(os.environ.get("XDG_STATE_HOME") or "~/.local/state", "rtt")
+    state = os.environ.get("RTT_STATE") or os.path.join(
+        os.environ.get("XDG_STATE_HOME") or "~/.local/state", "rtt"
+    )
     return Path(state).expanduser() / "journal"
 
 
@@ -50,21 +52,84 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     s = p.add_argument_group("server")
-    s.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s; any other than loopback needs --token)")
-    s.add_argument("--port", type=int, default=8765, help="port (default: %(default)s; 0 picks a free one)")
-    s.add_argument("--token", default=os.environ.get("RTT_TOKEN"), help="access token for /ws and /metrics (default: $RTT_TOKEN, else none)")
-    s.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="browser origin allowed besides the page's own, e.g. https://example.org; '*' for any (repeatable)")
-    s.add_argument("--journal", type=Path, help=f"folder of the commit journal (default: {default_journal()})")
-    s.add_argument("--journal-days", type=float, default=_RETENTION.max_age / 86400, help="delete journal files older than this (default: %(default)g days)")
-    s.add_argument("--journal-mb", type=float, default=_RETENTION.max_bytes / 2**20, help="keep the journal under this size, oldest files first (default: %(default)g MiB)")
+    s.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: %(default)s; any other than loopback needs --token)",
+    )
+    s.add_argument(
+        "--port", type=int, default=8765, help="port (default: %(default)s; 0 picks a free one)"
+    )
+    s.add_argument(
+        "--token",
+        default=os.environ.get("RTT_TOKEN"),
+        help="access token for /ws and /metrics (default: $RTT_TOKEN, else none)",
+    )
+    s.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser origin allowed besides the page's own, e.g. https://example.org; '*' for any (repeatable)",
+    )
+    s.add_argument(
+        "--journal", type=Path, help=f"folder of the commit journal (default: {default_journal()})"
+    )
+    s.add_argument(
+        "--journal-days",
+        type=float,
+        default=_RETENTION.max_age / 86400,
+        help="delete journal files older than this (default: %(default)g days)",
+    )
+    s.add_argument(
+        "--journal-mb",
+        type=float,
+        default=_RETENTION.max_bytes / 2**20,
+        help="keep the journal under this size, oldest files first (default: %(default)g MiB)",
+    )
     lim = p.add_argument_group("limits")
-    lim.add_argument("--max-sessions", type=int, default=_LIMITS.max_sessions, help="open websocket sessions (default: %(default)s)")
-    lim.add_argument("--max-rooms", type=int, default=_LIMITS.max_rooms, help="rooms and plain streams at once (default: %(default)s)")
-    lim.add_argument("--max-listeners", type=int, default=_LIMITS.max_listeners, help="listeners per room (default: %(default)s)")
-    lim.add_argument("--max-languages", type=int, default=_LIMITS.max_languages, help="translation languages per room (default: %(default)s)")
-    lim.add_argument("--outbox", type=int, default=_LIMITS.outbox, help="frames queued per listener before it is served from the journal (default: %(default)s)")
-    lim.add_argument("--idle-timeout", type=float, default=_LIMITS.idle_timeout, help="seconds a speaker may send nothing (default: %(default)g)")
-    lim.add_argument("--max-message", type=int, default=_LIMITS.max_message, help="largest websocket message in bytes (default: %(default)s)")
+    lim.add_argument(
+        "--max-sessions",
+        type=int,
+        default=_LIMITS.max_sessions,
+        help="open websocket sessions (default: %(default)s)",
+    )
+    lim.add_argument(
+        "--max-rooms",
+        type=int,
+        default=_LIMITS.max_rooms,
+        help="rooms and plain streams at once (default: %(default)s)",
+    )
+    lim.add_argument(
+        "--max-listeners",
+        type=int,
+        default=_LIMITS.max_listeners,
+        help="listeners per room (default: %(default)s)",
+    )
+    lim.add_argument(
+        "--max-languages",
+        type=int,
+        default=_LIMITS.max_languages,
+        help="translation languages per room (default: %(default)s)",
+    )
+    lim.add_argument(
+        "--outbox",
+        type=int,
+        default=_LIMITS.outbox,
+        help="frames queued per listener before it is served from the journal (default: %(default)s)",
+    )
+    lim.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=_LIMITS.idle_timeout,
+        help="seconds a speaker may send nothing (default: %(default)g)",
+    )
+    lim.add_argument(
+        "--max-message",
+        type=int,
+        default=_LIMITS.max_message,
+        help="largest websocket message in bytes (default: %(default)s)",
+    )
     add_pipeline_options(p, to_default="the languages each client asks for")
     p.add_argument("-v", "--verbose", action="store_true", help="log connections and errors")
     p.set_defaults(func=run_serve)
@@ -74,7 +139,14 @@ def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
     pipeline = config_from_args(args, realtime=True)
     if args.to is None:  # a server translates into what each client asks for
         pipeline = dataclasses.replace(pipeline, mt=dataclasses.replace(pipeline.mt, targets=()))
-    for name in ("max_sessions", "max_rooms", "max_listeners", "max_languages", "max_message", "outbox"):
+    for name in (
+        "max_sessions",
+        "max_rooms",
+        "max_listeners",
+        "max_languages",
+        "max_message",
+        "outbox",
+    ):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
     if not args.idle_timeout > 0:
@@ -104,7 +176,10 @@ def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
 
 def run_serve(args: argparse.Namespace) -> int:
     config = server_config_from_args(args)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
     return asyncio.run(_serve(config))
 
 
@@ -118,7 +193,9 @@ async def _serve(config: ServerConfig) -> int:
         await asyncio.to_thread(kit.load, config.pipeline)
         async with server:
             address = f"{config.host}:{server.port}"
-            console.print(f"rtt serving on [bold]http://{address}/[/] (websocket: ws://{address}/ws; journal: {config.journal})")
+            console.print(
+                f"rtt serving on [bold]http://{address}/[/] (websocket: ws://{address}/ws; journal: {config.journal})"
+            )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):

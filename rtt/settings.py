@@ -21,31 +21,100 @@ _DEFAULTS = PipelineConfig()
 def add_pipeline_options(parser: argparse.ArgumentParser, *, to_default: str = "de") -> None:
     langs = ", ".join(sorted(LANGUAGES))
     p = parser.add_argument_group("languages")
-    p.add_argument("--to", metavar="LANGS", help=f"target language(s), comma-separated, e.g. de or de,es (supported: {langs}); default: {to_default}")
-    p.add_argument("--from", dest="source_lang", metavar="LANG", default=None, help="source language, or 'auto' to detect it once per stream (default: auto)")
-    m = parser.add_argument_group("models (a name from `rtt models list`, or a local CTranslate2 model folder)")
+    p.add_argument(
+        "--to",
+        metavar="LANGS",
+        help=f"target language(s), comma-separated, e.g. de or de,es (supported: {langs}); default: {to_default}",
+    )
+    p.add_argument(
+        "--from",
+        dest="source_lang",
+        metavar="LANG",
+        default=None,
+        help="source language, or 'auto' to detect it once per stream (default: auto)",
+    )
+    m = parser.add_argument_group(
+        "models (a name from `rtt models list`, or a local CTranslate2 model folder)"
+    )
     m.add_argument("--asr-model", help=f"speech recognition model (default: {_DEFAULTS.asr.model})")
     m.add_argument("--mt-model", help=f"translation LLM (default: {_DEFAULTS.mt.model})")
-    m.add_argument("--fast-model", help=f"smaller LLM for partials while the main one lags; 'none' to disable (default: {_DEFAULTS.mt.fast_model})")
-    m.add_argument("--draft-model", help=f"draft LLM for speculative decoding; 'none' to disable (default: {_DEFAULTS.mt.draft_model})")
-    s = parser.add_argument_group("speculative re-translation (the previous translation is the draft)")
-    s.add_argument("--speculative", choices=["off", "exact", "stable"], help=f"off: plain re-translation; exact: verify the draft, output = plain greedy; stable: keep what was shown unless the model clearly prefers otherwise (default: {_DEFAULTS.mt.speculative})")
-    s.add_argument("--beta", type=float, help=f"stable mode: keep a shown draft token if its probability is at least BETA times the best token's, 0 keeps it unverified (default: {_DEFAULTS.mt.beta})")
-    s.add_argument("--verify-seen", choices=["every", "sentence_end"], help=f"stable mode with --beta > 0: verify the shown part at every update, or only for the final translation of a sentence (default: {_DEFAULTS.mt.verify_seen})")
-    s.add_argument("--display-mask", type=int, metavar="K", help=f"stable mode: partials hide their last K words until they settle (default: {_DEFAULTS.mt.display_mask})")
-    s.add_argument("--prompt-lookup", action=argparse.BooleanOptionalAction, default=None, help=f"also draft by n-gram lookup in the source text (default: {'on' if _DEFAULTS.mt.prompt_lookup else 'off'})")
-    s.add_argument("--use-draft-model", choices=["auto", "yes", "no"], help=f"run --draft-model ahead of the main one; auto: on CUDA only, where it pays (default: {_DEFAULTS.mt.use_draft_model})")
+    m.add_argument(
+        "--fast-model",
+        help=f"smaller LLM for partials while the main one lags; 'none' to disable (default: {_DEFAULTS.mt.fast_model})",
+    )
+    m.add_argument(
+        "--draft-model",
+        help=f"draft LLM for speculative decoding; 'none' to disable (default: {_DEFAULTS.mt.draft_model})",
+    )
+    s = parser.add_argument_group(
+        "speculative re-translation (the previous translation is the draft)"
+    )
+    s.add_argument(
+        "--speculative",
+        choices=["off", "exact", "stable"],
+        help=f"off: plain re-translation; exact: verify the draft, output = plain greedy; stable: keep what was shown unless the model clearly prefers otherwise (default: {_DEFAULTS.mt.speculative})",
+    )
+    s.add_argument(
+        "--beta",
+        type=float,
+        help=f"stable mode: keep a shown draft token if its probability is at least BETA times the best token's, 0 keeps it unverified (default: {_DEFAULTS.mt.beta})",
+    )
+    s.add_argument(
+        "--verify-seen",
+        choices=["every", "sentence_end"],
+        help=f"stable mode with --beta > 0: verify the shown part at every update, or only for the final translation of a sentence (default: {_DEFAULTS.mt.verify_seen})",
+    )
+    s.add_argument(
+        "--display-mask",
+        type=int,
+        metavar="K",
+        help=f"stable mode: partials hide their last K words until they settle (default: {_DEFAULTS.mt.display_mask})",
+    )
+    s.add_argument(
+        "--prompt-lookup",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"also draft by n-gram lookup in the source text (default: {'on' if _DEFAULTS.mt.prompt_lookup else 'off'})",
+    )
+    s.add_argument(
+        "--use-draft-model",
+        choices=["auto", "yes", "no"],
+        help=f"run --draft-model ahead of the main one; auto: on CUDA only, where it pays (default: {_DEFAULTS.mt.use_draft_model})",
+    )
     c = parser.add_argument_group("compute")
-    c.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where models run (default: auto = CUDA when present)")
-    c.add_argument("--compute-type", help="CTranslate2 compute type (default: int8 on CPU, int8_float16 on CUDA)")
-    c.add_argument("--asr-threads", type=int, help="CPU threads for speech recognition (default: half the cores)")
-    c.add_argument("--mt-threads", type=int, help="CPU threads for translation (default: the other half)")
+    c.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        help="where models run (default: auto = CUDA when present)",
+    )
+    c.add_argument(
+        "--compute-type",
+        help="CTranslate2 compute type (default: int8 on CPU, int8_float16 on CUDA)",
+    )
+    c.add_argument(
+        "--asr-threads",
+        type=int,
+        help="CPU threads for speech recognition (default: half the cores)",
+    )
+    c.add_argument(
+        "--mt-threads", type=int, help="CPU threads for translation (default: the other half)"
+    )
     a = parser.add_argument_group("audio")
-    a.add_argument("--vad", choices=["webrtc", "silero"], help="voice activity detector (default: webrtc)")
+    a.add_argument(
+        "--vad", choices=["webrtc", "silero"], help="voice activity detector (default: webrtc)"
+    )
     a.add_argument("--rate", type=int, help="sample rate of raw PCM on stdin (default: 16000)")
     a.add_argument("--channels", type=int, help="channels of raw PCM on stdin (default: 1)")
-    a.add_argument("--input-device", help="microphone name or index, see `rtt devices` (default: the system default)")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file with [source] [vad] [asr] [mt] [compute] sections")
+    a.add_argument(
+        "--input-device",
+        help="microphone name or index, see `rtt devices` (default: the system default)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML file with [source] [vad] [asr] [mt] [compute] sections",
+    )
 
 
 def _none(value: str | None) -> str | None:
@@ -60,20 +129,41 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineC
     asr = _replace(config.asr, model=args.asr_model, language=source_lang)
     if source_lang == "auto":
         asr = dataclasses.replace(asr, language=None)
-    mt = _replace(config.mt, model=args.mt_model, targets=parse_languages(args.to) if args.to else None)
+    mt = _replace(
+        config.mt, model=args.mt_model, targets=parse_languages(args.to) if args.to else None
+    )
     if args.fast_model is not None:
         mt = dataclasses.replace(mt, fast_model=_none(args.fast_model))
     if args.draft_model is not None:
         mt = dataclasses.replace(mt, draft_model=_none(args.draft_model))
-    speculation = ("speculative", "beta", "verify_seen", "display_mask", "prompt_lookup", "use_draft_model")
+    speculation = (
+        "speculative",
+        "beta",
+        "verify_seen",
+        "display_mask",
+        "prompt_lookup",
+        "use_draft_model",
+    )
     mt = _replace(mt, **{name: getattr(args, name, None) for name in speculation})
     if not 0.0 <= mt.beta <= 1.0:
         raise ConfigError("--beta must be within 0 and 1")
     if mt.display_mask < 0:
         raise ConfigError("--display-mask must be 0 or more")
-    compute = _replace(config.compute, device=args.device, compute_type=args.compute_type, asr_threads=args.asr_threads, mt_threads=args.mt_threads)
+    compute = _replace(
+        config.compute,
+        device=args.device,
+        compute_type=args.compute_type,
+        asr_threads=args.asr_threads,
+        mt_threads=args.mt_threads,
+    )
     vad = _replace(config.vad, backend=args.vad)
-    source = _replace(config.source, rate=args.rate, channels=args.channels, input_device=args.input_device, **overrides)
+    source = _replace(
+        config.source,
+        rate=args.rate,
+        channels=args.channels,
+        input_device=args.input_device,
+        **overrides,
+    )
     for name, value in (("--rate", source.rate), ("--channels", source.channels)):
         if value <= 0:
             raise ConfigError(f"{name} must be positive")

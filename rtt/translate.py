@@ -41,9 +41,21 @@ def add_translate_parser(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", metavar="INPUT", help="an audio or video file (anything FFmpeg decodes), '-' for raw PCM16LE on stdin, or 'mic'")
-    p.add_argument("--no-realtime", action="store_true", help="feed a file as fast as the pipeline consumes it (on a simulated clock) instead of at real-time pace")
-    p.add_argument("--jsonl", action="store_true", help="print one JSON event per line instead of the readable view")
+    p.add_argument(
+        "input",
+        metavar="INPUT",
+        help="an audio or video file (anything FFmpeg decodes), '-' for raw PCM16LE on stdin, or 'mic'",
+    )
+    p.add_argument(
+        "--no-realtime",
+        action="store_true",
+        help="feed a file as fast as the pipeline consumes it (on a simulated clock) instead of at real-time pace",
+    )
+    p.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="print one JSON event per line instead of the readable view",
+    )
     add_pipeline_options(p)
     p.set_defaults(func=run_translate)
 

@@ -38,9 +38,19 @@ from rtt.settings import add_pipeline_options, config_from_args  # noqa: E402
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", help="comma-separated corpus item ids (default: every item with references for the targets)")
-    parser.add_argument("--beam-size", type=int, default=OfflineConfig().beam_size, help="batch path's Whisper beam size")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--items",
+        help="comma-separated corpus item ids (default: every item with references for the targets)",
+    )
+    parser.add_argument(
+        "--beam-size",
+        type=int,
+        default=OfflineConfig().beam_size,
+        help="batch path's Whisper beam size",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     add_pipeline_options(parser)
     args = parser.parse_args()
@@ -68,12 +78,24 @@ async def run_batch_path(config: PipelineConfig, offline: OfflineConfig, items) 
         runs = {}
         for item in items:
             started = time.perf_counter()
-            result = await processor.process(item.audio, stream=item.id, language=config.asr.language, targets=config.mt.targets)
+            result = await processor.process(
+                item.audio, stream=item.id, language=config.asr.language, targets=config.mt.targets
+            )
             wall = time.perf_counter() - started
             source = " ".join(s.text for s in result.sentences)
-            targets = {lang: " ".join(t for t in texts if t) for lang, texts in result.translations.items()}
-            runs[item.id] = {"wall": wall, "source": source, "targets": targets, "steps": dict(result.timings)}
-            print(f"batch {item.id}: {wall:.1f} s for {item.duration:.1f} s of audio {dict(result.timings)}", file=sys.stderr)
+            targets = {
+                lang: " ".join(t for t in texts if t) for lang, texts in result.translations.items()
+            }
+            runs[item.id] = {
+                "wall": wall,
+                "source": source,
+                "targets": targets,
+                "steps": dict(result.timings),
+            }
+            print(
+                f"batch {item.id}: {wall:.1f} s for {item.duration:.1f} s of audio {dict(result.timings)}",
+                file=sys.stderr,
+            )
         return runs
     finally:
         registry.close()
@@ -92,11 +114,23 @@ async def run_live_path(config: PipelineConfig, items) -> dict:
             wall = time.perf_counter() - started
             commits = [e for e in events if isinstance(e, TargetCommit)]
             targets = {
-                lang: " ".join(e.text for e in sorted((c for c in commits if c.lang == lang), key=lambda c: c.sentence) if e.text)
+                lang: " ".join(
+                    e.text
+                    for e in sorted(
+                        (c for c in commits if c.lang == lang), key=lambda c: c.sentence
+                    )
+                    if e.text
+                )
                 for lang in config.mt.targets
             }
-            runs[item.id] = {"wall": wall, "source": " ".join(e.text for e in events if isinstance(e, SourceCommit)), "targets": targets}
-            print(f"live {item.id}: {wall:.1f} s for {item.duration:.1f} s of audio", file=sys.stderr)
+            runs[item.id] = {
+                "wall": wall,
+                "source": " ".join(e.text for e in events if isinstance(e, SourceCommit)),
+                "targets": targets,
+            }
+            print(
+                f"live {item.id}: {wall:.1f} s for {item.duration:.1f} s of audio", file=sys.stderr
+            )
         return runs
     finally:
         registry.close()
@@ -125,7 +159,15 @@ def summarise(items, runs: dict) -> dict:
         {lang: " ".join(i.translations[lang] for i in items) for lang in langs},
         {lang: " ".join(runs[i.id]["targets"][lang] for i in items) for lang in langs},
     )
-    return {"total": {"audio_seconds": round(audio, 2), "wall_seconds": round(wall, 2), "rtf": round(wall / audio, 3), **whole}, "items": per_item}
+    return {
+        "total": {
+            "audio_seconds": round(audio, 2),
+            "wall_seconds": round(wall, 2),
+            "rtf": round(wall / audio, 3),
+            **whole,
+        },
+        "items": per_item,
+    }
 
 
 def main() -> int:
@@ -136,30 +178,61 @@ def main() -> int:
         items = [i for i in items if i.id in wanted]
     targets = args.to.split(",")
     # only items with references for every target, in the source language when one is given
-    items = [i for i in items if all(t in i.translations for t in targets) and (args.source_lang in (None, "auto", i.lang))]
+    items = [
+        i
+        for i in items
+        if all(t in i.translations for t in targets)
+        and (args.source_lang in (None, "auto", i.lang))
+    ]
     live = config_from_args(args, realtime=False)
     cores = os.cpu_count() or 2
-    batch = dataclasses.replace(live, compute=dataclasses.replace(live.compute, asr_threads=args.asr_threads or cores, mt_threads=args.mt_threads or cores))
+    batch = dataclasses.replace(
+        live,
+        compute=dataclasses.replace(
+            live.compute, asr_threads=args.asr_threads or cores, mt_threads=args.mt_threads or cores
+        ),
+    )
     offline = dataclasses.replace(OfflineConfig(), beam_size=args.beam_size)
     batch_runs = asyncio.run(run_batch_path(batch, offline, items))
     live_runs = asyncio.run(run_live_path(live, items))
     device, compute_type = resolve_device(live.compute)
     threads = split_threads(live.compute)
     result = {
-        "machine": {"platform": platform.platform(), "cpus": cores, "device": device, "compute_type": compute_type, "load_average": list(os.getloadavg())},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": cores,
+            "device": device,
+            "compute_type": compute_type,
+            "load_average": list(os.getloadavg()),
+        },
         "settings": {
             "asr_model": live.asr.model,
             "mt_model": live.mt.model,
             "live_fast_model": live.mt.fast_model,
             "targets": list(live.mt.targets),
             "source_language": live.asr.language or "auto",
-            "batch": {"asr_threads": batch.compute.asr_threads, "mt_threads": batch.compute.mt_threads, "beam_size": offline.beam_size, "batch_size": offline.batch_size},
-            "live": {"asr_threads": threads.asr_threads, "mt_threads": threads.mt_threads, "step": live.asr.step, "vad": live.vad.backend, "clock": "simulated (--no-realtime)"},
+            "batch": {
+                "asr_threads": batch.compute.asr_threads,
+                "mt_threads": batch.compute.mt_threads,
+                "beam_size": offline.beam_size,
+                "batch_size": offline.batch_size,
+            },
+            "live": {
+                "asr_threads": threads.asr_threads,
+                "mt_threads": threads.mt_threads,
+                "step": live.asr.step,
+                "vad": live.vad.backend,
+                "clock": "simulated (--no-realtime)",
+            },
         },
         "batch": summarise(items, batch_runs),
         "live_no_realtime": summarise(items, live_runs),
     }
-    result["speedup_batch_over_live"] = round(result["live_no_realtime"]["total"]["wall_seconds"] / result["batch"]["total"]["wall_seconds"], 2)
+    result["speedup_batch_over_live"] = round(
+        result["live_no_realtime"]["total"]["wall_seconds"]
+        / result["batch"]["total"]["wall_seconds"],
+        2,
+    )
     text = json.dumps(result, indent=2, ensure_ascii=False)
     print(text)
     if args.json:

@@ -35,9 +35,15 @@ from rtt.settings import add_pipeline_options, config_from_args  # noqa: E402
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--item", default="talk-opening-en", help="corpus item id (audio_samples/manifest.json)")
-    parser.add_argument("--no-realtime", action="store_true", help="simulated clock instead of real-time pace")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--item", default="talk-opening-en", help="corpus item id (audio_samples/manifest.json)"
+    )
+    parser.add_argument(
+        "--no-realtime", action="store_true", help="simulated clock instead of real-time pace"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     add_pipeline_options(parser)
     return parser.parse_args()
@@ -58,7 +64,14 @@ async def bench(config: PipelineConfig, audio: Path) -> dict:
     finally:
         registry.close()
     errors = [e.message for e in events if isinstance(e, Error)]
-    return {"events": events, "observer": observer, "busy": pipeline.busy, "wall": wall, "load": load_seconds, "errors": errors}
+    return {
+        "events": events,
+        "observer": observer,
+        "busy": pipeline.busy,
+        "wall": wall,
+        "load": load_seconds,
+        "errors": errors,
+    }
 
 
 def report(config: PipelineConfig, item, run: dict) -> dict:
@@ -67,7 +80,12 @@ def report(config: PipelineConfig, item, run: dict) -> dict:
     device, compute_type = resolve_device(compute)
     events = run["events"]
     return {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": device, "compute_type": compute_type},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "device": device,
+            "compute_type": compute_type,
+        },
         "settings": {
             "item": item.id,
             "audio_seconds": duration,
@@ -83,7 +101,8 @@ def report(config: PipelineConfig, item, run: dict) -> dict:
         },
         "model_load_seconds": round(run["load"], 2),
         "wall_seconds": round(run["wall"], 2),
-        "rtf": {name: round(seconds / duration, 3) for name, seconds in run["busy"].items()} | {"end_to_end": round(run["wall"] / duration, 3)},
+        "rtf": {name: round(seconds / duration, 3) for name, seconds in run["busy"].items()}
+        | {"end_to_end": round(run["wall"] / duration, 3)},
         **run["observer"].summary(),
         "max_lag": run["observer"].summary()["target_commit_lag"]["max"],
         "source_commits": sum(isinstance(e, SourceCommit) for e in events),

@@ -114,7 +114,11 @@ class Track:
         static, dynamic = self.backend.prompt_tokens(request)
         started = time.perf_counter()
         self.backend.generator.generate_batch(
-            [dynamic], static_prompt=static, include_prompt_in_result=False, max_length=1, sampling_topk=1
+            [dynamic],
+            static_prompt=static,
+            include_prompt_in_result=False,
+            max_length=1,
+            sampling_topk=1,
         )
         self.first_token_seconds += time.perf_counter() - started
 
@@ -128,7 +132,9 @@ class Track:
             self._shown = []
 
 
-def replay(sentences: list[dict], lang: str, plain: Track, tracks: dict[str, Track], done=lambda n: None) -> None:
+def replay(
+    sentences: list[dict], lang: str, plain: Track, tracks: dict[str, Track], done=lambda n: None
+) -> None:
     """Translate every prefix with every configuration; `done(n)` after each sentence."""
     for s_index, sentence in enumerate(sentences):
         drafts: dict[str, str | None] = {name: None for name in tracks}
@@ -141,8 +147,14 @@ def replay(sentences: list[dict], lang: str, plain: Track, tracks: dict[str, Tra
             if p_index:  # tokens plain kept from the previous translation of this sentence
                 plain.kept += common_prefix(plain.ids[-2], plain.ids[-1])
             for name, track in tracks.items():
-                drafts[name] = track.translate(TranslationRequest(source, "en", lang, draft=drafts[name]), final)
-        print(f"sentence {s_index + 1}/{len(sentences)}: {plain.finals[-1]!r}", file=sys.stderr, flush=True)
+                drafts[name] = track.translate(
+                    TranslationRequest(source, "en", lang, draft=drafts[name]), final
+                )
+        print(
+            f"sentence {s_index + 1}/{len(sentences)}: {plain.finals[-1]!r}",
+            file=sys.stderr,
+            flush=True,
+        )
         done(s_index + 1)
 
 
@@ -174,9 +186,13 @@ def exact_ceiling(plain: Track) -> dict:
     }
 
 
-def summary(plain: Track, track: Track, sentences: list[dict], config: SpeculationConfig, draft: bool) -> dict:
+def summary(
+    plain: Track, track: Track, sentences: list[dict], config: SpeculationConfig, draft: bool
+) -> dict:
     stats = track.backend.stats
-    spent = stats.verify_seconds + stats.continue_seconds + stats.draft_seconds + stats.tokenize_seconds
+    spent = (
+        stats.verify_seconds + stats.continue_seconds + stats.draft_seconds + stats.tokenize_seconds
+    )
     return {
         "plain_seconds": round(plain.seconds, 2),
         "speculative_seconds": round(track.seconds, 2),
@@ -210,15 +226,39 @@ def summary(plain: Track, track: Track, sentences: list[dict], config: Speculati
 
 def parse() -> argparse.Namespace:
     default = MTConfig()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--fixture", type=Path, default=FIXTURE, help="recorded prefixes (default: tests/fixtures/prefixes.json)")
-    parser.add_argument("--model", default=default.model, help=f"target model (default: {default.model})")
-    parser.add_argument("--draft-model", default=default.draft_model or "qwen2.5-coder-0.5b", help="draft model for the draft-model variants; 'none' to skip them")
-    parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="CPU threads (default: all cores)")
-    parser.add_argument("--min-prefixes", type=int, default=50, help="replay whole sentences until this many prefixes (default: 50)")
-    parser.add_argument("--variants", help="comma-separated variant names to run besides the default (default: all)")
+    parser.add_argument(
+        "--fixture",
+        type=Path,
+        default=FIXTURE,
+        help="recorded prefixes (default: tests/fixtures/prefixes.json)",
+    )
+    parser.add_argument(
+        "--model", default=default.model, help=f"target model (default: {default.model})"
+    )
+    parser.add_argument(
+        "--draft-model",
+        default=default.draft_model or "qwen2.5-coder-0.5b",
+        help="draft model for the draft-model variants; 'none' to skip them",
+    )
+    parser.add_argument(
+        "--compute-type", default="int8", help="CTranslate2 compute type (default: int8)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 2, help="CPU threads (default: all cores)"
+    )
+    parser.add_argument(
+        "--min-prefixes",
+        type=int,
+        default=50,
+        help="replay whole sentences until this many prefixes (default: 50)",
+    )
+    parser.add_argument(
+        "--variants", help="comma-separated variant names to run besides the default (default: all)"
+    )
     return parser.parse_args()
 
 
@@ -229,18 +269,25 @@ def main() -> None:
     mt = MTConfig()
     default = SpeculationConfig.from_mt(mt)
     chosen = variants(default)
-    chosen = {k: v for k, v in chosen.items() if k == "default" or v != (default, False)}  # no duplicate
+    chosen = {
+        k: v for k, v in chosen.items() if k == "default" or v != (default, False)
+    }  # no duplicate
     if args.variants:
         keep = {"default", *args.variants.split(",")}
         chosen = {k: v for k, v in chosen.items() if k in keep}
     if args.draft_model.lower() == "none":
         chosen = {k: v for k, v in chosen.items() if not v[1]}
-    load = lambda name: CT2GeneratorBackend(resolve_model(name), compute_type=args.compute_type, threads=args.threads)  # noqa: E731
+    load = lambda name: CT2GeneratorBackend(
+        resolve_model(name), compute_type=args.compute_type, threads=args.threads
+    )  # noqa: E731
     target = load(args.model)
     draft = load(args.draft_model) if any(d for _, d in chosen.values()) else None
     plain = Track(target)
     tracks = {
-        name: Track(SpeculativeBackend(target, cfg, draft=draft if use else None), cfg.display_mask if cfg.mode == "stable" else 0)
+        name: Track(
+            SpeculativeBackend(target, cfg, draft=draft if use else None),
+            cfg.display_mask if cfg.mode == "stable" else 0,
+        )
         for name, (cfg, use) in chosen.items()
     }
     uptime_before = _uptime()
@@ -278,9 +325,26 @@ def main() -> None:
 
     replay(sentences, data["target_lang"], plain, tracks, write)
     out = write(len(sentences))
-    print(json.dumps({k: v for k, v in out.items() if k not in ("variants", "plain_finals", "finals")}, indent=1))
+    print(
+        json.dumps(
+            {k: v for k, v in out.items() if k not in ("variants", "plain_finals", "finals")},
+            indent=1,
+        )
+    )
     for name, v in out["variants"].items():
-        print(name, {k: v[k] for k in ("speedup", "acceptance_rate", "token_agreement", "ne_speculative", "chrf_speculative")})
+        print(
+            name,
+            {
+                k: v[k]
+                for k in (
+                    "speedup",
+                    "acceptance_rate",
+                    "token_agreement",
+                    "ne_speculative",
+                    "chrf_speculative",
+                )
+            },
+        )
     target.close()
     if draft is not None:
         draft.close()
@@ -294,7 +358,9 @@ def _shown_path(path: Path) -> str:
 
 def _uptime() -> str:
     try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(
+            ["uptime"], capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         return ""
 

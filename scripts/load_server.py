@@ -89,7 +89,9 @@ async def one_stream(url: str, audio: Path) -> list[float]:
         sender = asyncio.create_task(send())
         async for text in ws:
             frame = json.loads(text)
-            observer.on_event(from_json({k: v for k, v in frame.items() if k not in ("seq", "channel")}))
+            observer.on_event(
+                from_json({k: v for k, v in frame.items() if k not in ("seq", "channel")})
+            )
         await sender
     return observer.time_to_final()
 
@@ -101,7 +103,9 @@ async def capacity(config: PipelineConfig, max_streams: int) -> dict:
     audio = corpus_item(SAMPLE).audio
     rounds = []
     with tempfile.TemporaryDirectory() as journal:
-        server_config = ServerConfig(journal=Path(journal), port=0, pipeline=config, limits=Limits(max_rooms=64))
+        server_config = ServerConfig(
+            journal=Path(journal), port=0, pipeline=config, limits=Limits(max_rooms=64)
+        )
         async with RttServer(server_config, kit) as server:
             url = f"ws://127.0.0.1:{server.port}/ws"
             for n in range(1, max_streams + 1):
@@ -110,15 +114,36 @@ async def capacity(config: PipelineConfig, max_streams: int) -> dict:
                 ttfs = await asyncio.gather(*(one_stream(url, audio) for _ in range(n)))
                 values = [t for stream in ttfs for t in stream]
                 stats = percentiles(values)
-                rounds.append({"streams": n, "time_to_final": stats, "load_before": round(load, 2), "cpu_s": round(time.process_time() - started, 1)})
-                print(f"  {n} stream(s): time-to-final p50 {stats['p50']} s, p90 {stats['p90']} s (load before {load:.2f})", flush=True)
+                rounds.append(
+                    {
+                        "streams": n,
+                        "time_to_final": stats,
+                        "load_before": round(load, 2),
+                        "cpu_s": round(time.process_time() - started, 1),
+                    }
+                )
+                print(
+                    f"  {n} stream(s): time-to-final p50 {stats['p50']} s, p90 {stats['p90']} s (load before {load:.2f})",
+                    flush=True,
+                )
                 if stats["p50"] is None or stats["p50"] > 2 * rounds[0]["time_to_final"]["p50"]:
                     break
     await asyncio.to_thread(registry.close)
     single = rounds[0]["time_to_final"]["p50"]
-    held = [r["streams"] for r in rounds if r["time_to_final"]["p50"] is not None and r["time_to_final"]["p50"] <= 2 * single]
-    return {"asr": config.asr.model, "mt": config.mt.model, "fast_mt": config.mt.fast_model, "single_stream_ttf_p50": single, "streams_held": max(held), "rounds": rounds,
-            "capped_by_max_streams": rounds[-1]["streams"] == max_streams and max(held) == max_streams}
+    held = [
+        r["streams"]
+        for r in rounds
+        if r["time_to_final"]["p50"] is not None and r["time_to_final"]["p50"] <= 2 * single
+    ]
+    return {
+        "asr": config.asr.model,
+        "mt": config.mt.model,
+        "fast_mt": config.mt.fast_model,
+        "single_stream_ttf_p50": single,
+        "streams_held": max(held),
+        "rounds": rounds,
+        "capped_by_max_streams": rounds[-1]["streams"] == max_streams and max(held) == max_streams,
+    }
 
 
 async def fanout(listeners: int) -> dict:
@@ -127,43 +152,102 @@ async def fanout(listeners: int) -> dict:
     results = {}
     for n in (1, listeners):
         with tempfile.TemporaryDirectory() as journal:
-            config = ServerConfig(journal=Path(journal), port=0, limits=Limits(max_listeners=listeners + 10, max_sessions=listeners + 10))
+            config = ServerConfig(
+                journal=Path(journal),
+                port=0,
+                limits=Limits(max_listeners=listeners + 10, max_sessions=listeners + 10),
+            )
             async with RttServer(config, FakeKit()) as server:
                 url = f"ws://127.0.0.1:{server.port}/ws"
-                proc = await asyncio.create_subprocess_exec(sys.executable, "-c", LISTENER_PROCESS, url, "fan", str(n), stdout=subprocess.PIPE)
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-c",
+                    LISTENER_PROCESS,
+                    url,
+                    "fan",
+                    str(n),
+                    stdout=subprocess.PIPE,
+                )
                 assert (await proc.stdout.readline()).strip() == b"joined"
                 cpu = time.process_time()
-                await speak_frames(url, pcm(20.0), speed=2.0, start={"room": "fan", "targets": ["de"], "receive": False})
+                await speak_frames(
+                    url,
+                    pcm(20.0),
+                    speed=2.0,
+                    start={"room": "fan", "targets": ["de"], "receive": False},
+                )
                 out = json.loads((await proc.stdout.readline()).decode())
                 await proc.wait()
                 cpu = time.process_time() - cpu
-        results[n] = {"listeners": n, "server_cpu_s": round(cpu, 3), "commits": out["commits"], "all_delivered": out["complete"] == out["commits"],
-                      "arrival_spread_s": percentiles(out["spreads"])}
-        print(f"  {n} listener(s): server CPU {cpu:.2f} s for 20 s of audio; arrival spread {results[n]['arrival_spread_s']}", flush=True)
-    return {"audio_s": 20.0, "speed": 2.0, "rounds": list(results.values()),
-            "extra_cpu_per_listener_ms_per_audio_s": round((results[listeners]["server_cpu_s"] - results[1]["server_cpu_s"]) / (listeners - 1) / 20.0 * 1000, 3)}
+        results[n] = {
+            "listeners": n,
+            "server_cpu_s": round(cpu, 3),
+            "commits": out["commits"],
+            "all_delivered": out["complete"] == out["commits"],
+            "arrival_spread_s": percentiles(out["spreads"]),
+        }
+        print(
+            f"  {n} listener(s): server CPU {cpu:.2f} s for 20 s of audio; arrival spread {results[n]['arrival_spread_s']}",
+            flush=True,
+        )
+    return {
+        "audio_s": 20.0,
+        "speed": 2.0,
+        "rounds": list(results.values()),
+        "extra_cpu_per_listener_ms_per_audio_s": round(
+            (results[listeners]["server_cpu_s"] - results[1]["server_cpu_s"])
+            / (listeners - 1)
+            / 20.0
+            * 1000,
+            3,
+        ),
+    }
 
 
 async def main(args: argparse.Namespace) -> dict:
-    report: dict = {"machine": {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()}, "sample": SAMPLE}
+    report: dict = {
+        "machine": {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()},
+        "sample": SAMPLE,
+    }
     if args.only in (None, "fanout"):
         print("fan-out (fake stage kit):", flush=True)
         report["fanout"] = await fanout(args.listeners)
     if args.only == "fanout":
         return report
     print("capacity, whisper-tiny.en + qwen2.5-coder-0.5b:", flush=True)
-    report["capacity"] = [await capacity(model_config("whisper-tiny.en", "qwen2.5-coder-0.5b"), args.max_streams)]
+    report["capacity"] = [
+        await capacity(model_config("whisper-tiny.en", "qwen2.5-coder-0.5b"), args.max_streams)
+    ]
     if args.defaults:
-        print("capacity, defaults (whisper-base + qwen2.5-coder-1.5b, 0.5b for partials when lagging):", flush=True)
-        report["capacity"].append(await capacity(model_config("whisper-base", "qwen2.5-coder-1.5b", fast="qwen2.5-coder-0.5b"), args.max_streams))
+        print(
+            "capacity, defaults (whisper-base + qwen2.5-coder-1.5b, 0.5b for partials when lagging):",
+            flush=True,
+        )
+        report["capacity"].append(
+            await capacity(
+                model_config("whisper-base", "qwen2.5-coder-1.5b", fast="qwen2.5-coder-0.5b"),
+                args.max_streams,
+            )
+        )
     return report
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-streams", type=int, default=6, help="stop after this many concurrent streams (default: 6)")
-    parser.add_argument("--listeners", type=int, default=200, help="listeners in the fan-out room (default: 200)")
-    parser.add_argument("--defaults", action="store_true", help="also measure capacity with the default models")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--max-streams",
+        type=int,
+        default=6,
+        help="stop after this many concurrent streams (default: 6)",
+    )
+    parser.add_argument(
+        "--listeners", type=int, default=200, help="listeners in the fan-out room (default: 200)"
+    )
+    parser.add_argument(
+        "--defaults", action="store_true", help="also measure capacity with the default models"
+    )
     parser.add_argument("--only", choices=["fanout", "capacity"], help="run one part only")
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args()

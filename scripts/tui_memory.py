@@ -35,7 +35,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from faster_whisper.audio import decode_audio  # noqa: E402
 
 from pipeline.config import ASRConfig, ComputeConfig, MTConfig, PipelineConfig, SourceConfig  # noqa: E402
-from pipeline.events import AudioChunk, SourceCommit, SourcePartial, SpeechEnd, SpeechStart, TargetCommit, TargetPartial  # noqa: E402
+from pipeline.events import (
+    AudioChunk,
+    SourceCommit,
+    SourcePartial,
+    SpeechEnd,
+    SpeechStart,
+    TargetCommit,
+    TargetPartial,
+)  # noqa: E402
 from pipeline.mt.engine import EngineRegistry  # noqa: E402
 from rtt.corpus import corpus_item  # noqa: E402
 from rtt.tui import LiveApp, LiveSession, LiveStats  # noqa: E402
@@ -82,15 +90,48 @@ class SyntheticSession:
                 yield SpeechStart(stream="s0", utterance=number, emitted=start, start=start)
                 words = utt.text.split()
                 for i in range(1, len(words) + 1):  # a partial per word, then the commit
-                    yield SourcePartial(stream="s0", utterance=number, emitted=end, lang="en", text=" ".join(words[:i]))
+                    yield SourcePartial(
+                        stream="s0",
+                        utterance=number,
+                        emitted=end,
+                        lang="en",
+                        text=" ".join(words[:i]),
+                    )
                 for lang in self.targets:
-                    yield TargetPartial(stream="s0", utterance=number, emitted=end, lang=lang, sentence=sentence, text=utt.translations[lang][:40])
-                yield SourceCommit(stream="s0", utterance=number, emitted=end + 0.5, lang="en", text=utt.text, words=(), start=start, end=end)
+                    yield TargetPartial(
+                        stream="s0",
+                        utterance=number,
+                        emitted=end,
+                        lang=lang,
+                        sentence=sentence,
+                        text=utt.translations[lang][:40],
+                    )
+                yield SourceCommit(
+                    stream="s0",
+                    utterance=number,
+                    emitted=end + 0.5,
+                    lang="en",
+                    text=utt.text,
+                    words=(),
+                    start=start,
+                    end=end,
+                )
                 yield SpeechEnd(stream="s0", utterance=number, emitted=end + 0.5, end=end)
                 for lang in self.targets:
-                    yield TargetCommit(stream="s0", utterance=number, emitted=end + 1.0, lang=lang, sentence=sentence, text=utt.translations[lang], start=start, end=end)
+                    yield TargetCommit(
+                        stream="s0",
+                        utterance=number,
+                        emitted=end + 1.0,
+                        lang=lang,
+                        sentence=sentence,
+                        text=utt.translations[lang],
+                        start=start,
+                        end=end,
+                    )
                 self.audio_seconds = end
-                await asyncio.sleep(0.01)  # let the app handle what was posted (the real pipeline is far slower)
+                await asyncio.sleep(
+                    0.01
+                )  # let the app handle what was posted (the real pipeline is far slower)
 
     def stats(self) -> LiveStats:
         return LiveStats(models="synthetic (reference texts)", audio_seconds=self.audio_seconds)
@@ -105,16 +146,42 @@ class SyntheticSession:
 
 
 def parse() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--minutes", type=float, default=30.0, help="minutes of audio (default: 30)")
-    p.add_argument("--item", default="talk-opening-en", help="corpus item to loop (default: talk-opening-en)")
+    p.add_argument(
+        "--item", default="talk-opening-en", help="corpus item to loop (default: talk-opening-en)"
+    )
     p.add_argument("--asr-model", default="whisper-tiny.en", help="default: whisper-tiny.en")
-    p.add_argument("--mt-model", default="smollm2-135m", help="default: smollm2-135m (the text, not its quality, is the point)")
+    p.add_argument(
+        "--mt-model",
+        default="smollm2-135m",
+        help="default: smollm2-135m (the text, not its quality, is the point)",
+    )
     p.add_argument("--to", default="de", help="target languages, comma-separated (default: de)")
-    p.add_argument("--asr-step", type=float, default=0.6, help="seconds of audio between streaming ASR passes (default: 0.6; larger is cheaper)")
-    p.add_argument("--no-partials", action="store_true", help="no tentative re-translations (cheaper; commits only)")
-    p.add_argument("--every", type=float, default=60.0, help="seconds of audio between RSS samples (default: 60)")
-    p.add_argument("--synthetic", action="store_true", help="replay reference texts as events instead of running the models (hours of text in minutes)")
+    p.add_argument(
+        "--asr-step",
+        type=float,
+        default=0.6,
+        help="seconds of audio between streaming ASR passes (default: 0.6; larger is cheaper)",
+    )
+    p.add_argument(
+        "--no-partials",
+        action="store_true",
+        help="no tentative re-translations (cheaper; commits only)",
+    )
+    p.add_argument(
+        "--every",
+        type=float,
+        default=60.0,
+        help="seconds of audio between RSS samples (default: 60)",
+    )
+    p.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="replay reference texts as events instead of running the models (hours of text in minutes)",
+    )
     p.add_argument("--json", type=Path, help="write the results here")
     return p.parse_args()
 
@@ -124,7 +191,11 @@ def config(args: argparse.Namespace) -> PipelineConfig:
         source=SourceConfig(realtime=False),
         asr=ASRConfig(model=args.asr_model, language="en", step=args.asr_step),
         mt=MTConfig(
-            model=args.mt_model, fast_model=None, draft_model=None, targets=tuple(args.to.split(",")), partials=not args.no_partials
+            model=args.mt_model,
+            fast_model=None,
+            draft_model=None,
+            targets=tuple(args.to.split(",")),
+            partials=not args.no_partials,
         ),
         compute=ComputeConfig(device="cpu"),
     )
@@ -143,7 +214,13 @@ async def measure(args: argparse.Namespace) -> dict:
     if args.synthetic:
         session = SyntheticSession(item, loops, cfg.mt.targets)
     else:
-        session = LiveSession(cfg, lambda c: LoopSource(samples, loops, c.stream), registry, live=False, input_label="loop")
+        session = LiveSession(
+            cfg,
+            lambda c: LoopSource(samples, loops, c.stream),
+            registry,
+            live=False,
+            input_label="loop",
+        )
     app = LiveApp(session, targets=cfg.mt.targets, source_lang="en")
     rows, started, next_mark = [], time.perf_counter(), 0.0
     async with app.run_test(size=(140, 40)) as pilot:
@@ -180,7 +257,9 @@ def sample(app: LiveApp, audio: float, started: float) -> dict:
 
 
 def summary(rows: list[dict]) -> dict:
-    warm = [r for r in rows if r["audio_s"] >= 120] or rows  # after two minutes: models and caches warm
+    warm = [
+        r for r in rows if r["audio_s"] >= 120
+    ] or rows  # after two minutes: models and caches warm
     hours = (warm[-1]["audio_s"] - warm[0]["audio_s"]) / 3600
     growth = warm[-1]["rss_mb"] - warm[0]["rss_mb"]
     return {
@@ -195,10 +274,24 @@ def summary(rows: list[dict]) -> dict:
 
 def write(args: argparse.Namespace, measured: dict) -> str:
     """The whole result so far (written after every sample, so a stopped run still leaves its data)."""
-    names = ("minutes", "item", "asr_model", "mt_model", "to", "asr_step", "no_partials", "every", "synthetic")
+    names = (
+        "minutes",
+        "item",
+        "asr_model",
+        "mt_model",
+        "to",
+        "asr_step",
+        "no_partials",
+        "every",
+        "synthetic",
+    )
     settings = {k: getattr(args, k) for k in names}
     result = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
         "settings": {**settings, "clock": "simulated", "device": "cpu int8"},
         **measured,
     }

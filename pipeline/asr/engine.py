@@ -17,7 +17,9 @@ class ASREngine:
     def __init__(self, backend: ASRBackend, *, max_batch: int = 4) -> None:
         self.backend = backend
         self.name = backend.name
-        self._engine = BatchingEngine(f"asr-{backend.name}", backend.transcribe_batch, key=_batch_key, max_batch=max_batch)
+        self._engine = BatchingEngine(
+            f"asr-{backend.name}", backend.transcribe_batch, key=_batch_key, max_batch=max_batch
+        )
 
     @property
     def batches(self) -> int:

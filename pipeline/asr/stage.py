@@ -15,7 +15,17 @@ from typing import AsyncIterator
 import numpy as np
 
 from ..config import ASRConfig
-from ..events import AudioChunk, End, Event, Flush, SourceCommit, SourcePartial, SpeechEnd, SpeechStart, Word
+from ..events import (
+    AudioChunk,
+    End,
+    Event,
+    Flush,
+    SourceCommit,
+    SourcePartial,
+    SpeechEnd,
+    SpeechStart,
+    Word,
+)
 from .agreement import AgreementBuffer
 from .backend import ASRRequest
 from .engine import ASREngine
@@ -102,7 +112,9 @@ class ASRStage:
         if self.language is None:
             self.language = result.language  # detected once per stream
         offset = self._buffer_start
-        return [Word(w.word, round(w.start + offset, 2), round(w.end + offset, 2)) for w in result.words]
+        return [
+            Word(w.word, round(w.start + offset, 2), round(w.end + offset, 2)) for w in result.words
+        ]
 
     def _emit(self, committed: list[Word], tail: list[Word]) -> list[Event]:
         out: list[Event] = []
@@ -123,13 +135,19 @@ class ASRStage:
         partial = " ".join(w.word for w in tail)
         if partial != self._partial:
             self._partial = partial
-            out.append(SourcePartial(stream=self._stream, utterance=self._utterance, lang=lang, text=partial))
+            out.append(
+                SourcePartial(
+                    stream=self._stream, utterance=self._utterance, lang=lang, text=partial
+                )
+            )
         return out
 
     def _remember(self, words: list[Word]) -> None:
         """Committed words that leave the buffer become the decoder's context."""
         if words:
-            self._context = (self._context + " " + " ".join(w.word for w in words)).strip()[-_CONTEXT_CHARS:]
+            self._context = (self._context + " " + " ".join(w.word for w in words)).strip()[
+                -_CONTEXT_CHARS:
+            ]
 
     def _trim(self) -> None:
         """Keep the buffer short: cut it after a committed sentence end."""
@@ -138,7 +156,11 @@ class ASRStage:
             return
         committed = self._agreement.committed
         ends = [w for w in committed if w.word.endswith(_SENTENCE_END)]
-        cut_word = ends[-1] if ends else (committed[-1] if committed and duration > 1.5 * self.config.max_buffer else None)
+        cut_word = (
+            ends[-1]
+            if ends
+            else (committed[-1] if committed and duration > 1.5 * self.config.max_buffer else None)
+        )
         if cut_word is None:
             return
         cut = int((cut_word.end - self._buffer_start) * _RATE)

@@ -40,7 +40,9 @@ class WhisperBackend:
         from faster_whisper import WhisperModel  # heavy import, only when a model is loaded
 
         self.name = Path(model_path).name
-        self._fw = WhisperModel(str(model_path), device=device, compute_type=compute_type, cpu_threads=threads)
+        self._fw = WhisperModel(
+            str(model_path), device=device, compute_type=compute_type, cpu_threads=threads
+        )
         self._model = self._fw.model
         self.multilingual = self._model.is_multilingual
         self.padding = padding
@@ -61,13 +63,17 @@ class WhisperBackend:
         if language not in self._tokenizers:
             lang = language if self.multilingual else None
             task = "transcribe" if self.multilingual else None
-            self._tokenizers[language] = Tokenizer(self._fw.hf_tokenizer, self.multilingual, task=task, language=lang)
+            self._tokenizers[language] = Tokenizer(
+                self._fw.hf_tokenizer, self.multilingual, task=task, language=lang
+            )
         return self._tokenizers[language]
 
     def _features(self, audios: Sequence[np.ndarray]):
         """One batch of log-mel features, every item padded to the longest + `padding`."""
         length = max(len(a) for a in audios) + int(self.padding * _RATE)
-        feats = [self._fw.feature_extractor(np.pad(a, (0, length - len(a))), padding=0) for a in audios]
+        feats = [
+            self._fw.feature_extractor(np.pad(a, (0, length - len(a))), padding=0) for a in audios
+        ]
         frames = min(f.shape[-1] for f in feats) // 2 * 2  # the encoder halves the frame count
         batch = np.ascontiguousarray(np.stack([f[:, :frames] for f in feats]), dtype=np.float32)
         return batch, frames
@@ -120,14 +126,19 @@ class WhisperBackend:
 
     def _prompts(self, tokenizer, contexts: list[str]) -> list[list[int]]:
         """Previous-text prompts, cut to one length: CTranslate2 needs the start token aligned in a batch."""
-        encoded = [tokenizer.encode(" " + c.strip())[-_PROMPT_TOKENS:] if c.strip() else [] for c in contexts]
+        encoded = [
+            tokenizer.encode(" " + c.strip())[-_PROMPT_TOKENS:] if c.strip() else []
+            for c in contexts
+        ]
         keep = min(len(e) for e in encoded)
         start = list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]
         if keep == 0:
             return [start for _ in encoded]
         return [[tokenizer.sot_prev] + e[-keep:] + start for e in encoded]
 
-    def _align(self, tokenizer, tokens: list[list[int]], encoded, frames: list[int]) -> list[list[Word]]:
+    def _align(
+        self, tokenizer, tokens: list[list[int]], encoded, frames: list[int]
+    ) -> list[list[Word]]:
         from faster_whisper.transcribe import merge_punctuations
 
         words: list[list[Word]] = [[] for _ in tokens]
@@ -136,7 +147,9 @@ class WhisperBackend:
             return words
         # align() takes one encoder batch; select the rows with text
         sub = encoded if len(todo) == len(tokens) else _rows(encoded, todo)
-        alignments = self._fw.find_alignment(tokenizer, [tokens[i] for i in todo], sub, [frames[i] for i in todo])
+        alignments = self._fw.find_alignment(
+            tokenizer, [tokens[i] for i in todo], sub, [frames[i] for i in todo]
+        )
         for i, alignment in zip(todo, alignments):
             merge_punctuations(alignment, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
             limit = frames[i] / 100
@@ -144,7 +157,11 @@ class WhisperBackend:
                 text = a["word"].strip()
                 if text:
                     start = min(float(a["start"]), limit)
-                    words[i].append(Word(text, round(start, 2), round(max(start, min(float(a["end"]), limit)), 2)))
+                    words[i].append(
+                        Word(
+                            text, round(start, 2), round(max(start, min(float(a["end"]), limit)), 2)
+                        )
+                    )
         return words
 
     def _is_hallucination(self, result, words: list[Word]) -> bool:
@@ -167,7 +184,9 @@ def cut_loop(words: list[Word], min_repeats: int = 2) -> list[Word]:
     for i in range(n):
         for p in range(1, (n - i) // 2 + 1):
             repeats = 3 if p < 3 else min_repeats
-            if i + p * repeats <= n and all(keys[i + k] == keys[i + k % p] for k in range(p, p * repeats)):
+            if i + p * repeats <= n and all(
+                keys[i + k] == keys[i + k % p] for k in range(p, p * repeats)
+            ):
                 return words[: i + p]
     return words
 
@@ -179,4 +198,6 @@ def _rows(encoded, rows: list[int]):
     array = np.ascontiguousarray(np.asarray(on_cpu)[rows])
     # to_device copies, so the result owns its memory (from_array alone would borrow `array`)
     view = ctranslate2.StorageView.from_array(array)
-    return view.to_device(ctranslate2.Device.cpu if encoded.device == "cpu" else ctranslate2.Device.cuda)
+    return view.to_device(
+        ctranslate2.Device.cpu if encoded.device == "cpu" else ctranslate2.Device.cuda
+    )

@@ -5,4 +5,11 @@ from .mic import InputDevice, MicSource, list_input_devices
 from .pcm import PcmSource
 from .sources import open_source
 
-__all__ = ["FileSource", "InputDevice", "MicSource", "PcmSource", "list_input_devices", "open_source"]
+__all__ = [
+    "FileSource",
+    "InputDevice",
+    "MicSource",
+    "PcmSource",
+    "list_input_devices",
+    "open_source",
+]

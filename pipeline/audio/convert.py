@@ -89,4 +89,6 @@ class Chunker:
         start = self._emitted / RATE
         self._emitted += len(samples)
         # A copy, so a chunk never pins the larger decode buffer it was sliced from.
-        return AudioChunk(stream=self.stream, start=start, samples=samples.astype(np.float32, copy=True))
+        return AudioChunk(
+            stream=self.stream, start=start, samples=samples.astype(np.float32, copy=True)
+        )

@@ -103,7 +103,9 @@ class _Decoder:
             if failure is None:
                 return samples, None
             at = self.produced / RATE
-            return samples, self.error(f"decoding failed after {at:.2f} s: {failure} (truncated or corrupt file?)")
+            return samples, self.error(
+                f"decoding failed after {at:.2f} s: {failure} (truncated or corrupt file?)"
+            )
 
     def _decode_into(self, out: list[np.ndarray], want: int) -> None:
         got = 0

@@ -22,7 +22,14 @@ from ..events import AudioChunk
 from ..stage import Clock
 from .convert import Chunker, Resampler, downmix
 
-__all__ = ["InputDevice", "MicSource", "MicStream", "StreamFactory", "list_input_devices", "open_portaudio_stream"]
+__all__ = [
+    "InputDevice",
+    "MicSource",
+    "MicStream",
+    "StreamFactory",
+    "list_input_devices",
+    "open_portaudio_stream",
+]
 
 _STALL_SECONDS = 2.0  # no audio for this long: check the stream is still running
 _MAX_BACKLOG = 500  # blocks waiting for the pipeline (~10 s at typical block sizes) before dropping
@@ -65,7 +72,9 @@ def _import_sounddevice() -> ModuleType:
     except OSError as exc:  # the module loads libportaudio when imported
         raise AudioInputError(_NO_PORTAUDIO.format(exc)) from None
     except ImportError:
-        raise AudioInputError("microphone input needs the sounddevice package: pip install sounddevice") from None
+        raise AudioInputError(
+            "microphone input needs the sounddevice package: pip install sounddevice"
+        ) from None
     return sounddevice
 
 
@@ -112,14 +121,22 @@ def open_portaudio_stream(device: int | str | None, callback: Callable[..., None
         raise AudioInputError(f"cannot use {what}: {info['name']!r} cannot record; {_DEVICES_HINT}")
     try:
         return sd.InputStream(
-            device=info["index"], channels=1, dtype="float32", samplerate=info["default_samplerate"], callback=callback
+            device=info["index"],
+            channels=1,
+            dtype="float32",
+            samplerate=info["default_samplerate"],
+            callback=callback,
         )
     except (sd.PortAudioError, ValueError) as exc:
-        raise AudioInputError(f"cannot open {what} ({info['name']!r}): {exc}; {_DEVICES_HINT}") from None
+        raise AudioInputError(
+            f"cannot open {what} ({info['name']!r}): {exc}; {_DEVICES_HINT}"
+        ) from None
 
 
 class MicSource:
-    def __init__(self, *, stream: str, config: SourceConfig, stream_factory: StreamFactory | None = None) -> None:
+    def __init__(
+        self, *, stream: str, config: SourceConfig, stream_factory: StreamFactory | None = None
+    ) -> None:
         self.stream = stream
         self.overflows = 0
         self.dropped = 0
@@ -128,7 +145,9 @@ class MicSource:
         self._queue: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
         self._closed = False
         # Opened (not started) now, so a missing or bad device fails before the pipeline starts.
-        self._mic = (stream_factory or open_portaudio_stream)(_parse_device(config.input_device), self._callback)
+        self._mic = (stream_factory or open_portaudio_stream)(
+            _parse_device(config.input_device), self._callback
+        )
         self._resampler = Resampler(int(round(self._mic.samplerate)))
 
     def _callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:

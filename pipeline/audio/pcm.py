@@ -45,7 +45,10 @@ class PcmSource:
         chunker = Chunker(self.stream, self._chunk_seconds)
         self._queue = asyncio.Queue(maxsize=_QUEUE_BLOCKS)
         reader = threading.Thread(
-            target=self._read_loop, args=(asyncio.get_running_loop(), self._queue), daemon=True, name=f"pcm-{self.stream}"
+            target=self._read_loop,
+            args=(asyncio.get_running_loop(), self._queue),
+            daemon=True,
+            name=f"pcm-{self.stream}",
         )
         reader.start()
         carry = b""  # a partial sample frame waiting for its other bytes
@@ -58,7 +61,9 @@ class PcmSource:
             data = carry + block
             whole = len(data) - len(data) % self._frame_bytes
             carry = data[whole:]
-            for chunk in chunker.push(self._resampler.push(pcm16_to_float(data[:whole], self._channels))):
+            for chunk in chunker.push(
+                self._resampler.push(pcm16_to_float(data[:whole], self._channels))
+            ):
                 yield chunk
         for chunk in chunker.push(self._resampler.flush()) + chunker.flush():
             yield chunk

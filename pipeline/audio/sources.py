@@ -16,15 +16,21 @@ from .pcm import PcmSource
 __all__ = ["open_source"]
 
 
-def open_source(spec: str, *, stream: str, config: SourceConfig, stdin: BinaryIO | None = None) -> Source:
-    """"mic" → the microphone, "-" → raw PCM16LE on stdin, anything else → a file path.
+def open_source(
+    spec: str, *, stream: str, config: SourceConfig, stdin: BinaryIO | None = None
+) -> Source:
+    """ "mic" → the microphone, "-" → raw PCM16LE on stdin, anything else → a file path.
 
     Every source is opened here, so a bad input fails before the pipeline starts.
     """
     if spec == "mic":
         return MicSource(stream=stream, config=config)
     if spec == "-":
-        return PcmSource(stdin if stdin is not None else sys.stdin.buffer, stream=stream, config=config)
+        return PcmSource(
+            stdin if stdin is not None else sys.stdin.buffer, stream=stream, config=config
+        )
     if not Path(spec).exists():
-        raise AudioInputError(f"cannot read audio from {spec}: no such file (use \"mic\" for the microphone, \"-\" for stdin)")
+        raise AudioInputError(
+            f'cannot read audio from {spec}: no such file (use "mic" for the microphone, "-" for stdin)'
+        )
     return FileSource(spec, stream=stream, config=config)

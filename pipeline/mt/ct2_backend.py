@@ -59,7 +59,9 @@ class CT2GeneratorBackend:
         static = self._static.get(pair)
         if static is None:
             static = self._static[pair] = self.template.static_tokens(self.tokenizer, *pair)
-        return static, self.template.request_tokens(self.tokenizer, request.target_lang, request.source)
+        return static, self.template.request_tokens(
+            self.tokenizer, request.target_lang, request.source
+        )
 
     def translate_batch(self, requests: Sequence[TranslationRequest]) -> list[Translation]:
         results = [Translation("", 0, 0)] * len(requests)
@@ -87,7 +89,9 @@ class CT2GeneratorBackend:
         if self.generator is None:
             raise ModelError(f"{self.name} is closed")
         limits = [self.token_limit(dynamic) for _, dynamic in prompts]
-        stop = _StopWhenDone(self.tokenizer, limits, ["\n" not in r.source.strip() for r in requests])
+        stop = _StopWhenDone(
+            self.tokenizer, limits, ["\n" not in r.source.strip() for r in requests]
+        )
         try:
             results = self.generator.generate_batch(
                 [dynamic for _, dynamic in prompts],
@@ -125,7 +129,9 @@ class CT2GeneratorBackend:
         ids = [self.tokenizer.token_to_id(t) for t in tokens]
         found = [i for i in ids if i is not None]
         if not found:
-            raise ModelError(f"{self.name}: none of the end tokens {list(tokens)} is in the vocabulary")
+            raise ModelError(
+                f"{self.name}: none of the end tokens {list(tokens)} is in the vocabulary"
+            )
         return found
 
 
@@ -156,7 +162,9 @@ class _StopWhenDone:
     limit bounds loops.
     """
 
-    def __init__(self, tokenizer: tokenizers.Tokenizer, limits: list[int], single_line: list[bool]) -> None:
+    def __init__(
+        self, tokenizer: tokenizers.Tokenizer, limits: list[int], single_line: list[bool]
+    ) -> None:
         self._tokenizer = tokenizer
         self._limits = limits
         self._single_line = single_line
@@ -190,12 +198,18 @@ def _load_tokenizer(model_path: Path) -> tokenizers.Tokenizer:
         raise ModelError(f"cannot read {path}: {exc}") from exc
 
 
-def _load_generator(model_path: Path, device: str, compute_type: str, threads: int) -> ctranslate2.Generator:
+def _load_generator(
+    model_path: Path, device: str, compute_type: str, threads: int
+) -> ctranslate2.Generator:
     if not (model_path / "model.bin").is_file():
         raise ModelMissingError(f"no CTranslate2 model in {model_path}; is the model provisioned?")
     try:
         return ctranslate2.Generator(
-            str(model_path), device=device, compute_type=compute_type, intra_threads=threads, inter_threads=1
+            str(model_path),
+            device=device,
+            compute_type=compute_type,
+            intra_threads=threads,
+            inter_threads=1,
         )
     except (RuntimeError, ValueError) as exc:
         raise ModelError(f"cannot load {model_path} on {device}/{compute_type}: {exc}") from exc

@@ -19,7 +19,14 @@ from typing import Protocol, Sequence
 
 import ctranslate2
 
-__all__ = ["DraftModel", "DraftSource", "PreviousHypothesis", "PromptLookup", "common_prefix", "ngram_continuation"]
+__all__ = [
+    "DraftModel",
+    "DraftSource",
+    "PreviousHypothesis",
+    "PromptLookup",
+    "common_prefix",
+    "ngram_continuation",
+]
 
 
 class DraftSource(Protocol):

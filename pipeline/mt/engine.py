@@ -68,7 +68,9 @@ BackendFactory = Callable[..., Translator]
 class EngineRegistry:
     """Loads each engine once and shares it; `close()` closes every engine it made."""
 
-    def __init__(self, *, mt_backend: BackendFactory = CT2GeneratorBackend, max_batch: int = 8) -> None:
+    def __init__(
+        self, *, mt_backend: BackendFactory = CT2GeneratorBackend, max_batch: int = 8
+    ) -> None:
         self._mt_backend = mt_backend
         self._max_batch = max_batch
         self._engines: dict[tuple[str, Hashable], _Closable] = {}
@@ -96,7 +98,12 @@ class EngineRegistry:
             return sum(1 for k, _ in self._engines if k == kind)
 
     def mt(
-        self, path: Path, compute: ComputeConfig, *, max_new_tokens: int = 160, family: str = "chatml"
+        self,
+        path: Path,
+        compute: ComputeConfig,
+        *,
+        max_new_tokens: int = 160,
+        family: str = "chatml",
     ) -> MTEngine:
         """The shared MT engine for a model folder on the configured device.
 

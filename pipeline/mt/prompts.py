@@ -105,7 +105,9 @@ class PromptTemplate:
         """The user turn and the opened assistant turn the model continues."""
         return self.turn("user", user_message(target_lang, source)) + f"{self.turn_open}assistant\n"
 
-    def static_tokens(self, tokenizer: TokenEncoder, source_lang: str, target_lang: str) -> list[str]:
+    def static_tokens(
+        self, tokenizer: TokenEncoder, source_lang: str, target_lang: str
+    ) -> list[str]:
         return _tokens(tokenizer, self.static_text(source_lang, target_lang))
 
     def request_tokens(self, tokenizer: TokenEncoder, target_lang: str, source: str) -> list[str]:
@@ -127,7 +129,9 @@ def _tokens(tokenizer: TokenEncoder, text: str) -> list[str]:
 
 _TEMPLATES = {
     # Qwen2.5 and SmolLM2: <|im_start|>role\n...<|im_end|>\n
-    "chatml": PromptTemplate("chatml", "<|im_start|>", "<|im_end|>", ("<|im_end|>", "<|endoftext|>")),
+    "chatml": PromptTemplate(
+        "chatml", "<|im_start|>", "<|im_end|>", ("<|im_end|>", "<|endoftext|>")
+    ),
 }
 
 
@@ -141,7 +145,9 @@ def template_for(family: str) -> PromptTemplate:
 
 # --- output cleaning -------------------------------------------------------
 
-_LABELS = "|".join(sorted({*LANGUAGES.values(), "Übersetzung", "Traducción", "Traduction", "Traduzione"}))
+_LABELS = "|".join(
+    sorted({*LANGUAGES.values(), "Übersetzung", "Traducción", "Traduction", "Traduzione"})
+)
 _FENCE = re.compile(r"^```[\w-]*\s*\n?(.*?)\n?```", re.DOTALL)
 _LEAD = re.compile(
     r"^(?:(?:sure|okay|ok|certainly)[!,.]?\s*)?"

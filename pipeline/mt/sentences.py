@@ -17,7 +17,31 @@ from ..events import Word
 __all__ = ["Sentence", "SentenceBuffer"]
 
 # pysbd knows these; others fall back to English rules, which is fine for punctuation.
-_PYSBD_LANGS = {"en", "de", "es", "fr", "it", "nl", "pl", "ru", "zh", "ja", "el", "ar", "hi", "fa", "hy", "my", "am", "bg", "da", "kk", "mr", "sk", "ur"}
+_PYSBD_LANGS = {
+    "en",
+    "de",
+    "es",
+    "fr",
+    "it",
+    "nl",
+    "pl",
+    "ru",
+    "zh",
+    "ja",
+    "el",
+    "ar",
+    "hi",
+    "fa",
+    "hy",
+    "my",
+    "am",
+    "bg",
+    "da",
+    "kk",
+    "mr",
+    "sk",
+    "ur",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +65,9 @@ class Sentence:
 
 class SentenceBuffer:
     def __init__(self, language: str = "en") -> None:
-        self._segmenter = pysbd.Segmenter(language=language if language in _PYSBD_LANGS else "en", clean=False, char_span=True)
+        self._segmenter = pysbd.Segmenter(
+            language=language if language in _PYSBD_LANGS else "en", clean=False, char_span=True
+        )
         self._words: list[Word] = []
         self._utterance = 0
         self.next_index = 0  # index of the open sentence

@@ -78,7 +78,9 @@ class SpeculationConfig:
         if not 0.0 <= self.beta <= 1.0:
             raise ConfigError(f"beta must be within [0, 1], got {self.beta}")
         if self.verify_seen not in ("every", "sentence_end"):
-            raise ConfigError(f"verify_seen must be every or sentence_end, got {self.verify_seen!r}")
+            raise ConfigError(
+                f"verify_seen must be every or sentence_end, got {self.verify_seen!r}"
+            )
         if self.display_mask < 0 or self.draft_k < 1 or self.min_draft < 1:
             raise ConfigError("display_mask must be >= 0, draft_k and min_draft >= 1")
 
@@ -174,7 +176,10 @@ class SpeculativeBackend:
         rows = np.asarray(logits)[0, first - 1 :]  # row j predicts token j + 1
         best = rows.argmax(axis=-1)
         drafted = np.asarray(sequence[first:], dtype=np.int64)
-        margins = rows[np.arange(len(drafted)), drafted] - rows[np.arange(len(drafted)), best[: len(drafted)]]
+        margins = (
+            rows[np.arange(len(drafted)), drafted]
+            - rows[np.arange(len(drafted)), best[: len(drafted)]]
+        )
         scores = [PositionScore(int(b), float(m)) for b, m in zip(best, margins)]
         scores.append(PositionScore(int(best[-1])))
         return scores
@@ -245,7 +250,9 @@ class _Run:
             proposal = self._cheap_proposal()
             if len(proposal) < self.config.min_draft and self.draft_model is not None:
                 proposal = self._model_proposal()
-            if proposal and (len(proposal) >= self.config.min_draft or self.draft_model is not None):
+            if proposal and (
+                len(proposal) >= self.config.min_draft or self.draft_model is not None
+            ):
                 self._verify(proposal)
             else:
                 self._continue()
@@ -282,7 +289,13 @@ class _Run:
         t0 = time.perf_counter()
         first = len(self.prompt_ids) + len(self.out)
         scores = self.backend.scores(self.prompt_ids + self.out + proposal, first)
-        verdict = verify_draft(proposal, scores, beta=self._beta(), end_ids=self.end_ids, biased_until=self._biased_until())
+        verdict = verify_draft(
+            proposal,
+            scores,
+            beta=self._beta(),
+            end_ids=self.end_ids,
+            biased_until=self._biased_until(),
+        )
         self.steps += 1
         self.stats.verify_passes += 1
         self.stats.proposed += len(proposal)
@@ -336,7 +349,9 @@ class _Run:
                 return
 
     def _line_done(self, token: int) -> bool:
-        return "\n" in self.tokenizer.decode([token]) and reply_complete(self.tokenizer.decode(self.out))
+        return "\n" in self.tokenizer.decode([token]) and reply_complete(
+            self.tokenizer.decode(self.out)
+        )
 
 
 class _Stop:

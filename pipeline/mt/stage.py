@@ -42,7 +42,9 @@ class TranslateStage:
     # translation is in flight (on a real clock): captions of the source never wait for MT.
     concurrent_work = True
 
-    def __init__(self, engine: Engine, config: MTConfig, *, clock: Clock, fast_engine: Engine | None = None) -> None:
+    def __init__(
+        self, engine: Engine, config: MTConfig, *, clock: Clock, fast_engine: Engine | None = None
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.fast_engine = fast_engine
@@ -93,7 +95,9 @@ class TranslateStage:
             return
         engine = self._engine_for(job)
         draft = self._drafts.get((job.lang, job.sentence.index))
-        request = TranslationRequest(job.sentence.text, self._source_lang, job.lang, draft=draft, final=job.final)
+        request = TranslationRequest(
+            job.sentence.text, self._source_lang, job.lang, draft=draft, final=job.final
+        )
         result = await engine.translate(request)
         self.steps += result.steps
         yield self._result_event(job, result.text)
@@ -132,7 +136,13 @@ class TranslateStage:
     def _result_event(self, job: Job, text: str) -> Event:
         sentence = job.sentence
         key = (job.lang, sentence.index)
-        common = dict(stream=self._stream, utterance=sentence.utterance, lang=job.lang, sentence=sentence.index, text=text)
+        common = dict(
+            stream=self._stream,
+            utterance=sentence.utterance,
+            lang=job.lang,
+            sentence=sentence.index,
+            text=text,
+        )
         if job.final:
             self._drafts.pop(key, None)
             return TargetCommit(**common, start=sentence.start, end=sentence.end)

@@ -20,7 +20,9 @@ class TranslationRequest:
     source_lang: str
     target_lang: str
     draft: str | None = None
-    final: bool | None = None  # the sentence's final translation; None: not known (guess from punctuation)
+    final: bool | None = (
+        None  # the sentence's final translation; None: not known (guess from punctuation)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,9 @@ class PositionScore:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     accepted: int  # draft tokens the model agreed with (an accepted end token counts)
-    tokens: tuple[int, ...]  # new output tokens: accepted draft, then the model's own token; no end token
+    tokens: tuple[
+        int, ...
+    ]  # new output tokens: accepted draft, then the model's own token; no end token
     finished: bool  # an end token was accepted or chosen: the translation is complete
 
 
@@ -67,7 +69,9 @@ def verify_draft(
     return _take(draft, len(draft), bonus, end_ids)
 
 
-def _take(accepted: Sequence[int], count: int, model_token: int | None, end_ids: Collection[int]) -> Verdict:
+def _take(
+    accepted: Sequence[int], count: int, model_token: int | None, end_ids: Collection[int]
+) -> Verdict:
     if model_token is None:
         return Verdict(count, tuple(accepted), False)
     if model_token in end_ids:

@@ -53,7 +53,9 @@ class _NoProgress:
 
 
 class OfflineProcessor:
-    def __init__(self, whisper_model, mt_engine: MTEngine, config: OfflineConfig = OfflineConfig()) -> None:
+    def __init__(
+        self, whisper_model, mt_engine: MTEngine, config: OfflineConfig = OfflineConfig()
+    ) -> None:
         config.check()
         self.config = config
         self._transcriber = BatchTranscriber(whisper_model, config)
@@ -91,13 +93,23 @@ class OfflineProcessor:
         del audio  # the largest object of a file: free it before translation
         progress.transcribed(duration)
         source_lang = transcript.language or language or UNDETERMINED
-        sentences = split_sentences(transcript.words, source_lang, segments, max_pause=self.config.max_pause)
+        sentences = split_sentences(
+            transcript.words, source_lang, segments, max_pause=self.config.max_pause
+        )
         progress.stage("translating")
-        translations = await translate_sentences(self._mt, sentences, source_lang, targets, progress.translated)
+        translations = await translate_sentences(
+            self._mt, sentences, source_lang, targets, progress.translated
+        )
         clock.lap("mt")
         progress.stage("writing")
         return OfflineResult(
-            stream, duration, source_lang, tuple(segments), tuple(sentences), translations, clock.laps
+            stream,
+            duration,
+            source_lang,
+            tuple(segments),
+            tuple(sentences),
+            translations,
+            clock.laps,
         )
 
 

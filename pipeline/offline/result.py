@@ -19,8 +19,12 @@ class OfflineResult:
     language: str  # source language ("und" when nothing was said and none was given)
     segments: tuple[SpeechSegment, ...]
     sentences: tuple[Sentence, ...]
-    translations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # lang -> per sentence
-    timings: Mapping[str, float] = field(default_factory=dict, compare=False)  # wall seconds per step
+    translations: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict
+    )  # lang -> per sentence
+    timings: Mapping[str, float] = field(
+        default_factory=dict, compare=False
+    )  # wall seconds per step
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -46,8 +50,30 @@ def result_events(result: OfflineResult) -> list[Event]:
         add(seg.start, SpeechStart(stream=stream, utterance=u, start=seg.start))
         add(seg.end, SpeechEnd(stream=stream, utterance=u, end=seg.end))
     for s in result.sentences:
-        add(s.end, SourceCommit(stream=stream, utterance=s.utterance, lang=result.language, text=s.text, words=s.words, start=s.start, end=s.end))
+        add(
+            s.end,
+            SourceCommit(
+                stream=stream,
+                utterance=s.utterance,
+                lang=result.language,
+                text=s.text,
+                words=s.words,
+                start=s.start,
+                end=s.end,
+            ),
+        )
         for lang, texts in result.translations.items():
-            add(s.end, TargetCommit(stream=stream, utterance=s.utterance, lang=lang, sentence=s.index, text=texts[s.index], start=s.start, end=s.end))
+            add(
+                s.end,
+                TargetCommit(
+                    stream=stream,
+                    utterance=s.utterance,
+                    lang=lang,
+                    sentence=s.index,
+                    text=texts[s.index],
+                    start=s.start,
+                    end=s.end,
+                ),
+            )
     timed.sort(key=lambda item: item[:3])
     return [event for *_, event in timed] + [End(stream=stream)]

@@ -76,7 +76,9 @@ def speech_segments(audio: np.ndarray, config: OfflineConfig) -> list[SpeechSegm
     found = get_speech_timestamps(audio, options, sampling_rate=RATE)
     duration = len(audio) / RATE
     return [
-        SpeechSegment(round(max(0.0, s["start"] / RATE), 3), round(min(duration, s["end"] / RATE), 3))
+        SpeechSegment(
+            round(max(0.0, s["start"] / RATE), 3), round(min(duration, s["end"] / RATE), 3)
+        )
         for s in found
         if s["end"] > s["start"]
     ]

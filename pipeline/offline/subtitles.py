@@ -33,7 +33,9 @@ class Cue:
     text: str  # lines joined by "\n"
 
 
-def source_cues(sentences: Sequence[Sentence], limits: SubtitleLimits, duration: float) -> list[Cue]:
+def source_cues(
+    sentences: Sequence[Sentence], limits: SubtitleLimits, duration: float
+) -> list[Cue]:
     cues = [
         Cue(g[0].start, g[-1].end, wrap(_join(g), limits))
         for s in sentences
@@ -43,14 +45,19 @@ def source_cues(sentences: Sequence[Sentence], limits: SubtitleLimits, duration:
 
 
 def target_cues(
-    sentences: Sequence[Sentence], translations: Sequence[str], limits: SubtitleLimits, duration: float
+    sentences: Sequence[Sentence],
+    translations: Sequence[str],
+    limits: SubtitleLimits,
+    duration: float,
 ) -> list[Cue]:
     cues: list[Cue] = []
     for sentence, text in zip(sentences, translations, strict=True):
         if not text.strip():
             continue
         span = sentence.end - sentence.start
-        parts = max(math.ceil(len(text) / limits.max_chars), math.ceil(span / limits.max_duration), 1)
+        parts = max(
+            math.ceil(len(text) / limits.max_chars), math.ceil(span / limits.max_duration), 1
+        )
         pieces = split_text(text, [k / parts for k in range(1, parts)], limits)
         for words, piece in zip(_slices(sentence.words, pieces), pieces):
             cues.append(Cue(words[0].start, words[-1].end, wrap(piece, limits)))
@@ -58,7 +65,10 @@ def target_cues(
 
 
 def bilingual_cues(
-    sentences: Sequence[Sentence], translations: Sequence[str], limits: SubtitleLimits, duration: float
+    sentences: Sequence[Sentence],
+    translations: Sequence[str],
+    limits: SubtitleLimits,
+    duration: float,
 ) -> list[Cue]:
     """Source cues with the matching share of the translation under each."""
     cues: list[Cue] = []
@@ -106,7 +116,9 @@ def wrap(text: str, limits: SubtitleLimits) -> str:
         if _two_line_cost(tokens, joiner, best, limits) < 1000:
             return joiner.join(tokens[:best]) + "\n" + joiner.join(tokens[best:])
     if not joiner:
-        return "\n".join(text[i : i + limits.max_line] for i in range(0, len(text), limits.max_line))
+        return "\n".join(
+            text[i : i + limits.max_line] for i in range(0, len(text), limits.max_line)
+        )
     return "\n".join(textwrap.wrap(text, width=limits.max_line, break_long_words=True))
 
 
@@ -172,7 +184,9 @@ def _word_groups(words: Sequence[Word], limits: SubtitleLimits) -> list[list[Wor
     best = [0.0] + [math.inf] * n
     back = [0] * (n + 1)
     for j in range(1, n + 1):
-        for i in range(j - 1, -1, -1):  # the cue words[i:j]; longer cues only get worse once one fails
+        for i in range(
+            j - 1, -1, -1
+        ):  # the cue words[i:j]; longer cues only get worse once one fails
             if not _group_ok(words[i:j], limits):
                 break
             cost = best[i] + _group_cost(words[i:j], limits)

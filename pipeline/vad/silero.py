@@ -59,7 +59,9 @@ class SileroClassifier:
 
     def probability(self, frame: np.ndarray) -> float:
         window = np.concatenate([self._context, np.asarray(frame, dtype=np.float32)])[None, :]
-        prob, self._h, self._c = self._session.run(None, {"input": window, "h": self._h, "c": self._c})
+        prob, self._h, self._c = self._session.run(
+            None, {"input": window, "h": self._h, "c": self._c}
+        )
         self._context = window[0, -_CONTEXT:].copy()
         return float(prob[0])
 

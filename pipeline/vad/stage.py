@@ -41,7 +41,9 @@ def make_classifier(config: VADConfig) -> FrameClassifier:
 
 
 class VADStage:
-    def __init__(self, config: VADConfig, *, stream: str, classifier: FrameClassifier | None = None) -> None:
+    def __init__(
+        self, config: VADConfig, *, stream: str, classifier: FrameClassifier | None = None
+    ) -> None:
         _check(config)
         self.config = config
         self.stream = stream
@@ -88,13 +90,19 @@ class VADStage:
     def _frames(self, chunk: AudioChunk, size: int) -> list[tuple[float, np.ndarray]]:
         """Append the chunk to the buffer and take every whole frame, with its start time."""
         buffer_start = self._origin + self._offset / RATE
-        if len(self._buffer) == 0 or abs(chunk.start - (buffer_start + len(self._buffer) / RATE)) > 0.5 / RATE:
+        if (
+            len(self._buffer) == 0
+            or abs(chunk.start - (buffer_start + len(self._buffer) / RATE)) > 0.5 / RATE
+        ):
             # First chunk, or not contiguous with the last: re-anchor (a stray partial frame is dropped).
             self._buffer, self._origin, self._offset = chunk.samples, chunk.start, 0
         else:
             self._buffer = np.concatenate([self._buffer, chunk.samples])
         whole = len(self._buffer) - len(self._buffer) % size
-        frames = [(self._origin + (self._offset + i) / RATE, self._buffer[i : i + size]) for i in range(0, whole, size)]
+        frames = [
+            (self._origin + (self._offset + i) / RATE, self._buffer[i : i + size])
+            for i in range(0, whole, size)
+        ]
         self._buffer = self._buffer[whole:]
         self._offset += whole
         return frames
@@ -114,11 +122,28 @@ class VADStage:
                 audio.append(segment)
                 continue
             if audio:
-                samples = np.concatenate([a.samples for a in audio]) if len(audio) > 1 else audio[0].samples
-                events.append(AudioChunk(stream=self.stream, utterance=audio[0].utterance, start=audio[0].start, samples=samples))
+                samples = (
+                    np.concatenate([a.samples for a in audio])
+                    if len(audio) > 1
+                    else audio[0].samples
+                )
+                events.append(
+                    AudioChunk(
+                        stream=self.stream,
+                        utterance=audio[0].utterance,
+                        start=audio[0].start,
+                        samples=samples,
+                    )
+                )
                 audio = []
             if isinstance(segment, SegmentStart):
-                events.append(SpeechStart(stream=self.stream, utterance=segment.utterance, start=segment.start))
+                events.append(
+                    SpeechStart(
+                        stream=self.stream, utterance=segment.utterance, start=segment.start
+                    )
+                )
             elif segment is not None:
-                events.append(SpeechEnd(stream=self.stream, utterance=segment.utterance, end=segment.end))
+                events.append(
+                    SpeechEnd(stream=self.stream, utterance=segment.utterance, end=segment.end)
+                )
         return events

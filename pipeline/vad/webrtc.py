@@ -16,7 +16,9 @@ _FRAME_MS = (10, 20, 30)
 
 def check_webrtc_config(config: VADConfig) -> None:
     if config.frame_ms not in _FRAME_MS:
-        raise ConfigError(f"vad.frame_ms must be 10, 20 or 30 for the webrtc VAD, not {config.frame_ms}")
+        raise ConfigError(
+            f"vad.frame_ms must be 10, 20 or 30 for the webrtc VAD, not {config.frame_ms}"
+        )
     if config.aggressiveness not in range(4):
         raise ConfigError(f"vad.aggressiveness must be 0, 1, 2 or 3, not {config.aggressiveness}")
 

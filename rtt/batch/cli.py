@@ -56,15 +56,51 @@ def add_batch_parser(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", metavar="INPUT", nargs="+", type=Path, help="audio or video files, or folders (searched recursively)")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if missing)")
-    p.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)} (default: all)")
-    p.add_argument("--bilingual", action="store_true", help="also write <stem>.<src>-<tgt>.srt with source and translation in each cue")
+    p.add_argument(
+        "inputs",
+        metavar="INPUT",
+        nargs="+",
+        type=Path,
+        help="audio or video files, or folders (searched recursively)",
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="output folder (created if missing)"
+    )
+    p.add_argument(
+        "--formats",
+        default=",".join(FORMATS),
+        help=f"comma-separated subset of {','.join(FORMATS)} (default: all)",
+    )
+    p.add_argument(
+        "--bilingual",
+        action="store_true",
+        help="also write <stem>.<src>-<tgt>.srt with source and translation in each cue",
+    )
     p.add_argument("--force", action="store_true", help="redo files whose outputs already exist")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="files in flight at once: overlaps reading, speech recognition and translation of different files; models load once (default: 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress display and no summary table; failures are still reported on stderr")
-    p.add_argument("--beam-size", type=int, default=_OFFLINE.beam_size, help=f"Whisper beam size (default: {_OFFLINE.beam_size})")
-    p.add_argument("--batch-size", type=int, default=_OFFLINE.batch_size, help=f"30-second windows decoded per Whisper batch (default: {_OFFLINE.batch_size})")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="files in flight at once: overlaps reading, speech recognition and translation of different files; models load once (default: 1)",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress display and no summary table; failures are still reported on stderr",
+    )
+    p.add_argument(
+        "--beam-size",
+        type=int,
+        default=_OFFLINE.beam_size,
+        help=f"Whisper beam size (default: {_OFFLINE.beam_size})",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=_OFFLINE.batch_size,
+        help=f"30-second windows decoded per Whisper batch (default: {_OFFLINE.batch_size})",
+    )
     add_pipeline_options(p)
     p.set_defaults(func=run_batch)
 
@@ -73,7 +109,9 @@ def parse_formats(spec: str) -> tuple[str, ...]:
     formats = tuple(dict.fromkeys(f.strip().lower() for f in spec.split(",") if f.strip()))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise ConfigError(f"unknown output format(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(FORMATS)}")
+        raise ConfigError(
+            f"unknown output format(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(FORMATS)}"
+        )
     return formats
 
 
@@ -137,7 +175,10 @@ async def _batch(
             def on_report(report: FileReport) -> None:
                 display.finished(report)
                 if report.failed and not display.enabled:
-                    console.print(f"[red]failed:[/] {escape(report.job.name)}: {escape(report.error)}", highlight=False)
+                    console.print(
+                        f"[red]failed:[/] {escape(report.job.name)}: {escape(report.error)}",
+                        highlight=False,
+                    )
 
             reports = await run_batch_jobs(jobs, processor, options, display.sink, on_report)
         if not quiet:

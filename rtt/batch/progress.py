@@ -36,7 +36,9 @@ def probe_duration(path) -> float:
 
 class _AudioColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
-        return Text(f"{task.completed:6.1f}/{task.total or 0:.1f} s audio", style="progress.download")
+        return Text(
+            f"{task.completed:6.1f}/{task.total or 0:.1f} s audio", style="progress.download"
+        )
 
 
 class _RtfColumn(ProgressColumn):
@@ -52,7 +54,9 @@ class _FileSink:
     def __init__(self, display: "BatchProgress", job: BatchJob) -> None:
         self._display = display
         self._job = job
-        self._task = display.progress.add_task(job.name, total=display.expected(job), stage="reading", start=True)
+        self._task = display.progress.add_task(
+            job.name, total=display.expected(job), stage="reading", start=True
+        )
         self._duration = display.expected(job)
         self._asr = 0.0
         self._mt = 0.0
@@ -101,7 +105,11 @@ class BatchProgress:
             console=console,
             disable=not enabled,
         )
-        self._overall = self.progress.add_task("[bold]all files", total=sum(self._expected.values()) or None, stage=f"{len(jobs)} file{'s' if len(jobs) != 1 else ''}")
+        self._overall = self.progress.add_task(
+            "[bold]all files",
+            total=sum(self._expected.values()) or None,
+            stage=f"{len(jobs)} file{'s' if len(jobs) != 1 else ''}",
+        )
         self.started = time.perf_counter()
 
     def __enter__(self) -> "BatchProgress":
@@ -134,12 +142,17 @@ class BatchProgress:
         """A file is over (done, skipped or failed): its audio counts as done overall."""
         if not self.enabled:
             return
-        self.advance(report.job, self.expected(report.job) if report.status != "ok" else report.duration)
+        self.advance(
+            report.job, self.expected(report.job) if report.status != "ok" else report.duration
+        )
         sink = self._sinks.pop(report.job.path, None)
         if sink is not None:
             sink.close()
         if report.failed:
-            self.progress.console.print(f"[red]failed:[/] {escape(report.job.name)}: {escape(report.error)}", highlight=False)
+            self.progress.console.print(
+                f"[red]failed:[/] {escape(report.job.name)}: {escape(report.error)}",
+                highlight=False,
+            )
 
 
 _STYLE = {"ok": "green", "no speech": "yellow", "skipped": "dim", "failed": "red"}
@@ -147,13 +160,33 @@ _STYLE = {"ok": "green", "no speech": "yellow", "skipped": "dim", "failed": "red
 
 def print_summary(reports: Sequence[FileReport], console: Console, wall: float) -> None:
     table = Table(title="rtt batch", title_justify="left")
-    for name, justify in (("file", "left"), ("status", "left"), ("audio s", "right"), ("time s", "right"), ("RTF", "right"), ("outputs / error", "left")):
+    for name, justify in (
+        ("file", "left"),
+        ("status", "left"),
+        ("audio s", "right"),
+        ("time s", "right"),
+        ("RTF", "right"),
+        ("outputs / error", "left"),
+    ):
         table.add_column(name, justify=justify, overflow="fold")
     for r in reports:
         rtf = f"{r.seconds / r.duration:.2f}" if r.duration else "-"
         detail = r.error if r.failed else (f"{len(r.outputs)} files" if r.outputs else "")
-        table.add_row(r.job.name, Text(r.status, style=_STYLE[r.status]), f"{r.duration:.1f}", f"{r.seconds:.1f}", rtf, detail)
+        table.add_row(
+            r.job.name,
+            Text(r.status, style=_STYLE[r.status]),
+            f"{r.duration:.1f}",
+            f"{r.seconds:.1f}",
+            rtf,
+            detail,
+        )
     audio = sum(r.duration for r in reports)
-    counts = ", ".join(f"{sum(r.status == s for r in reports)} {s}" for s in _STYLE if any(r.status == s for r in reports))
-    table.caption = f"{counts}; {audio:.1f} s of audio in {wall:.1f} s" + (f" (RTF {wall / audio:.2f})" if audio else "")
+    counts = ", ".join(
+        f"{sum(r.status == s for r in reports)} {s}"
+        for s in _STYLE
+        if any(r.status == s for r in reports)
+    )
+    table.caption = f"{counts}; {audio:.1f} s of audio in {wall:.1f} s" + (
+        f" (RTF {wall / audio:.2f})" if audio else ""
+    )
     console.print(table)

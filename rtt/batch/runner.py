@@ -79,7 +79,9 @@ def discover_inputs(inputs: Sequence[Path], options: BatchOptions) -> list[Batch
     for given in inputs:
         if given.is_dir():
             root = given.resolve()
-            for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in MEDIA_SUFFIXES and p.is_file()):
+            for path in sorted(
+                p for p in root.rglob("*") if p.suffix.lower() in MEDIA_SUFFIXES and p.is_file()
+            ):
                 if out in path.parents:
                     continue  # never feed our own outputs folder back in
                 rel = path.relative_to(root)
@@ -115,7 +117,9 @@ def finished(job: BatchJob, options: BatchOptions) -> bool:
     if options.source_lang is not None:
         return all(p.is_file() for p in job.plan.paths(options.source_lang, options.targets))
     candidates = [lang for lang in (*LANGUAGES, UNDETERMINED) if lang not in options.targets]
-    return any(all(p.is_file() for p in job.plan.paths(lang, options.targets)) for lang in candidates)
+    return any(
+        all(p.is_file() for p in job.plan.paths(lang, options.targets)) for lang in candidates
+    )
 
 
 # (job) -> a progress sink for that file; the display also learns when the file is over
@@ -142,17 +146,22 @@ async def run_batch_jobs(
     return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
-async def _run_one(job: BatchJob, processor: OfflineProcessor, options: BatchOptions, sink) -> FileReport:
+async def _run_one(
+    job: BatchJob, processor: OfflineProcessor, options: BatchOptions, sink
+) -> FileReport:
     if not options.force and finished(job, options):
         return FileReport(job, "skipped")
     started = time.perf_counter()
     try:
         result = await processor.process(
-            job.path, stream=job.name, language=options.source_lang, targets=options.targets, progress=sink
+            job.path,
+            stream=job.name,
+            language=options.source_lang,
+            targets=options.targets,
+            progress=sink,
         )
         outputs = await asyncio.to_thread(write_outputs, result, job.plan, options.limits)
     except (RttError, OSError) as exc:  # one bad file never stops the others
         return FileReport(job, "failed", seconds=time.perf_counter() - started, error=str(exc))
     status = "ok" if result.sentences else "no speech"
     return FileReport(job, status, result.duration, time.perf_counter() - started, outputs)
-

@@ -18,7 +18,15 @@ from typing import Sequence
 import pysubs2
 
 from pipeline.events import to_json
-from pipeline.offline import Cue, OfflineResult, SubtitleLimits, bilingual_cues, result_events, source_cues, target_cues
+from pipeline.offline import (
+    Cue,
+    OfflineResult,
+    SubtitleLimits,
+    bilingual_cues,
+    result_events,
+    source_cues,
+    target_cues,
+)
 
 __all__ = [
     "FORMATS",
@@ -44,11 +52,20 @@ class OutputPlan:
 
     def paths(self, source_lang: str, targets: Sequence[str]) -> list[Path]:
         langs = list(dict.fromkeys([source_lang, *targets]))
-        out = [self.folder / f"{self.stem}.{lang}.{ext}" for ext in self.formats if ext != "jsonl" for lang in langs]
+        out = [
+            self.folder / f"{self.stem}.{lang}.{ext}"
+            for ext in self.formats
+            if ext != "jsonl"
+            for lang in langs
+        ]
         if "jsonl" in self.formats:
             out.append(self.folder / f"{self.stem}.jsonl")
         if self.bilingual:
-            out += [self.folder / f"{self.stem}.{source_lang}-{t}.srt" for t in targets if t != source_lang]
+            out += [
+                self.folder / f"{self.stem}.{source_lang}-{t}.srt"
+                for t in targets
+                if t != source_lang
+            ]
         return out
 
 
@@ -70,7 +87,13 @@ def subtitle_text(cues: Sequence[Cue], fmt: str) -> str:
     subs = pysubs2.SSAFile()
     for cue in cues:
         # pysubs2 keeps times in integer milliseconds; "\N" is its line break
-        subs.append(pysubs2.SSAEvent(start=round(cue.start * 1000), end=round(cue.end * 1000), text=cue.text.replace("\n", r"\N")))
+        subs.append(
+            pysubs2.SSAEvent(
+                start=round(cue.start * 1000),
+                end=round(cue.end * 1000),
+                text=cue.text.replace("\n", r"\N"),
+            )
+        )
     return subs.to_string(fmt)
 
 
@@ -102,7 +125,12 @@ def write_outputs(result: OfflineResult, plan: OutputPlan, limits: SubtitleLimit
         for lang, translated in result.translations.items():
             if lang != result.language:
                 path = plan.folder / f"{plan.stem}.{result.language}-{lang}.srt"
-                atomic_write(path, subtitle_text(bilingual_cues(result.sentences, translated, limits, result.duration), "srt"))
+                atomic_write(
+                    path,
+                    subtitle_text(
+                        bilingual_cues(result.sentences, translated, limits, result.duration), "srt"
+                    ),
+                )
                 written.append(path)
     if "jsonl" in plan.formats:
         path = plan.folder / f"{plan.stem}.jsonl"

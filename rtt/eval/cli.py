@@ -42,16 +42,53 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--quick", action="store_true", help="the quick sweep: small test models on a few short English items")
-    p.add_argument("--sweep", type=Path, metavar="FILE", help="sweep TOML file (default: the shipped default sweep; with --quick: the quick sweep)")
-    p.add_argument("--out", type=Path, default=Path("out/eval"), metavar="DIR", help="output folder (default: %(default)s)")
-    p.add_argument("--settings", metavar="NAMES", help="run only these settings of the sweep, comma-separated (default: all)")
-    p.add_argument("--items", metavar="IDS", help="corpus item ids, comma-separated (default: the sweep's [eval] items)")
-    p.add_argument("--targets", metavar="LANGS", help="translate only into these of each item's reference languages, comma-separated (default: the sweep's [eval] targets, else all)")
-    p.add_argument("--clock", choices=["auto", "unaware", "aware"], default="auto",
-                   help="auto: every setting computation-unaware, headline settings also computation-aware; "
-                   "unaware: simulated clock only; aware: every chosen setting at real-time pace only (default: auto)")
-    p.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST, metavar="FILE", help="corpus manifest (default: audio_samples/manifest.json)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="the quick sweep: small test models on a few short English items",
+    )
+    p.add_argument(
+        "--sweep",
+        type=Path,
+        metavar="FILE",
+        help="sweep TOML file (default: the shipped default sweep; with --quick: the quick sweep)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/eval"),
+        metavar="DIR",
+        help="output folder (default: %(default)s)",
+    )
+    p.add_argument(
+        "--settings",
+        metavar="NAMES",
+        help="run only these settings of the sweep, comma-separated (default: all)",
+    )
+    p.add_argument(
+        "--items",
+        metavar="IDS",
+        help="corpus item ids, comma-separated (default: the sweep's [eval] items)",
+    )
+    p.add_argument(
+        "--targets",
+        metavar="LANGS",
+        help="translate only into these of each item's reference languages, comma-separated (default: the sweep's [eval] targets, else all)",
+    )
+    p.add_argument(
+        "--clock",
+        choices=["auto", "unaware", "aware"],
+        default="auto",
+        help="auto: every setting computation-unaware, headline settings also computation-aware; "
+        "unaware: simulated clock only; aware: every chosen setting at real-time pace only (default: auto)",
+    )
+    p.add_argument(
+        "--manifest",
+        type=Path,
+        default=DEFAULT_MANIFEST,
+        metavar="FILE",
+        help="corpus manifest (default: audio_samples/manifest.json)",
+    )
     p.set_defaults(func=run_eval)
 
 
@@ -68,9 +105,13 @@ def plan_from_args(args: argparse.Namespace) -> EvalPlan:
     if names:
         unknown = set(names) - {s.name for s in plan.settings}
         if unknown:
-            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}; the sweep has: "
-                              f"{', '.join(s.name for s in plan.settings)}")
-        plan = dataclasses.replace(plan, settings=tuple(s for s in plan.settings if s.name in names))
+            raise ConfigError(
+                f"unknown setting(s): {', '.join(sorted(unknown))}; the sweep has: "
+                f"{', '.join(s.name for s in plan.settings)}"
+            )
+        plan = dataclasses.replace(
+            plan, settings=tuple(s for s in plan.settings if s.name in names)
+        )
     if args.items:
         plan = dataclasses.replace(plan, items=_split(args.items))
     if args.targets:
@@ -88,6 +129,7 @@ def run_eval(args: argparse.Namespace) -> int:
         corpus = load_corpus(args.manifest)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the corpus manifest: {exc}") from None
+
     def write(results: dict) -> tuple[Path, Path]:
         path = write_results(results, args.out)
         plot_all(results, args.out)
@@ -95,8 +137,16 @@ def run_eval(args: argparse.Namespace) -> int:
 
     registry = EngineRegistry()
     try:
-        results = asyncio.run(evaluate(plan, corpus, registry, clock=args.clock,
-                                       log=lambda m: print(m, file=sys.stderr), on_run=write))
+        results = asyncio.run(
+            evaluate(
+                plan,
+                corpus,
+                registry,
+                clock=args.clock,
+                log=lambda m: print(m, file=sys.stderr),
+                on_run=write,
+            )
+        )
     finally:
         registry.close()
     path, report = write(results)

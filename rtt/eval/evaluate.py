@@ -37,7 +37,9 @@ def select_items(plan: EvalPlan, corpus: Sequence[CorpusItem]) -> list[CorpusIte
     known = {item.id for item in corpus}
     unknown = [i for i in plan.items if i not in known]
     if unknown:
-        raise ConfigError(f"unknown corpus item(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"unknown corpus item(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     return [item for item in corpus if not plan.items or item.id in plan.items]
 
 
@@ -46,20 +48,32 @@ def machine() -> dict[str, Any]:
     cpu = platform.processor() or ""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu
+            )
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform(), "python": platform.python_version()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "system": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
-async def _word_ends(plan: EvalPlan, items: Sequence[CorpusItem], base: Setting, registry: EngineRegistry,
-                     log: Log) -> dict[str, list[float]]:
+async def _word_ends(
+    plan: EvalPlan, items: Sequence[CorpusItem], base: Setting, registry: EngineRegistry, log: Log
+) -> dict[str, list[float]]:
     if plan.word_times == "utterances":
         return {item.id: word_ends_from_utterances(item) for item in items}
     log(f"reference word times: offline decode with {plan.alignment_model}")
     # Model calls stay off the event loop.
-    return {item.id: await asyncio.to_thread(offline_word_ends, item, base.config, registry, plan.alignment_model)
-            for item in items}
+    return {
+        item.id: await asyncio.to_thread(
+            offline_word_ends, item, base.config, registry, plan.alignment_model
+        )
+        for item in items
+    }
 
 
 def _models(setting: Setting) -> dict[str, Any]:
@@ -68,27 +82,50 @@ def _models(setting: Setting) -> dict[str, Any]:
     compute = split_threads(config.compute)
     device, compute_type = resolve_device(compute)
     mt = config.mt
-    draft_used = mt.speculative != "off" and mt.draft_model and (
-        mt.use_draft_model == "yes" or (mt.use_draft_model == "auto" and device == "cuda"))
-    return {"asr": config.asr.model, "mt": mt.model, "fast_mt": mt.fast_model,
-            "draft_mt": mt.draft_model if draft_used else None, "device": device, "compute_type": compute_type,
-            "asr_threads": compute.asr_threads, "mt_threads": compute.mt_threads}
+    draft_used = (
+        mt.speculative != "off"
+        and mt.draft_model
+        and (mt.use_draft_model == "yes" or (mt.use_draft_model == "auto" and device == "cuda"))
+    )
+    return {
+        "asr": config.asr.model,
+        "mt": mt.model,
+        "fast_mt": mt.fast_model,
+        "draft_mt": mt.draft_model if draft_used else None,
+        "device": device,
+        "compute_type": compute_type,
+        "asr_threads": compute.asr_threads,
+        "mt_threads": compute.mt_threads,
+    }
 
 
-async def _run_setting(setting: Setting, mode: Mode, items: Sequence[CorpusItem], plan: EvalPlan,
-                       word_ends: dict[str, list[float]], registry: EngineRegistry, log: Log) -> dict[str, Any]:
+async def _run_setting(
+    setting: Setting,
+    mode: Mode,
+    items: Sequence[CorpusItem],
+    plan: EvalPlan,
+    word_ends: dict[str, list[float]],
+    registry: EngineRegistry,
+    log: Log,
+) -> dict[str, Any]:
     runs: list[ItemRun] = []
     scores: dict[str, dict[str, Any]] = {}
     # An English-only Whisper cannot do other languages; --targets may leave an item nothing to translate into.
-    skipped = [item.id for item in items if not supports(setting.config, item)
-               or (plan.targets and not set(plan.targets) & set(item.translations))]
+    skipped = [
+        item.id
+        for item in items
+        if not supports(setting.config, item)
+        or (plan.targets and not set(plan.targets) & set(item.translations))
+    ]
     for item in items:
         if item.id in skipped:
             continue
         run = await run_item(setting.config, item, registry, mode=mode, targets=plan.targets)
         runs.append(run)
         scores[item.id] = score_item(item, run.events, word_ends[item.id], run.targets)
-        log(f"  {setting.name} [{mode}] {item.id}: {len(run.events)} events, {run.wall_s:.1f} s for {run.audio_s:.1f} s of audio")
+        log(
+            f"  {setting.name} [{mode}] {item.id}: {len(run.events)} events, {run.wall_s:.1f} s for {run.audio_s:.1f} s of audio"
+        )
     references = {item.id: dict(item.translations) for item in items}
     return {
         "name": setting.name,
@@ -105,9 +142,15 @@ async def _run_setting(setting: Setting, mode: Mode, items: Sequence[CorpusItem]
     }
 
 
-async def evaluate(plan: EvalPlan, corpus: Sequence[CorpusItem], registry: EngineRegistry, *,
-                   clock: Literal["auto", "unaware", "aware"] = "auto", log: Log = print,
-                   on_run: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+async def evaluate(
+    plan: EvalPlan,
+    corpus: Sequence[CorpusItem],
+    registry: EngineRegistry,
+    *,
+    clock: Literal["auto", "unaware", "aware"] = "auto",
+    log: Log = print,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """Run the plan; the returned dict is results.json (events are split off by the writer).
 
     `clock` picks the runs (see `_modes`). `on_run` gets the results so far after every finished run, so a long sweep that is
@@ -121,7 +164,9 @@ async def evaluate(plan: EvalPlan, corpus: Sequence[CorpusItem], registry: Engin
             log(f"warning: {warning}")
         modes = _modes(setting, clock)
         for mode in modes:
-            results["runs"].append(await _run_setting(setting, mode, items, plan, word_ends, registry, log))
+            results["runs"].append(
+                await _run_setting(setting, mode, items, plan, word_ends, registry, log)
+            )
             if on_run is not None:
                 on_run(results)
     return results
@@ -134,7 +179,9 @@ def _modes(setting: Setting, clock: str) -> list[Mode]:
     return [clock]  # type: ignore[list-item]
 
 
-def _results(plan: EvalPlan, items: Sequence[CorpusItem], word_ends: dict[str, list[float]]) -> dict[str, Any]:
+def _results(
+    plan: EvalPlan, items: Sequence[CorpusItem], word_ends: dict[str, list[float]]
+) -> dict[str, Any]:
     return {
         "meta": {
             "rtt_version": __version__,
@@ -144,10 +191,13 @@ def _results(plan: EvalPlan, items: Sequence[CorpusItem], word_ends: dict[str, l
             "items": [item.id for item in items],
             "audio_s": round(sum(item.duration for item in items), 2),
             "targets": list(plan.targets) or "every reference language",
-            "word_times": (f"word timestamps of an offline decode with {plan.alignment_model} (faster-whisper, "
-                           "word_timestamps=True), aligned to the reference words; unmatched words interpolated "
-                           "within their utterance" if plan.word_times == "offline"
-                           else "spread over each utterance's boundaries in proportion to word length"),
+            "word_times": (
+                f"word timestamps of an offline decode with {plan.alignment_model} (faster-whisper, "
+                "word_timestamps=True), aligned to the reference words; unmatched words interpolated "
+                "within their utterance"
+                if plan.word_times == "offline"
+                else "spread over each utterance's boundaries in proportion to word length"
+            ),
         },
         "word_ends": word_ends,
         "runs": [],

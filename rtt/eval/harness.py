@@ -30,7 +30,15 @@ from .metrics import match_words, simple_words
 from .observer import EventRecorder
 from .scoring import word_ends_from_utterances
 
-__all__ = ["ItemRun", "Mode", "item_config", "make_pipeline", "offline_word_ends", "run_item", "supports"]
+__all__ = [
+    "ItemRun",
+    "Mode",
+    "item_config",
+    "make_pipeline",
+    "offline_word_ends",
+    "run_item",
+    "supports",
+]
 
 Mode = Literal["unaware", "aware"]
 
@@ -53,7 +61,9 @@ def supports(config: PipelineConfig, item: CorpusItem) -> bool:
     return item.lang == "en" or not config.asr.model.endswith(".en")
 
 
-def item_config(config: PipelineConfig, item: CorpusItem, targets: Sequence[str] = (), *, aware: bool) -> PipelineConfig:
+def item_config(
+    config: PipelineConfig, item: CorpusItem, targets: Sequence[str] = (), *, aware: bool
+) -> PipelineConfig:
     """The setting's config for one item: its language, its reference languages as targets."""
     langs = tuple(lang for lang in item.translations if not targets or lang in targets)
     return dataclasses.replace(
@@ -65,7 +75,9 @@ def item_config(config: PipelineConfig, item: CorpusItem, targets: Sequence[str]
     )
 
 
-def make_pipeline(config: PipelineConfig, item: CorpusItem, registry: EngineRegistry, recorder: EventRecorder) -> Pipeline:
+def make_pipeline(
+    config: PipelineConfig, item: CorpusItem, registry: EngineRegistry, recorder: EventRecorder
+) -> Pipeline:
     """The same factory as `rtt translate`, with the clock the mode asks for."""
     source = open_source(str(item.audio), stream=config.stream, config=config.source)
     clock = RealClock() if config.source.realtime else SimulatedClock()
@@ -73,7 +85,12 @@ def make_pipeline(config: PipelineConfig, item: CorpusItem, registry: EngineRegi
 
 
 async def run_item(
-    config: PipelineConfig, item: CorpusItem, registry: EngineRegistry, *, mode: Mode, targets: Sequence[str] = ()
+    config: PipelineConfig,
+    item: CorpusItem,
+    registry: EngineRegistry,
+    *,
+    mode: Mode,
+    targets: Sequence[str] = (),
 ) -> ItemRun:
     """Run one item to its end and return every event it emitted."""
     config = item_config(config, item, targets, aware=mode == "aware")
@@ -100,7 +117,7 @@ def _interpolate(ends: list[float | None], item: CorpusItem) -> list[float]:
     index = 0
     for utt in item.utterances:
         n = len(simple_words(utt.text))
-        span = ends[index:index + n]
+        span = ends[index : index + n]
         known = [(i, min(max(t, utt.start), utt.end)) for i, t in enumerate(span) if t is not None]
         anchors = [(-1, utt.start)] + known + [(n, utt.end)]
         for (i0, t0), (i1, t1) in zip(anchors, anchors[1:]):
@@ -111,20 +128,34 @@ def _interpolate(ends: list[float | None], item: CorpusItem) -> list[float]:
     return out
 
 
-def offline_word_ends(item: CorpusItem, config: PipelineConfig, registry: EngineRegistry, model: str) -> list[float]:
+def offline_word_ends(
+    item: CorpusItem, config: PipelineConfig, registry: EngineRegistry, model: str
+) -> list[float]:
     """End time of every reference word, from word timestamps of an offline decode of the file.
 
     Decoded words are aligned to the reference words; reference words without a
     decoded partner are interpolated inside their utterance. Falls back to the
     utterance boundaries when the model cannot decode the item's language.
     """
-    decode_config = dataclasses.replace(config, asr=dataclasses.replace(config.asr, model=model, language=item.lang))
+    decode_config = dataclasses.replace(
+        config, asr=dataclasses.replace(config.asr, model=model, language=item.lang)
+    )
     if not supports(decode_config, item):
         return word_ends_from_utterances(item)
     whisper = asr_engine(registry, decode_config).backend.whisper_model
-    segments, _ = whisper.transcribe(str(item.audio), language=item.lang, word_timestamps=True, beam_size=1,
-                                     condition_on_previous_text=False)
-    decoded = [(tok, w.end) for s in list(segments) for w in (s.words or []) for tok in simple_words(w.word)]
+    segments, _ = whisper.transcribe(
+        str(item.audio),
+        language=item.lang,
+        word_timestamps=True,
+        beam_size=1,
+        condition_on_previous_text=False,
+    )
+    decoded = [
+        (tok, w.end)
+        for s in list(segments)
+        for w in (s.words or [])
+        for tok in simple_words(w.word)
+    ]
     reference = simple_words(item.transcript)
     ends: list[float | None] = [None] * len(reference)
     for i, j in match_words(reference, [tok for tok, _ in decoded]):

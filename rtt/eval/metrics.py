@@ -57,7 +57,9 @@ def word_errors(reference: str, hypothesis: str, lang: str) -> tuple[int, int]:
     return out.substitutions + out.deletions + out.insertions, len(ref.split())
 
 
-def word_error_rate(references: Sequence[str], hypotheses: Sequence[str], lang: str) -> float | None:
+def word_error_rate(
+    references: Sequence[str], hypotheses: Sequence[str], lang: str
+) -> float | None:
     """Corpus WER: all errors over all reference words (None without reference words)."""
     counts = [word_errors(r, h, lang) for r, h in zip(references, hypotheses)]
     words = sum(n for _, n in counts)
@@ -95,7 +97,9 @@ def _lagging(delays: Sequence[float], source_duration: float, target_length: int
     return round(total / tau, 4)
 
 
-def average_lagging(delays: Sequence[float], source_duration: float, reference_length: int) -> float | None:
+def average_lagging(
+    delays: Sequence[float], source_duration: float, reference_length: int
+) -> float | None:
     """AL in seconds; `delays` per target word, measured from the start of the source."""
     return _lagging(delays, source_duration, reference_length)
 

@@ -30,16 +30,30 @@ def _frontier_panel(ax, runs: Sequence[dict[str, Any]], latency: str, quality: s
         if not pts:
             continue
         front = pareto([(x, y) for x, y, _ in pts])
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker=marker, c=["tab:red" if f else "tab:gray" for f in front],
-                   label=f"computation-{mode}", zorder=3)
+        ax.scatter(
+            [p[0] for p in pts],
+            [p[1] for p in pts],
+            marker=marker,
+            c=["tab:red" if f else "tab:gray" for f in front],
+            label=f"computation-{mode}",
+            zorder=3,
+        )
         best = sorted((p for p, f in zip(pts, front) if f), key=lambda p: p[0])
         if len(best) > 1:
-            ax.plot([p[0] for p in best], [p[1] for p in best], color="tab:red", linewidth=1, zorder=2,
-                    linestyle="-" if mode == "unaware" else ":")
+            ax.plot(
+                [p[0] for p in best],
+                [p[1] for p in best],
+                color="tab:red",
+                linewidth=1,
+                zorder=2,
+                linestyle="-" if mode == "unaware" else ":",
+            )
         for x, y, name in pts:
             ax.annotate(name, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel({"laal": "LAAL (s)", "ttf": "time to final p50 (s)"}[latency])
-    ax.set_ylabel({"chrf_mean": "chrF (mean over pairs)", "bleu_mean": "BLEU (mean over pairs)"}[quality])
+    ax.set_ylabel(
+        {"chrf_mean": "chrF (mean over pairs)", "bleu_mean": "BLEU (mean over pairs)"}[quality]
+    )
     ax.grid(alpha=0.3)
 
 
@@ -47,7 +61,10 @@ def plot_frontier(runs: Sequence[dict[str, Any]], path: Path) -> None:
     """Quality against latency, one point per setting; red points are Pareto-optimal."""
     plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    for ax, (lat, qual) in zip(axes.flat, [("laal", "chrf_mean"), ("laal", "bleu_mean"), ("ttf", "chrf_mean"), ("ttf", "bleu_mean")]):
+    for ax, (lat, qual) in zip(
+        axes.flat,
+        [("laal", "chrf_mean"), ("laal", "bleu_mean"), ("ttf", "chrf_mean"), ("ttf", "bleu_mean")],
+    ):
         _frontier_panel(ax, runs, lat, qual)
     axes[0][0].legend(fontsize=7)
     fig.suptitle("latency vs quality (red: Pareto-optimal within a clock)")
@@ -61,7 +78,9 @@ def plot_stages(runs: Sequence[dict[str, Any]], path: Path) -> None:
     ASR (speech end to last source commit) and MT (from there to the final translation), means."""
     plt = _pyplot()
     labels = [f"{r['name']}\n[{r['mode']}]" for r in runs]
-    stages = sorted({k for r in runs for k in r["summary"]["rtf"] if k not in ("all_stages", "wall")})
+    stages = sorted(
+        {k for r in runs for k in r["summary"]["rtf"] if k not in ("all_stages", "wall")}
+    )
     fig, (left, right) = plt.subplots(1, 2, figsize=(max(9, 1.6 * len(runs) + 4), 4.8))
     bottom = [0.0] * len(runs)
     for stage in stages:
@@ -75,7 +94,12 @@ def plot_stages(runs: Sequence[dict[str, Any]], path: Path) -> None:
     asr = [max(r["summary"].get("source_final_mean") or 0.0, 0.0) for r in runs]
     total = [r["summary"].get("time_to_final_mean") or 0.0 for r in runs]
     right.bar(labels, asr, label="ASR: speech end → source final")
-    right.bar(labels, [max(t - a, 0.0) for t, a in zip(total, asr)], bottom=asr, label="MT: → final translation")
+    right.bar(
+        labels,
+        [max(t - a, 0.0) for t, a in zip(total, asr)],
+        bottom=asr,
+        label="MT: → final translation",
+    )
     right.set_ylabel("seconds (mean per utterance)")
     right.set_title("time to final, by stage", fontsize=10)
     right.legend(fontsize=7)
@@ -92,11 +116,19 @@ def plot_flicker(runs: Sequence[dict[str, Any]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     clock = "unaware" if any(r["mode"] == "unaware" for r in runs) else "aware"
     # Only settings that change nothing but the speculative mode and β: other knobs move NE too.
-    unaware = [r for r in runs if r["mode"] == clock
-               and set(r["overrides"]) <= {"mt"} and set(r["overrides"].get("mt", {})) <= {"speculative", "beta"}]
-    stable = sorted((r["config"]["mt"].get("beta", 0.0), r["summary"]["target_normalized_erasure"], r["name"])
-                    for r in unaware if r["config"]["mt"].get("speculative") == "stable"
-                    and r["summary"]["target_normalized_erasure"] is not None)
+    unaware = [
+        r
+        for r in runs
+        if r["mode"] == clock
+        and set(r["overrides"]) <= {"mt"}
+        and set(r["overrides"].get("mt", {})) <= {"speculative", "beta"}
+    ]
+    stable = sorted(
+        (r["config"]["mt"].get("beta", 0.0), r["summary"]["target_normalized_erasure"], r["name"])
+        for r in unaware
+        if r["config"]["mt"].get("speculative") == "stable"
+        and r["summary"]["target_normalized_erasure"] is not None
+    )
     if stable:
         ax.plot([s[0] for s in stable], [s[1] for s in stable], "o-", label="stable")
         for beta, ne, name in stable:
@@ -104,7 +136,12 @@ def plot_flicker(runs: Sequence[dict[str, Any]], path: Path) -> None:
     for r in unaware:
         mode = r["config"]["mt"].get("speculative")
         if mode in ("exact", "off") and r["summary"]["target_normalized_erasure"] is not None:
-            ax.axhline(r["summary"]["target_normalized_erasure"], linestyle="--", linewidth=0.8, label=f"{r['name']} ({mode})")
+            ax.axhline(
+                r["summary"]["target_normalized_erasure"],
+                linestyle="--",
+                linewidth=0.8,
+                label=f"{r['name']} ({mode})",
+            )
     ax.set_xlabel("β (stable mode)")
     ax.set_ylabel("target normalized erasure")
     ax.set_title(f"flicker against β (computation-{clock})")
@@ -112,7 +149,9 @@ def plot_flicker(runs: Sequence[dict[str, Any]], path: Path) -> None:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
     else:
-        ax.text(0.5, 0.5, "no stable-mode β settings in this run", ha="center", transform=ax.transAxes)
+        ax.text(
+            0.5, 0.5, "no stable-mode β settings in this run", ha="center", transform=ax.transAxes
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

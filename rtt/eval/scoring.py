@@ -26,7 +26,15 @@ from .metrics import (
     word_errors,
 )
 
-__all__ = ["display_tokens", "source_erasure", "source_final_delays", "score_item", "target_delays", "utterance_of", "word_ends_from_utterances"]
+__all__ = [
+    "display_tokens",
+    "source_erasure",
+    "source_final_delays",
+    "score_item",
+    "target_delays",
+    "utterance_of",
+    "word_ends_from_utterances",
+]
 
 
 def word_ends_from_utterances(item: CorpusItem) -> list[float]:
@@ -57,7 +65,9 @@ def utterance_of(utterances: Sequence[Utterance], t: float) -> int:
     return max(0, bisect.bisect_right(starts, t) - 1)
 
 
-def commit_latencies(item: CorpusItem, events: Sequence[Event], word_ends: Sequence[float]) -> list[float]:
+def commit_latencies(
+    item: CorpusItem, events: Sequence[Event], word_ends: Sequence[float]
+) -> list[float]:
     """Per aligned reference word: emission of the committed word minus the word's end."""
     hyp: list[tuple[str, float]] = []
     for e in events:
@@ -92,7 +102,7 @@ def source_erasure(events: Sequence[Event]) -> tuple[int, int]:
             new = display_tokens(e.text)
             tail = partial[e.utterance]
             # The partial that held these words is superseded in the same ASR pass.
-            partial[e.utterance] = tail[len(new):] if tail[: len(new)] == new else tail
+            partial[e.utterance] = tail[len(new) :] if tail[: len(new)] == new else tail
             committed[e.utterance] += new
         elif isinstance(e, SourcePartial):
             partial[e.utterance] = display_tokens(e.text)
@@ -102,13 +112,18 @@ def source_erasure(events: Sequence[Event]) -> tuple[int, int]:
         if shown and shown[-1][0] == e.emitted:
             shown.pop()
         shown.append((e.emitted, committed[e.utterance] + partial[e.utterance]))
-    for u, shown in displays.items():  # what stays is the committed text; a leftover partial is taken back
+    for (
+        u,
+        shown,
+    ) in displays.items():  # what stays is the committed text; a leftover partial is taken back
         shown.append((None, committed[u]))
     totals = [normalized_erasure([tokens for _, tokens in d]) for d in displays.values()]
     return sum(t[0] for t in totals), sum(t[1] for t in totals)
 
 
-def _sentence_displays(events: Sequence[Event], lang: str) -> dict[int, list[tuple[float, list[str], bool]]]:
+def _sentence_displays(
+    events: Sequence[Event], lang: str
+) -> dict[int, list[tuple[float, list[str], bool]]]:
     """(emitted, tokens, is_commit) per target sentence, in order."""
     out: dict[int, list[tuple[float, list[str], bool]]] = defaultdict(list)
     for e in events:
@@ -117,7 +132,9 @@ def _sentence_displays(events: Sequence[Event], lang: str) -> dict[int, list[tup
     return out
 
 
-def _first_appearance(displays: list[tuple[float, list[str], bool]], final: list[str]) -> list[float]:
+def _first_appearance(
+    displays: list[tuple[float, list[str], bool]], final: list[str]
+) -> list[float]:
     """Per final word: since when the display showed it (and everything before it) unchanged."""
     times = []
     for j in range(len(final)):
@@ -128,7 +145,9 @@ def _first_appearance(displays: list[tuple[float, list[str], bool]], final: list
     return times
 
 
-def target_delays(item: CorpusItem, events: Sequence[Event], lang: str) -> dict[int, dict[str, list[float]]]:
+def target_delays(
+    item: CorpusItem, events: Sequence[Event], lang: str
+) -> dict[int, dict[str, list[float]]]:
     """Per reference utterance: the emission time of each target word (commit and first appearance)."""
     per_utt: dict[int, dict[str, list[float]]] = defaultdict(lambda: {"commit": [], "first": []})
     displays = _sentence_displays(events, lang)
@@ -141,7 +160,9 @@ def target_delays(item: CorpusItem, events: Sequence[Event], lang: str) -> dict[
     return per_utt
 
 
-def _lagging(item: CorpusItem, lang: str, per_utt: dict[int, dict[str, list[float]]]) -> dict[str, list[float]]:
+def _lagging(
+    item: CorpusItem, lang: str, per_utt: dict[int, dict[str, list[float]]]
+) -> dict[str, list[float]]:
     """AL, LAAL, offsets and time-to-final per reference utterance (delays from its start)."""
     out: dict[str, list[float]] = defaultdict(list)
     for u, utt in enumerate(item.utterances):
@@ -193,7 +214,9 @@ def _target_scores(item: CorpusItem, events: Sequence[Event], lang: str) -> dict
     }
 
 
-def score_item(item: CorpusItem, events: Sequence[Event], word_ends: Sequence[float], targets: Sequence[str]) -> dict[str, Any]:
+def score_item(
+    item: CorpusItem, events: Sequence[Event], word_ends: Sequence[float], targets: Sequence[str]
+) -> dict[str, Any]:
     """Every per-item figure; lists under `values` are pooled across items by the summary."""
     hypothesis = " ".join(e.text for e in events if isinstance(e, SourceCommit))
     errors, words = word_errors(item.transcript, hypothesis, item.lang)
@@ -207,9 +230,10 @@ def score_item(item: CorpusItem, events: Sequence[Event], word_ends: Sequence[fl
         "source_erased": erased,
         "source_final_tokens": final,
         "source_normalized_erasure": round(erased / final, 4) if final else None,
-        "values": {"commit_latency": commit_latencies(item, events, word_ends),
-                   "source_final": source_final_delays(item, events)},
+        "values": {
+            "commit_latency": commit_latencies(item, events, word_ends),
+            "source_final": source_final_delays(item, events),
+        },
         "targets": {lang: _target_scores(item, events, lang) for lang in targets},
         "errors": [e.message for e in events if isinstance(e, Error)],
     }
-

@@ -25,7 +25,9 @@ def _ratio(num: float, den: float) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def _quality(scores: dict[str, dict[str, Any]], references: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _quality(
+    scores: dict[str, dict[str, Any]], references: dict[str, dict[str, str]]
+) -> dict[str, Any]:
     docs: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for item_id, score in scores.items():
         for lang, target in score["targets"].items():
@@ -35,7 +37,12 @@ def _quality(scores: dict[str, dict[str, Any]], references: dict[str, dict[str, 
     pairs = sorted(docs)
     bleus = {p: bleu(" ".join(docs[p][0]), " ".join(docs[p][1]), p.split("-")[1]) for p in pairs}
     chrfs = {p: chrf(" ".join(docs[p][0]), " ".join(docs[p][1])) for p in pairs}
-    return {"bleu": bleus, "chrf": chrfs, "bleu_mean": _mean(list(bleus.values())), "chrf_mean": _mean(list(chrfs.values()))}
+    return {
+        "bleu": bleus,
+        "chrf": chrfs,
+        "bleu_mean": _mean(list(bleus.values())),
+        "chrf_mean": _mean(list(chrfs.values())),
+    }
 
 
 def _source(scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -48,12 +55,20 @@ def _source(scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "wer": _ratio(errors, words),
         "wer_by_lang": {lang: _ratio(e, n) for lang, (e, n) in sorted(by_lang.items())},
-        "commit_latency": percentiles([v for s in scores.values() for v in s["values"]["commit_latency"]]),
+        "commit_latency": percentiles(
+            [v for s in scores.values() for v in s["values"]["commit_latency"]]
+        ),
         # speech end -> last source word committed: the ASR share of time to final
-        "source_final": percentiles([v for s in scores.values() for v in s["values"]["source_final"]]),
-        "source_final_mean": _mean([v for s in scores.values() for v in s["values"]["source_final"]]),
-        "source_normalized_erasure": _ratio(sum(s["source_erased"] for s in scores.values()),
-                                            sum(s["source_final_tokens"] for s in scores.values())),
+        "source_final": percentiles(
+            [v for s in scores.values() for v in s["values"]["source_final"]]
+        ),
+        "source_final_mean": _mean(
+            [v for s in scores.values() for v in s["values"]["source_final"]]
+        ),
+        "source_normalized_erasure": _ratio(
+            sum(s["source_erased"] for s in scores.values()),
+            sum(s["source_final_tokens"] for s in scores.values()),
+        ),
     }
 
 
@@ -68,7 +83,10 @@ def _latency(scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
             final += target["final_tokens"]
             revisions += target["revisions"]
             sentences += target["sentences"]
-    out: dict[str, Any] = {key: _mean(pooled[key]) for key in ("al", "laal", "laal_first_appearance", "start_offset", "end_offset")}
+    out: dict[str, Any] = {
+        key: _mean(pooled[key])
+        for key in ("al", "laal", "laal_first_appearance", "start_offset", "end_offset")
+    }
     out["time_to_final"] = percentiles(pooled["time_to_final"])
     out["time_to_final_mean"] = _mean(pooled["time_to_final"])
     out["missing_utterances"] = len(pooled["missing_utterances"])
@@ -90,7 +108,11 @@ def _speed(runs: Sequence[ItemRun]) -> dict[str, Any]:
     return {"audio_s": round(audio, 2), "rtf": rtf}
 
 
-def summarize(scores: dict[str, dict[str, Any]], runs: Sequence[ItemRun], references: dict[str, dict[str, str]]) -> dict[str, Any]:
+def summarize(
+    scores: dict[str, dict[str, Any]],
+    runs: Sequence[ItemRun],
+    references: dict[str, dict[str, str]],
+) -> dict[str, Any]:
     """Overall figures of one setting under one clock."""
     return {
         "items": len(scores),

@@ -38,7 +38,13 @@ SWEEPS = Path(__file__).resolve().parent / "sweeps"
 DEFAULT_SWEEP = SWEEPS / "default.toml"
 QUICK_SWEEP = SWEEPS / "quick.toml"
 _SECTIONS = ("source", "vad", "asr", "mt", "compute")
-_NULLABLE = {"fast_model", "draft_model", "language", "compute_type", "input_device"}  # TOML has no null: "none"
+_NULLABLE = {
+    "fast_model",
+    "draft_model",
+    "language",
+    "compute_type",
+    "input_device",
+}  # TOML has no null: "none"
 
 
 @dataclass(frozen=True)
@@ -74,11 +80,17 @@ def _split_known(table: dict[str, Any], where: str) -> tuple[dict[str, Any], lis
     skipped: list[str] = []
     for section, values in table.items():
         if section not in _SECTIONS:
-            raise ConfigError(f"{where}: unknown section {section!r} (known: {', '.join(_SECTIONS)})")
+            raise ConfigError(
+                f"{where}: unknown section {section!r} (known: {', '.join(_SECTIONS)})"
+            )
         if not isinstance(values, dict):
             raise ConfigError(f"{where}: [{section}] must be a table")
         names = _known_keys(section)
-        known[section] = {k: None if k in _NULLABLE and v == "none" else v for k, v in values.items() if k in names}
+        known[section] = {
+            k: None if k in _NULLABLE and v == "none" else v
+            for k, v in values.items()
+            if k in names
+        }
         skipped += [f"{section}.{k}" for k in values if k not in names]
     return known, skipped
 
@@ -90,7 +102,9 @@ def _setting(raw: Any, base: PipelineConfig, index: int) -> Setting:
     sections = {k: v for k, v in raw.items() if k not in ("name", "headline")}
     known, skipped = _split_known(sections, f"setting {name!r}")
     config = config_from_dict(known, base)
-    warnings = tuple(f"setting {name!r}: {key} is not a PipelineConfig option here; skipped" for key in skipped)
+    warnings = tuple(
+        f"setting {name!r}: {key} is not a PipelineConfig option here; skipped" for key in skipped
+    )
     return Setting(name, config, known, bool(raw.get("headline", False)), warnings)
 
 
@@ -118,7 +132,9 @@ def parse_sweep(data: dict[str, Any], source: str = "") -> EvalPlan:
     if len(set(names)) != len(names):
         raise ConfigError(f"{source or 'sweep'}: setting names must be unique")
     if skipped:
-        warning = tuple(f"[base]: {key} is not a PipelineConfig option here; skipped" for key in skipped)
+        warning = tuple(
+            f"[base]: {key} is not a PipelineConfig option here; skipped" for key in skipped
+        )
         settings = tuple(dataclasses.replace(s, warnings=warning + s.warnings) for s in settings)
     unknown = set(data) - {"eval", "base", "setting"}
     if unknown:

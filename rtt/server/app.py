@@ -70,7 +70,9 @@ class RttServer:
 
     def __init__(self, config: ServerConfig, kit: StageKit) -> None:
         if not is_loopback(config.host) and not config.token:
-            raise ConfigError(f"binding {config.host} (not loopback) needs a token: pass --token or set RTT_TOKEN")
+            raise ConfigError(
+                f"binding {config.host} (not loopback) needs a token: pass --token or set RTT_TOKEN"
+            )
         self.config = config
         self.metrics = ServerMetrics()
         self.journal = Journal(config.journal, config.retention)
@@ -131,7 +133,9 @@ class RttServer:
         if url.path == "/healthz":
             return connection.respond(200, "ok\n")
         if url.path == "/metrics":
-            return self._authorize(connection, request) or _response(200, self.metrics.render(), CONTENT_TYPE_LATEST)
+            return self._authorize(connection, request) or _response(
+                200, self.metrics.render(), CONTENT_TYPE_LATEST
+            )
         if url.path == "/ws":
             return self._authorize(connection, request) or self._check_origin(connection, request)
         static = _STATIC_FILES.get(url.path)
@@ -150,7 +154,9 @@ class RttServer:
             given = header[len("Bearer ") :].strip()
         if given and hmac.compare_digest(given.encode(), token.encode()):
             return None
-        response = connection.respond(401, "a valid token is required (Authorization: Bearer T, or ?token=T)\n")
+        response = connection.respond(
+            401, "a valid token is required (Authorization: Bearer T, or ?token=T)\n"
+        )
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
 
@@ -166,5 +172,11 @@ class RttServer:
 
 
 def _response(status: int, body: bytes, content_type: str) -> Response:
-    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-cache")])
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-cache"),
+        ]
+    )
     return Response(status, "OK" if status == 200 else "", headers, body)

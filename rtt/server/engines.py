@@ -26,7 +26,9 @@ class StageKit(Protocol):
     def load(self, config: PipelineConfig) -> None:
         """Load every model `config` needs (blocking; called once, on a thread)."""
 
-    def stages(self, config: PipelineConfig, clock: Clock) -> tuple[list[Stage], LanguageFanoutStage]:
+    def stages(
+        self, config: PipelineConfig, clock: Clock
+    ) -> tuple[list[Stage], LanguageFanoutStage]:
         """A fresh stage list for one stream, ending in its language fan-out."""
 
 
@@ -37,7 +39,9 @@ class EngineKit:
     def load(self, config: PipelineConfig) -> None:
         load_engines(self.registry, config)
 
-    def stages(self, config: PipelineConfig, clock: Clock) -> tuple[list[Stage], LanguageFanoutStage]:
+    def stages(
+        self, config: PipelineConfig, clock: Clock
+    ) -> tuple[list[Stage], LanguageFanoutStage]:
         untranslated = dataclasses.replace(config, mt=dataclasses.replace(config.mt, targets=()))
         front = build_stages(untranslated, self.registry, clock)[:-1]
         main, fast = mt_engines(self.registry, config)

@@ -16,13 +16,25 @@ class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.sessions = Gauge("rtt_sessions", "open websocket sessions by role", ["role"], registry=r)
+        self.sessions = Gauge(
+            "rtt_sessions", "open websocket sessions by role", ["role"], registry=r
+        )
         self.rooms = Gauge("rtt_rooms", "rooms held in memory", registry=r)
         self.listeners = Gauge("rtt_listeners", "listeners joined to rooms", registry=r)
         self.audio_seconds = Counter("rtt_audio_seconds", "seconds of audio received", registry=r)
-        self.events = Counter("rtt_events", "events sent out of room pipelines", ["type"], registry=r)
-        self.coalesced = Counter("rtt_coalesced_partials", "stale partials replaced or dropped in listener queues", registry=r)
-        self.overflows = Counter("rtt_listener_catchups", "slow listeners switched to catching up from the journal", registry=r)
+        self.events = Counter(
+            "rtt_events", "events sent out of room pipelines", ["type"], registry=r
+        )
+        self.coalesced = Counter(
+            "rtt_coalesced_partials",
+            "stale partials replaced or dropped in listener queues",
+            registry=r,
+        )
+        self.overflows = Counter(
+            "rtt_listener_catchups",
+            "slow listeners switched to catching up from the journal",
+            registry=r,
+        )
         self.errors = Counter("rtt_errors", "errors sent to clients, by code", ["code"], registry=r)
         self.latency = Histogram(
             "rtt_stage_latency_seconds",
@@ -31,7 +43,12 @@ class ServerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.busy = Counter("rtt_stage_busy_seconds", "compute time spent in each pipeline stage", ["stage"], registry=r)
+        self.busy = Counter(
+            "rtt_stage_busy_seconds",
+            "compute time spent in each pipeline stage",
+            ["stage"],
+            registry=r,
+        )
 
     def observe(self, event: Event) -> None:
         """An event leaving a room's pipeline."""

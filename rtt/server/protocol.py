@@ -110,7 +110,11 @@ def parse_message(text: str) -> Message:
         raise ProtocolError("bad_json", "a message must be a JSON object", Close.INVALID_DATA)
     version = obj.get("version", PROTOCOL_VERSION)
     if version != PROTOCOL_VERSION:
-        raise ProtocolError("bad_version", f"protocol version {version!r} is not supported (this server speaks {PROTOCOL_VERSION})", Close.UNSUPPORTED)
+        raise ProtocolError(
+            "bad_version",
+            f"protocol version {version!r} is not supported (this server speaks {PROTOCOL_VERSION})",
+            Close.UNSUPPORTED,
+        )
     kind = obj.get("type")
     if kind == "start":
         return _start(obj)
@@ -118,20 +122,49 @@ def parse_message(text: str) -> Message:
         return StopMessage()
     if kind == "join":
         return _join(obj)
-    raise ProtocolError("unknown_type", f"unknown message type {kind!r} (expected start, stop or join)")
+    raise ProtocolError(
+        "unknown_type", f"unknown message type {kind!r} (expected start, stop or join)"
+    )
 
 
 def _start(obj: dict[str, Any]) -> StartMessage:
-    _known(obj, {"type", "version", "targets", "source_lang", "rate", "encoding", "channels", "room", "vad", "partials", "receive"})
+    _known(
+        obj,
+        {
+            "type",
+            "version",
+            "targets",
+            "source_lang",
+            "rate",
+            "encoding",
+            "channels",
+            "room",
+            "vad",
+            "partials",
+            "receive",
+        },
+    )
     encoding = _field(obj, "encoding", str, "pcm16le").lower()
     if encoding != "pcm16le":
-        raise ProtocolError("unsupported_encoding", f"encoding {encoding!r} is not supported; send pcm16le", Close.UNSUPPORTED)
+        raise ProtocolError(
+            "unsupported_encoding",
+            f"encoding {encoding!r} is not supported; send pcm16le",
+            Close.UNSUPPORTED,
+        )
     channels = _field(obj, "channels", int, 1)
     if channels != 1:
-        raise ProtocolError("unsupported_encoding", f"{channels} channels: send mono PCM (channels: 1)", Close.UNSUPPORTED)
+        raise ProtocolError(
+            "unsupported_encoding",
+            f"{channels} channels: send mono PCM (channels: 1)",
+            Close.UNSUPPORTED,
+        )
     rate = _field(obj, "rate", int, RATE)
     if not _RATES[0] <= rate <= _RATES[1]:
-        raise ProtocolError("unsupported_rate", f"sample rate {rate} is outside {_RATES[0]}-{_RATES[1]} Hz", Close.UNSUPPORTED)
+        raise ProtocolError(
+            "unsupported_rate",
+            f"sample rate {rate} is outside {_RATES[0]}-{_RATES[1]} Hz",
+            Close.UNSUPPORTED,
+        )
     source = _field(obj, "source_lang", str, None)
     if source is not None and source != "auto":
         _language(source)
@@ -166,20 +199,33 @@ def _join(obj: dict[str, Any]) -> JoinMessage:
         return message
     if isinstance(since, int) and not isinstance(since, bool):
         if len(message.channels) != 1:
-            raise ProtocolError("bad_message", "an integer since needs exactly one channel; send {channel: seq} instead")
+            raise ProtocolError(
+                "bad_message",
+                "an integer since needs exactly one channel; send {channel: seq} instead",
+            )
         since = {message.channels[0]: since}
-    if not isinstance(since, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in since.values()):
-        raise ProtocolError("bad_message", "since must be a non-negative integer or an object {channel: seq}")
+    if not isinstance(since, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in since.values()
+    ):
+        raise ProtocolError(
+            "bad_message", "since must be a non-negative integer or an object {channel: seq}"
+        )
     stray = set(since) - set(message.channels)
     if stray:
-        raise ProtocolError("bad_message", f"since names channel(s) not joined: {', '.join(sorted(stray))}")
-    return JoinMessage(message.room, message.languages, message.source, tuple(sorted(since.items())))
+        raise ProtocolError(
+            "bad_message", f"since names channel(s) not joined: {', '.join(sorted(stray))}"
+        )
+    return JoinMessage(
+        message.room, message.languages, message.source, tuple(sorted(since.items()))
+    )
 
 
 def _known(obj: dict[str, Any], keys: set[str]) -> None:
     unknown = set(obj) - keys
     if unknown:
-        raise ProtocolError("bad_message", f"unknown field(s) in {obj['type']}: {', '.join(sorted(unknown))}")
+        raise ProtocolError(
+            "bad_message", f"unknown field(s) in {obj['type']}: {', '.join(sorted(unknown))}"
+        )
 
 
 def _field(obj: dict[str, Any], name: str, kind: type, default: Any) -> Any:
@@ -187,14 +233,20 @@ def _field(obj: dict[str, Any], name: str, kind: type, default: Any) -> Any:
     if value is default:
         return value
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ProtocolError("bad_message", f"{name} must be {kind.__name__}, not {type(value).__name__}")
+        raise ProtocolError(
+            "bad_message", f"{name} must be {kind.__name__}, not {type(value).__name__}"
+        )
     return value
 
 
 def _language(code: Any) -> str:
     if not isinstance(code, str) or code not in LANGUAGES:
         known = ", ".join(sorted(LANGUAGES))
-        raise ProtocolError("unsupported_language", f"language {code!r} is not supported; supported: {known}", Close.UNSUPPORTED)
+        raise ProtocolError(
+            "unsupported_language",
+            f"language {code!r} is not supported; supported: {known}",
+            Close.UNSUPPORTED,
+        )
     return code
 
 
@@ -208,7 +260,9 @@ def _languages(value: Any) -> tuple[str, ...]:
 
 def _room(name: str) -> str:
     if not _ROOM_NAME.match(name):
-        raise ProtocolError("bad_message", "a room name is 1-64 characters of A-Z, a-z, 0-9, _ and -")
+        raise ProtocolError(
+            "bad_message", "a room name is 1-64 characters of A-Z, a-z, 0-9, _ and -"
+        )
     return name
 
 
@@ -222,7 +276,11 @@ class AudioDecoder:
 
     def decode(self, data: bytes) -> np.ndarray:
         if len(data) % 2:
-            raise ProtocolError("bad_audio", f"an audio frame of {len(data)} bytes is not whole 16-bit samples", Close.INVALID_DATA)
+            raise ProtocolError(
+                "bad_audio",
+                f"an audio frame of {len(data)} bytes is not whole 16-bit samples",
+                Close.INVALID_DATA,
+            )
         ints = np.frombuffer(data, dtype="<i2")
         self.samples_in += len(ints)
         return self._resampler.push(ints.astype(np.float32) / 32768.0)

@@ -23,7 +23,16 @@ from typing import Callable
 
 from pipeline.clock import RealClock
 from pipeline.config import PipelineConfig
-from pipeline.events import End, Error, Event, SourceCommit, SourcePartial, TargetCommit, TargetPartial, to_json
+from pipeline.events import (
+    End,
+    Error,
+    Event,
+    SourceCommit,
+    SourcePartial,
+    TargetCommit,
+    TargetPartial,
+    to_json,
+)
 from pipeline.fanout import LanguageFanoutStage
 from pipeline.runner import Pipeline
 
@@ -46,7 +55,9 @@ class Limits:
     max_listeners: int = 500  # per room
     max_languages: int = 4  # translation languages per room
     outbox: int = 256  # frames queued per listener before it catches up from the journal
-    idle_timeout: float = 60.0  # seconds without a message before a speaker (or a silent new client) is closed
+    idle_timeout: float = (
+        60.0  # seconds without a message before a speaker (or a silent new client) is closed
+    )
     rate_factor: float = 4.0  # audio faster than this × real time is throttled
     abuse_after: float = 30.0  # seconds of sustained throttling before the stream is refused
     max_message: int = 1 << 18  # bytes per websocket message (max_size)
@@ -98,7 +109,11 @@ class Room:
 
     async def _open(self, channel: str) -> JournalFile:
         if channel not in self._files:
-            file = self._journal.stream(self.name) if self.private else self._journal.room(self.name, channel)
+            file = (
+                self._journal.stream(self.name)
+                if self.private
+                else self._journal.room(self.name, channel)
+            )
             seq = await asyncio.to_thread(file.last_seq)
             if channel not in self._files:  # another caller may have opened it meanwhile
                 self._files[channel], self._seq[channel] = file, seq
@@ -135,7 +150,11 @@ class Room:
 
     def check_capacity(self) -> None:
         if len(self.outboxes) >= self._limits.max_listeners:
-            raise ProtocolError("room_full", f"room {self.name} has the most listeners allowed ({self._limits.max_listeners})", Close.TRY_AGAIN)
+            raise ProtocolError(
+                "room_full",
+                f"room {self.name} has the most listeners allowed ({self._limits.max_listeners})",
+                Close.TRY_AGAIN,
+            )
 
     def unsubscribe(self, outbox: Outbox) -> None:
         self.outboxes.discard(outbox)
@@ -154,18 +173,24 @@ class Room:
         self._running = True  # claimed before the first await: one speaker per room
         try:
             # Languages nobody listens to any more are dropped between speakers.
-            self.languages = [lang for lang in self.languages if any(lang in o.channels for o in self.outboxes)]
+            self.languages = [
+                lang for lang in self.languages if any(lang in o.channels for o in self.outboxes)
+            ]
             await self.add_languages(config.mt.targets)
             for channel in self.channels:
                 await self._open(channel)
             clock = RealClock()
-            config = dataclasses.replace(config, mt=dataclasses.replace(config.mt, targets=tuple(self.languages)))
+            config = dataclasses.replace(
+                config, mt=dataclasses.replace(config.mt, targets=tuple(self.languages))
+            )
             stages, fanout = kit.stages(config, clock)
         except BaseException:
             self._running = False
             raise
         source = QueueSource(self.name, chunk_seconds=config.source.chunk_seconds)
-        pipeline = Pipeline(source, stages, clock=clock, stream=self.name, queue_size=config.queue_size)
+        pipeline = Pipeline(
+            source, stages, clock=clock, stream=self.name, queue_size=config.queue_size
+        )
         self._fanout, self.source = fanout, source
         self.task = asyncio.create_task(self._run(pipeline), name=f"room-{self.name}")
         return source
@@ -181,7 +206,9 @@ class Room:
             raise
         except Exception as exc:  # a bug here ends this room's stream, never the server
             log.exception("room %s failed", self.name)
-            await self.publish(Error(stream=self.name, code="internal", message=f"{type(exc).__name__}: {exc}"))
+            await self.publish(
+                Error(stream=self.name, code="internal", message=f"{type(exc).__name__}: {exc}")
+            )
         finally:
             self._metrics.add_busy(pipeline.busy)
             self._fanout = None
@@ -198,7 +225,9 @@ class Room:
         for channel in self.channels_of(event):
             file = await self._open(channel)
             seq = self._seq[channel] = self._seq[channel] + 1
-            text = json.dumps({**to_json(event), "seq": seq, "channel": channel}, ensure_ascii=False)
+            text = json.dumps(
+                {**to_json(event), "seq": seq, "channel": channel}, ensure_ascii=False
+            )
             if durable:
                 await asyncio.to_thread(file.append, text)
             frame = Frame(channel, seq, text, durable, *_keys(channel, event))
@@ -238,8 +267,19 @@ class Rooms:
         room = self._rooms.get(name)
         if room is None:
             if len(self._rooms) >= self._limits.max_rooms:
-                raise ProtocolError("server_full", f"the server holds the most rooms allowed ({self._limits.max_rooms})", Close.TRY_AGAIN)
-            room = Room(name, private=private, journal=self._journal, limits=self._limits, metrics=self._metrics, on_idle=self.release)
+                raise ProtocolError(
+                    "server_full",
+                    f"the server holds the most rooms allowed ({self._limits.max_rooms})",
+                    Close.TRY_AGAIN,
+                )
+            room = Room(
+                name,
+                private=private,
+                journal=self._journal,
+                limits=self._limits,
+                metrics=self._metrics,
+                on_idle=self.release,
+            )
             self._rooms[name] = room
             self._metrics.rooms.set(len(self._rooms))
         elif room.private != private:
@@ -262,7 +302,9 @@ class Rooms:
                 room.source.end()
             if room.task is not None:
                 room.task.cancel()
-        await asyncio.gather(*(r.task for r in self._rooms.values() if r.task), return_exceptions=True)
+        await asyncio.gather(
+            *(r.task for r in self._rooms.values() if r.task), return_exceptions=True
+        )
         for room in self._rooms.values():
             room.close()
         self._rooms.clear()

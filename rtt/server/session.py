@@ -74,14 +74,20 @@ class Session:
         self._count(+1)
         try:
             if ctx.sessions > ctx.limits.max_sessions:
-                raise ProtocolError("server_full", f"the server has the most sessions allowed ({ctx.limits.max_sessions})", Close.TRY_AGAIN)
+                raise ProtocolError(
+                    "server_full",
+                    f"the server has the most sessions allowed ({ctx.limits.max_sessions})",
+                    Close.TRY_AGAIN,
+                )
             first = await self._receive(ctx.limits.idle_timeout)
             if isinstance(first, StartMessage):
                 await self._speak(first)
             elif isinstance(first, JoinMessage):
                 await self._listen(first)
             elif isinstance(first, bytes):
-                raise ProtocolError("audio_before_start", "binary audio before start: send a start message first")
+                raise ProtocolError(
+                    "audio_before_start", "binary audio before start: send a start message first"
+                )
             else:
                 raise ProtocolError("not_started", "stop before start")
         except ProtocolError as exc:
@@ -104,12 +110,16 @@ class Session:
         self._count(+1)
 
     # -- messages -----------------------------------------------------------------
-    async def _receive(self, timeout: float | None) -> bytes | StartMessage | StopMessage | JoinMessage:
+    async def _receive(
+        self, timeout: float | None
+    ) -> bytes | StartMessage | StopMessage | JoinMessage:
         try:
             async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancel
                 message = await self.ws.recv()
         except TimeoutError:
-            raise ProtocolError("idle_timeout", f"nothing received for {timeout:g} s", Close.IDLE) from None
+            raise ProtocolError(
+                "idle_timeout", f"nothing received for {timeout:g} s", Close.IDLE
+            ) from None
         if isinstance(message, bytes):
             return message
         return parse_message(message)
@@ -155,7 +165,9 @@ class Session:
                     channels = room.channels if room.private else [SOURCE_CHANNEL, *start.targets]
                     outbox = Outbox(channels, room.read_since, limit=self.ctx.limits.outbox)
                     await room.subscribe(outbox, {})
-                await self._send(self._ready(room, "speaker", outbox.channels if outbox is not None else ()))
+                await self._send(
+                    self._ready(room, "speaker", outbox.channels if outbox is not None else ())
+                )
                 pump = _spawn(self._pump(outbox)) if outbox is not None else None
                 await self._read_audio(source, start.rate)
             finally:
@@ -176,7 +188,9 @@ class Session:
         base = self.ctx.config
         asr = base.asr
         if start.source_lang is not None:
-            asr = dataclasses.replace(asr, language=None if start.source_lang == "auto" else start.source_lang)
+            asr = dataclasses.replace(
+                asr, language=None if start.source_lang == "auto" else start.source_lang
+            )
         vad = base.vad if start.vad is None else dataclasses.replace(base.vad, backend=start.vad)  # type: ignore[arg-type]
         mt = dataclasses.replace(base.mt, targets=start.targets, partials=start.partials)
         return dataclasses.replace(base, stream=self.stream, asr=asr, vad=vad, mt=mt)
@@ -194,13 +208,19 @@ class Session:
                 await source.feed(decoder.flush())
                 return
             if not isinstance(message, bytes):
-                raise ProtocolError("unexpected_message", "a stream takes audio and stop only after start")
+                raise ProtocolError(
+                    "unexpected_message", "a stream takes audio and stop only after start"
+                )
             samples = decoder.decode(message)
             metrics.audio_seconds.inc(len(message) / 2 / rate)
             await source.feed(samples)
             delay = throttle.delay(decoder.seconds, loop.time() - t0)
             if throttle.abusive:
-                raise ProtocolError("rate_limited", f"audio kept arriving faster than {limits.rate_factor:g}x real time", Close.RATE)
+                raise ProtocolError(
+                    "rate_limited",
+                    f"audio kept arriving faster than {limits.rate_factor:g}x real time",
+                    Close.RATE,
+                )
             if delay > 0:
                 await asyncio.sleep(delay)  # not reading: TCP holds the client back
 

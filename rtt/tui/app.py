@@ -21,7 +21,15 @@ from textual.widgets import Footer, Header
 
 from pipeline.audio import InputDevice, list_input_devices
 from pipeline.errors import RttError
-from pipeline.events import End, Error, SourceCommit, SourcePartial, SpeechEnd, TargetCommit, TargetPartial
+from pipeline.events import (
+    End,
+    Error,
+    SourceCommit,
+    SourcePartial,
+    SpeechEnd,
+    TargetCommit,
+    TargetPartial,
+)
 from pipeline.languages import LANGUAGES
 from pipeline.stage import Source
 
@@ -89,11 +97,18 @@ class LiveApp(App[int]):
         # Widgets of the main screen, kept so that handlers reach them while a dialog is on top.
         self.source_pane = self._pane(source_lang or "", "source")
         self.panes: dict[str, TranscriptView] = {lang: self._pane(lang) for lang in self.targets}
-        self.panes_box = Container(self.source_pane, *self.panes.values(), id="panes", classes="side")
+        self.panes_box = Container(
+            self.source_pane, *self.panes.values(), id="panes", classes="side"
+        )
         self.status_bar = StatusBar()
 
     def _pane(self, lang: str, name: str | None = None) -> TranscriptView:
-        return TranscriptView(lang, _title(lang or None), max_paragraphs=self.max_paragraphs, id=f"pane-{name or lang}")
+        return TranscriptView(
+            lang,
+            _title(lang or None),
+            max_paragraphs=self.max_paragraphs,
+            id=f"pane-{name or lang}",
+        )
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◉")
@@ -114,7 +129,9 @@ class LiveApp(App[int]):
         try:
             async for event in self.session.events():
                 self.post_message(PipelineEvent(event))
-        except Exception as exc:  # RttError from set-up; anything else is shown too, never a traceback
+        except (
+            Exception
+        ) as exc:  # RttError from set-up; anything else is shown too, never a traceback
             self.post_message(PipelineFailed(exc))
         else:
             self.post_message(PipelineEnded())
@@ -134,7 +151,9 @@ class LiveApp(App[int]):
         if self.state in (self._starting, "ended") and not isinstance(event, End):
             self.state = "running"  # (a room goes on when a new speaker starts)
         if isinstance(event, SourceCommit):
-            self.store.add(Piece(event.lang, "source", event.utterance, 0, event.start, event.end, event.text))
+            self.store.add(
+                Piece(event.lang, "source", event.utterance, 0, event.start, event.end, event.text)
+            )
             if not source.lang:
                 source.lang, source.border_title = event.lang, _title(event.lang)
             source.commit(event.utterance, event.text)
@@ -143,7 +162,17 @@ class LiveApp(App[int]):
         elif isinstance(event, SpeechEnd):
             source.settle()
         elif isinstance(event, TargetCommit):
-            self.store.add(Piece(event.lang, "target", event.utterance, event.sentence, event.start, event.end, event.text))
+            self.store.add(
+                Piece(
+                    event.lang,
+                    "target",
+                    event.utterance,
+                    event.sentence,
+                    event.start,
+                    event.end,
+                    event.text,
+                )
+            )
             if pane := self.panes.get(event.lang):
                 pane.commit(event.utterance, event.text, event.sentence)
         elif isinstance(event, TargetPartial):
@@ -192,7 +221,9 @@ class LiveApp(App[int]):
         try:
             written = await asyncio.to_thread(self.store.export, folder)
         except OSError as exc:
-            self.notify(f"Could not save to {folder}: {exc.strerror or exc}", severity="error", timeout=8)
+            self.notify(
+                f"Could not save to {folder}: {exc.strerror or exc}", severity="error", timeout=8
+            )
             return
         if not written:
             self.notify("Nothing to save yet.", severity="warning")
@@ -227,7 +258,10 @@ class LiveApp(App[int]):
 
     def action_pick_device(self) -> None:
         if not self.session.live or self._open_mic is None:
-            self.notify("No microphone in use (the input is a file or a room); the picker is for microphones.", severity="warning")
+            self.notify(
+                "No microphone in use (the input is a file or a room); the picker is for microphones.",
+                severity="warning",
+            )
             return
         try:
             devices = self._devices()
@@ -235,7 +269,13 @@ class LiveApp(App[int]):
             self.push_screen(ErrorScreen(*explain(exc)))
             return
         if not devices:
-            self.push_screen(ErrorScreen("No microphone", "No audio input device was found.", "Connect a microphone, or read a file with --input FILE."))
+            self.push_screen(
+                ErrorScreen(
+                    "No microphone",
+                    "No audio input device was found.",
+                    "Connect a microphone, or read a file with --input FILE.",
+                )
+            )
             return
         self.push_screen(DevicePickerScreen(devices), self._use_device)
 

@@ -11,7 +11,9 @@ _AUDIO_HINT = (
     "Press d to pick another microphone (`rtt devices` lists them), or read a file with --input FILE. "
     "On Debian/Ubuntu, PortAudio comes with: apt-get install libportaudio2"
 )
-_SERVER_HINT = "Check the URL (ws://HOST:PORT/ws), that `rtt serve` runs there, the room name and --token."
+_SERVER_HINT = (
+    "Check the URL (ws://HOST:PORT/ws), that `rtt serve` runs there, the room name and --token."
+)
 _MODEL_HINT = "Run the command above in another terminal, then start rtt live again (q quits)."
 
 
@@ -24,10 +26,18 @@ def explain(error: BaseException) -> tuple[str, str, str]:
     if getattr(error, "code", None) == "server_unreachable":
         return "Cannot reach the server", str(error), _SERVER_HINT
     if isinstance(error, ConfigError):
-        return "Bad setting", str(error), "Check the options (rtt live --help) or the --config file."
+        return (
+            "Bad setting",
+            str(error),
+            "Check the options (rtt live --help) or the --config file.",
+        )
     if isinstance(error, RttError):
         return "Error", str(error), ""
-    return "Internal error", f"{type(error).__name__}: {error}", "Please report this with the command you ran."
+    return (
+        "Internal error",
+        f"{type(error).__name__}: {error}",
+        "Please report this with the command you ran.",
+    )
 
 
 def explain_event(event: Error) -> tuple[str, str, str]:
@@ -36,4 +46,8 @@ def explain_event(event: Error) -> tuple[str, str, str]:
         return "The audio input failed", event.message, _AUDIO_HINT
     if event.code == "model_missing":
         return "A model is missing from the cache", event.message, _MODEL_HINT
-    return f"The stream reported an error ({event.code})", event.message, "What was said before it is kept; save it with s."
+    return (
+        f"The stream reported an error ({event.code})",
+        event.message,
+        "What was said before it is kept; save it with s.",
+    )

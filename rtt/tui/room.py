@@ -37,7 +37,16 @@ class RoomSession:
     live = False  # no capture here: pausing holds the display
     starting = "connecting…"
 
-    def __init__(self, url: str, room: str, targets: tuple[str, ...], *, token: str | None = None, retries: int = 6, backoff: float = 0.5) -> None:
+    def __init__(
+        self,
+        url: str,
+        room: str,
+        targets: tuple[str, ...],
+        *,
+        token: str | None = None,
+        retries: int = 6,
+        backoff: float = 0.5,
+    ) -> None:
         self.url, self.room, self.targets = url, room, tuple(targets)
         self.headers = {"Authorization": f"Bearer {token}"} if token else None
         self.retries, self.backoff = retries, backoff
@@ -87,9 +96,13 @@ class RoomSession:
             self.connection = f"reconnecting in {delay:.1f}s"
             await asyncio.sleep(delay)
         try:
-            self._ws = await connect(self.url, additional_headers=self.headers, max_size=None, open_timeout=10)
+            self._ws = await connect(
+                self.url, additional_headers=self.headers, max_size=None, open_timeout=10
+            )
         except InvalidStatus as exc:
-            raise ServerError(f"the server at {self.url} refused the connection: HTTP {exc.response.status_code}") from None
+            raise ServerError(
+                f"the server at {self.url} refused the connection: HTTP {exc.response.status_code}"
+            ) from None
         except (OSError, TimeoutError) as exc:
             if not self.ready or failures >= self.retries:
                 what = "cannot connect to" if not self.ready else "lost the connection to"
@@ -99,7 +112,13 @@ class RoomSession:
         return self._ws
 
     def _join(self) -> dict[str, Any]:
-        join: dict[str, Any] = {"type": "join", "version": 1, "room": self.room, "languages": list(self.targets), "source": True}
+        join: dict[str, Any] = {
+            "type": "join",
+            "version": 1,
+            "room": self.room,
+            "languages": list(self.targets),
+            "source": True,
+        }
         if self.since:
             join["since"] = dict(self.since)
         return join
@@ -109,7 +128,9 @@ class RoomSession:
         if kind == "ready":
             return None
         if kind == "error" and channel is None:  # the server refused the join: not worth retrying
-            raise ServerError(f"the server refused to join room {self.room!r}: {frame.get('code')}: {frame.get('message')}")
+            raise ServerError(
+                f"the server refused to join room {self.room!r}: {frame.get('code')}: {frame.get('message')}"
+            )
         if kind in _DURABLE and channel is not None and isinstance(frame.get("seq"), int):
             self.since[channel] = frame["seq"]
         event = from_json({k: v for k, v in frame.items() if k not in ("seq", "channel")})

@@ -86,7 +86,13 @@ class DevicePickerScreen(ModalScreen[InputDevice | None]):
         self.devices = list(devices)
 
     def compose(self) -> ComposeResult:
-        options = [Option(f"{'*' if d.is_default else ' '} {d.index:>3}  {d.name}  ({d.channels} ch, {d.default_rate:.0f} Hz)", id=str(d.index)) for d in self.devices]
+        options = [
+            Option(
+                f"{'*' if d.is_default else ' '} {d.index:>3}  {d.name}  ({d.channels} ch, {d.default_rate:.0f} Hz)",
+                id=str(d.index),
+            )
+            for d in self.devices
+        ]
         with Vertical(classes="dialog"):
             yield Label("Pick the microphone (* is the system default):")
             yield OptionList(*options, id="devices")
@@ -102,7 +108,10 @@ class DevicePickerScreen(ModalScreen[InputDevice | None]):
 class LanguagesScreen(ModalScreen[tuple[str, ...] | None]):
     """Check the target languages; at least one stays."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "apply", "Apply", priority=True)]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("enter", "apply", "Apply", priority=True),
+    ]
 
     def __init__(self, targets: Sequence[str], source_lang: str | None) -> None:
         super().__init__()
@@ -110,7 +119,9 @@ class LanguagesScreen(ModalScreen[tuple[str, ...] | None]):
         self.choices = [code for code in LANGUAGES if code != source_lang]
 
     def compose(self) -> ComposeResult:
-        items = [(f"{code}  {LANGUAGES[code]}", code, code in self.targets) for code in self.choices]
+        items = [
+            (f"{code}  {LANGUAGES[code]}", code, code in self.targets) for code in self.choices
+        ]
         with Vertical(classes="dialog"):
             yield Label("Target languages (space toggles):")
             yield SelectionList[str](*items, id="languages")
@@ -120,7 +131,9 @@ class LanguagesScreen(ModalScreen[tuple[str, ...] | None]):
         selected = self.query_one(SelectionList).selected
         chosen = tuple(code for code in self.choices if code in selected)
         if not chosen:
-            self.query_one("#languages-hint", Label).update("[red]keep at least one target language[/]")
+            self.query_one("#languages-hint", Label).update(
+                "[red]keep at least one target language[/]"
+            )
             return
         self.dismiss(chosen)
 

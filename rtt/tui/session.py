@@ -87,7 +87,9 @@ class Session(Protocol):
 
     def use_device(self, spec: str, label: str) -> None:
         """The microphone for the next `events()` (after the last one failed to open)."""
-        self.config = dataclasses.replace(self.config, source=dataclasses.replace(self.config.source, input_device=spec))
+        self.config = dataclasses.replace(
+            self.config, source=dataclasses.replace(self.config.source, input_device=spec)
+        )
         self._static = dataclasses.replace(self._static, input=label)
 
     def end_input(self) -> None: ...
@@ -134,7 +136,10 @@ class LiveSession:
         self.ready = False
         self._speech = False
         self._static = LiveStats(
-            models=_models(config), input=input_label, fallback_lag=config.mt.fallback_lag, fast_model=config.mt.fast_model
+            models=_models(config),
+            input=input_label,
+            fallback_lag=config.mt.fallback_lag,
+            fast_model=config.mt.fast_model,
         )
 
     async def events(self) -> AsyncIterator[Event]:
@@ -148,7 +153,9 @@ class LiveSession:
             await asyncio.to_thread(load_engines, self.registry, self.config)
             device, compute_type = resolve_device(split_threads(self.config.compute))
             self._static = dataclasses.replace(self._static, device=f"{device} {compute_type}")
-            self.pipeline = build_pipeline(self.config, self.gate, self.registry, clock=self.clock, observers=[self.latency])
+            self.pipeline = build_pipeline(
+                self.config, self.gate, self.registry, clock=self.clock, observers=[self.latency]
+            )
         except BaseException:
             await self.gate.close()
             raise
@@ -196,7 +203,9 @@ class LiveSession:
 
     def set_targets(self, targets: tuple[str, ...]) -> None:
         """New sentences are translated into these languages from now on."""
-        self.config = dataclasses.replace(self.config, mt=dataclasses.replace(self.config.mt, targets=targets))
+        self.config = dataclasses.replace(
+            self.config, mt=dataclasses.replace(self.config.mt, targets=targets)
+        )
         translate = self._translate_stage()
         if translate is not None:
             translate.set_targets(targets)
@@ -211,7 +220,9 @@ class LiveSession:
 
     def use_device(self, spec: str, label: str) -> None:
         """The microphone for the next `events()` (after the last one failed to open)."""
-        self.config = dataclasses.replace(self.config, source=dataclasses.replace(self.config.source, input_device=spec))
+        self.config = dataclasses.replace(
+            self.config, source=dataclasses.replace(self.config.source, input_device=spec)
+        )
         self._static = dataclasses.replace(self._static, input=label)
 
     def end_input(self) -> None:
@@ -235,6 +246,9 @@ def _skipped(stage: TranslateStage | None) -> int:
 
 
 def _models(config: PipelineConfig) -> str:
-    mt = config.mt.model if not config.mt.fast_model else f"{config.mt.model} (fast: {config.mt.fast_model})"
+    mt = (
+        config.mt.model
+        if not config.mt.fast_model
+        else f"{config.mt.model} (fast: {config.mt.fast_model})"
+    )
     return f"{config.asr.model} → {mt}"
-

@@ -37,7 +37,11 @@ def behind_message(stats: LiveStats) -> str:
     if stats.skipped:
         actions.append(f"{stats.skipped} stale re-translation(s) skipped")
     if not actions:
-        actions.append("final translations keep the main model; no smaller model is configured" if not stats.fast_model else "switching tentative translations to the smaller model")
+        actions.append(
+            "final translations keep the main model; no smaller model is configured"
+            if not stats.fast_model
+            else "switching tentative translations to the smaller model"
+        )
     return f"⚠ behind the audio by {lag}: " + "; ".join(actions)
 
 
@@ -48,11 +52,17 @@ class LevelMeter(Static):
     muted: reactive[bool] = reactive(False)
 
     def render(self) -> Text:
-        filled = round(METER_CELLS * (max(self.level, METER_FLOOR_DB) - METER_FLOOR_DB) / -METER_FLOOR_DB)
+        filled = round(
+            METER_CELLS * (max(self.level, METER_FLOOR_DB) - METER_FLOOR_DB) / -METER_FLOOR_DB
+        )
         style = "red" if self.level > -3 else "green"
         bar = Text("▮" * filled, style="dim" if self.muted else style)
         bar.append("▯" * (METER_CELLS - filled), style="dim")
-        label = "muted" if self.muted else ("  –  " if self.level <= METER_FLOOR_DB else f"{self.level:4.0f} dB")
+        label = (
+            "muted"
+            if self.muted
+            else ("  –  " if self.level <= METER_FLOOR_DB else f"{self.level:4.0f} dB")
+        )
         bar.append(f" {label}")
         return bar
 
@@ -65,8 +75,16 @@ class StatusBar(Vertical):
 
     def __init__(self) -> None:
         super().__init__()
-        self.models, self.state_label, self.meter = Static(id="models"), Static(id="state"), LevelMeter(id="meter")
-        self.vad, self.figures, self.behind = Static(id="vad"), Static(id="figures"), Static(id="behind")
+        self.models, self.state_label, self.meter = (
+            Static(id="models"),
+            Static(id="state"),
+            LevelMeter(id="meter"),
+        )
+        self.vad, self.figures, self.behind = (
+            Static(id="vad"),
+            Static(id="figures"),
+            Static(id="behind"),
+        )
 
     def compose(self) -> ComposeResult:
         yield self.models
@@ -83,7 +101,9 @@ class StatusBar(Vertical):
         parts = [p for p in (stats.models, stats.device, stats.input) if p]
         self.models.update(Text(" · ".join(parts)))
         self.meter.level, self.meter.muted = stats.level, stats.paused
-        vad = Text("● speech", style="bold green") if stats.speech else Text("○ silence", style="dim")
+        vad = (
+            Text("● speech", style="bold green") if stats.speech else Text("○ silence", style="dim")
+        )
         self.vad.update(vad)
         self.figures.update(Text(figures(stats)))
         self.behind.display = stats.behind and self.state == "running"

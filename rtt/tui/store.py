@@ -52,7 +52,11 @@ def cues(pieces: list[Piece]) -> pysubs2.SSAFile:
     for group in groups:
         start, end = group[0].start, max(group[-1].end, group[0].start + 0.5)
         text = " ".join(p.text.strip() for p in group if p.text.strip())
-        subtitles.append(pysubs2.SSAEvent(start=pysubs2.make_time(s=start), end=pysubs2.make_time(s=end), text=text))
+        subtitles.append(
+            pysubs2.SSAEvent(
+                start=pysubs2.make_time(s=start), end=pysubs2.make_time(s=end), text=text
+            )
+        )
     return subtitles
 
 

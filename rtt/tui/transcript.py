@@ -78,7 +78,9 @@ class TranscriptView(VerticalScroll, can_focus=True):
     TranscriptView .transcript--tentative { text-style: italic; color: $text-muted; }
     """
 
-    def __init__(self, lang: str, title: str, *, max_paragraphs: int = MAX_PARAGRAPHS, id: str | None = None) -> None:
+    def __init__(
+        self, lang: str, title: str, *, max_paragraphs: int = MAX_PARAGRAPHS, id: str | None = None
+    ) -> None:
         super().__init__(id=id, classes="transcript")
         self.lang = lang
         self.border_title = title
@@ -149,7 +151,9 @@ class TranscriptView(VerticalScroll, can_focus=True):
         for _ in range(excess):
             self._shown.popleft().remove()
         self.dropped += excess
-        self._earlier.update(f"… {self.dropped} earlier paragraph(s) are kept in the session file (save writes them all)")
+        self._earlier.update(
+            f"… {self.dropped} earlier paragraph(s) are kept in the session file (save writes them all)"
+        )
         self._earlier.display = True
 
     def _render_live(self) -> None:

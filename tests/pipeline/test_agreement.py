@@ -3,7 +3,10 @@ from pipeline.events import Word
 
 
 def hyp(text: str, start: float = 0.0, step: float = 0.4) -> list[Word]:
-    return [Word(w, round(start + i * step, 2), round(start + (i + 1) * step, 2)) for i, w in enumerate(text.split())]
+    return [
+        Word(w, round(start + i * step, 2), round(start + (i + 1) * step, 2))
+        for i, w in enumerate(text.split())
+    ]
 
 
 def words(ws):

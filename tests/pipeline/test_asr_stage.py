@@ -6,9 +6,19 @@ from pipeline.asr.backend import ASRResult
 from pipeline.asr.stage import ASRStage
 from pipeline.asr.whisper_backend import cut_loop
 from pipeline.config import ASRConfig
-from pipeline.events import AudioChunk, End, SourceCommit, SourcePartial, SpeechEnd, SpeechStart, Word
+from pipeline.events import (
+    AudioChunk,
+    End,
+    SourceCommit,
+    SourcePartial,
+    SpeechEnd,
+    SpeechStart,
+    Word,
+)
 
-SCRIPT = "Hello there. This is a long talk about streaming speech recognition and what it needs".split()
+SCRIPT = (
+    "Hello there. This is a long talk about streaming speech recognition and what it needs".split()
+)
 
 
 class ScriptedEngine:
@@ -25,7 +35,9 @@ class ScriptedEngine:
 
 
 def chunk(t, seconds=0.1):
-    return AudioChunk(stream="s", utterance=1, start=t, samples=np.zeros(int(16000 * seconds), np.float32))
+    return AudioChunk(
+        stream="s", utterance=1, start=t, samples=np.zeros(int(16000 * seconds), np.float32)
+    )
 
 
 async def drive(stage, events, work=True):
@@ -46,7 +58,10 @@ def make(**config):
 
 async def test_passes_run_every_step_and_grow_when_behind():
     engine, stage = make(step=0.5)
-    await drive(stage, [SpeechStart(stream="s", utterance=1, start=0.0)] + [chunk(i / 10) for i in range(20)])
+    await drive(
+        stage,
+        [SpeechStart(stream="s", utterance=1, start=0.0)] + [chunk(i / 10) for i in range(20)],
+    )
     assert [len(r.audio) / 16000 for r in engine.requests] == [0.5, 1.0, 1.5, 2.0]
     # behind: chunks arrive without a chance to work; one pass then covers them all
     await drive(stage, [chunk(2 + i / 10) for i in range(12)], work=False)
@@ -59,10 +74,15 @@ async def test_passes_run_every_step_and_grow_when_behind():
 
 async def test_commits_partials_and_final_pass():
     engine, stage = make(step=0.5, language=None)
-    out = await drive(stage, [SpeechStart(stream="s", utterance=1, start=0.0)] + [chunk(i / 10) for i in range(30)])
+    out = await drive(
+        stage,
+        [SpeechStart(stream="s", utterance=1, start=0.0)] + [chunk(i / 10) for i in range(30)],
+    )
     commits = [o for o in out if isinstance(o, SourceCommit)]
     assert commits and commits[0].lang == "de" and stage.language == "de"
-    assert engine.requests[0].language is None and engine.requests[-1].language == "de"  # detected once
+    assert (
+        engine.requests[0].language is None and engine.requests[-1].language == "de"
+    )  # detected once
     assert any(isinstance(o, SourcePartial) and o.text for o in out)
     out = await drive(stage, [SpeechEnd(stream="s", utterance=1, end=3.0), End(stream="s")])
     committed = " ".join(c.text for c in commits + [o for o in out if isinstance(o, SourceCommit)])
@@ -74,7 +94,10 @@ async def test_commits_partials_and_final_pass():
 
 async def test_long_utterance_trims_the_buffer_at_a_sentence_end():
     engine, stage = make(step=0.5, max_buffer=2.0)
-    await drive(stage, [SpeechStart(stream="s", utterance=1, start=0.0)] + [chunk(i / 10) for i in range(30)])
+    await drive(
+        stage,
+        [SpeechStart(stream="s", utterance=1, start=0.0)] + [chunk(i / 10) for i in range(30)],
+    )
     # "Hello there." ended at 0.9 s: the buffer now starts there and the words became context
     assert stage._buffer_start == 0.9
     assert engine.requests[-1].prompt == "Hello there."
@@ -82,7 +105,10 @@ async def test_long_utterance_trims_the_buffer_at_a_sentence_end():
 
 
 def test_cut_loop_keeps_the_first_copy():
-    ws = [Word(w, i, i + 1) for i, w in enumerate("we accepted 62 talks. we accepted 62 talks. we accepted".split())]
+    ws = [
+        Word(w, i, i + 1)
+        for i, w in enumerate("we accepted 62 talks. we accepted 62 talks. we accepted".split())
+    ]
     assert " ".join(w.word for w in cut_loop(ws)) == "we accepted 62 talks."
     ws = [Word(w, i, i + 1) for i, w in enumerate("thank you you you you".split())]
     assert " ".join(w.word for w in cut_loop(ws)) == "thank you"

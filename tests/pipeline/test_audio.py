@@ -16,7 +16,14 @@ import av
 import numpy as np
 import pytest
 
-from pipeline.audio import FileSource, InputDevice, MicSource, PcmSource, list_input_devices, open_source
+from pipeline.audio import (
+    FileSource,
+    InputDevice,
+    MicSource,
+    PcmSource,
+    list_input_devices,
+    open_source,
+)
 from pipeline.config import SourceConfig
 from pipeline.errors import AudioInputError
 
@@ -88,7 +95,9 @@ def write_av(path: Path, codec: str, rate: int, seconds: float = 1.0, video: boo
                 data = (data * 32767).astype(np.int16)
             elif fmt.name.startswith("s32"):
                 data = (data * 2**31).astype(np.int32)
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=fmt.name, layout="stereo")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(data), format=fmt.name, layout="stereo"
+            )
             frame.sample_rate, frame.pts = rate, i
             out.mux(audio.encode(frame))
         out.mux(audio.encode(None))
@@ -106,17 +115,25 @@ async def test_wav_44k_stereo_comes_out_16k_mono_in_paced_chunks(tmp_path):
     assert error is None
     audio = samples_of(chunks)
     assert audio.dtype == np.float32 and abs(len(audio) - 2 * RATE) <= 2
-    assert all(len(c.samples) == 1600 for c in chunks[:-1]) and all(c.stream == "s0" and c.utterance == 0 for c in chunks)
+    assert all(len(c.samples) == 1600 for c in chunks[:-1]) and all(
+        c.stream == "s0" and c.utterance == 0 for c in chunks
+    )
     assert [c.start for c in chunks] == pytest.approx([i * 0.1 for i in range(len(chunks))])
-    assert clock.times == pytest.approx([c.end for c in chunks])  # each chunk waits for its end time
+    assert clock.times == pytest.approx(
+        [c.end for c in chunks]
+    )  # each chunk waits for its end time
     # Downmixed by averaging: 0.3 amplitude, rms 0.3/sqrt(2) (away from the edges).
     assert np.sqrt(np.mean(audio[1600:-1600] ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.02)
 
 
 @pytest.mark.parametrize(
     "name, codec, rate, video",
-    [("a.mp3", "libmp3lame", 44100, False), ("a.ogg", "libopus", 48000, False),
-     ("a.flac", "flac", 22050, False), ("a.mp4", "aac", 44100, True)],
+    [
+        ("a.mp3", "libmp3lame", 44100, False),
+        ("a.ogg", "libopus", 48000, False),
+        ("a.flac", "flac", 22050, False),
+        ("a.mp4", "aac", 44100, True),
+    ],
 )
 async def test_compressed_and_video_files_decode(tmp_path, name, codec, rate, video):
     path = write_av(tmp_path / name, codec, rate, seconds=1.0, video=video)
@@ -124,7 +141,9 @@ async def test_compressed_and_video_files_decode(tmp_path, name, codec, rate, vi
     audio = samples_of(chunks)
     assert error is None
     assert len(audio) / RATE == pytest.approx(1.0, abs=0.08)  # codec priming/padding aside
-    assert np.sqrt(np.mean(audio[RATE // 4 : RATE * 3 // 4] ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.1)
+    assert np.sqrt(np.mean(audio[RATE // 4 : RATE * 3 // 4] ** 2)) == pytest.approx(
+        0.3 / np.sqrt(2), rel=0.1
+    )
 
 
 def _file(name: str, data: bytes | str):
@@ -167,7 +186,10 @@ def _video_only(tmp: Path) -> Path:
         (lambda tmp: tmp / "missing.wav", "no such file"),
         (lambda tmp: tmp, "is a directory"),
         # FFmpeg may read a text file as "tty" art (a video stream): either message is right.
-        (_file("notes.txt", "not the sounds you are looking for\n" * 20), "not a recognised audio or video format|no audio stream"),
+        (
+            _file("notes.txt", "not the sounds you are looking for\n" * 20),
+            "not a recognised audio or video format|no audio stream",
+        ),
         (_file("talk.srt", "1\n00:00:01,000 --> 00:00:02,000\nhello\n"), "no audio stream"),
         (_video_only, "no audio stream"),
         (_header_then_noise, "no decodable audio"),
@@ -193,7 +215,9 @@ async def test_truncated_file_yields_what_it_could_then_raises(tmp_path):
 
 
 async def test_close_releases_the_file_and_is_idempotent(tmp_path):
-    source = FileSource(write_wav(tmp_path / "a.wav", [sine(16000, 1.0)], 16000), stream="s", config=CONFIG)
+    source = FileSource(
+        write_wav(tmp_path / "a.wav", [sine(16000, 1.0)], 16000), stream="s", config=CONFIG
+    )
     chunks = source.chunks(FakeClock())
     await anext(chunks)
     await source.close()
@@ -212,7 +236,9 @@ def pcm_bytes(frames: np.ndarray) -> bytes:
 async def test_pcm_mono_16k_samples_and_starts_are_exact():
     ints = (np.arange(4000) % 2000 - 1000).astype(np.int16)
     clock = FakeClock()
-    chunks, error = await collect(PcmSource(io.BytesIO(pcm_bytes(ints)), stream="in", config=CONFIG), clock)
+    chunks, error = await collect(
+        PcmSource(io.BytesIO(pcm_bytes(ints)), stream="in", config=CONFIG), clock
+    )
     assert error is None
     np.testing.assert_array_equal(samples_of(chunks), ints / 32768.0)
     assert [c.start for c in chunks] == pytest.approx([0.0, 0.1, 0.2])
@@ -277,7 +303,9 @@ async def test_pcm_close_ends_a_source_waiting_for_data():
 class FakeStream:
     """Calls the callback from its own thread, like PortAudio, then sets `done`."""
 
-    def __init__(self, blocks: list[np.ndarray], samplerate: float, callback, overflow_at=()) -> None:
+    def __init__(
+        self, blocks: list[np.ndarray], samplerate: float, callback, overflow_at=()
+    ) -> None:
         self.samplerate, self.channels = samplerate, blocks[0].shape[1]
         self.blocks, self.callback, self.overflow_at = blocks, callback, set(overflow_at)
         self.done = threading.Event()
@@ -354,7 +382,9 @@ async def test_mic_ends_when_cancelled_as_a_block_arrives():
     mic = MicSource(stream="m", config=CONFIG, stream_factory=factory)
     task = asyncio.create_task(collect(mic))
     await asyncio.sleep(0.05)  # the source now waits for a block
-    mic._deliver(np.zeros(160, np.float32), False)  # a block arrives (the loop's side of the callback)
+    mic._deliver(
+        np.zeros(160, np.float32), False
+    )  # a block arrives (the loop's side of the callback)
     task.cancel()  # ... in the same step as the end of input (rtt live's Ctrl-C)
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 2)
@@ -395,7 +425,11 @@ def _fake_sounddevice(monkeypatch, default_input: int = 1) -> None:
             return devices
         device = default_input if device is None else device
         if isinstance(device, str):
-            matches = [d for d in devices if device.lower() in d["name"].lower() and d["max_input_channels"]]
+            matches = [
+                d
+                for d in devices
+                if device.lower() in d["name"].lower() and d["max_input_channels"]
+            ]
             if len(matches) != 1:
                 raise ValueError(f"No input device matching {device!r}")
             return matches[0]
@@ -404,10 +438,14 @@ def _fake_sounddevice(monkeypatch, default_input: int = 1) -> None:
         return devices[device]
 
     def input_stream(**kwargs):
-        return types.SimpleNamespace(samplerate=kwargs["samplerate"], channels=kwargs["channels"], kwargs=kwargs)
+        return types.SimpleNamespace(
+            samplerate=kwargs["samplerate"], channels=kwargs["channels"], kwargs=kwargs
+        )
 
     module = types.SimpleNamespace(
-        PortAudioError=PortAudioError, query_devices=query_devices, InputStream=input_stream,
+        PortAudioError=PortAudioError,
+        query_devices=query_devices,
+        InputStream=input_stream,
         default=types.SimpleNamespace(device=[default_input, 0]),
     )
     monkeypatch.setitem(sys.modules, "sounddevice", module)
@@ -423,8 +461,12 @@ def test_list_input_devices(monkeypatch):
 
 @pytest.mark.parametrize(
     "device, default_input, reason",
-    [("Nonexistent", 1, "No input device matching"), (None, -1, "no such input device"),
-     ("0", 1, "cannot record"), ("9", 1, "no such input device")],
+    [
+        ("Nonexistent", 1, "No input device matching"),
+        (None, -1, "no such input device"),
+        ("0", 1, "cannot record"),
+        ("9", 1, "no such input device"),
+    ],
 )
 def test_mic_bad_device_points_to_rtt_devices(monkeypatch, device, default_input, reason):
     _fake_sounddevice(monkeypatch, default_input)

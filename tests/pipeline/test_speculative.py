@@ -19,7 +19,13 @@ from tests.conftest import model_path
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "prefixes.json"
 # Five short sentences of the recorded fixture (17 prefixes), as (item, sentence index).
-SHORT = [("short-workshop-en", 0), ("talk-opening-en", 0), ("talk-opening-en", 7), ("talk-opening-en", 8), ("talk-opening-en", 9)]
+SHORT = [
+    ("short-workshop-en", 0),
+    ("talk-opening-en", 0),
+    ("talk-opening-en", 7),
+    ("talk-opening-en", 8),
+    ("talk-opening-en", 9),
+]
 
 
 def prefix_sequences():
@@ -37,7 +43,9 @@ def test_fixture_holds_enough_recorded_prefixes():
 @pytest.fixture(scope="module")
 def smollm_float32():
     # float32: batched and step-by-step decoding then agree exactly (int8 has near-ties).
-    backend = CT2GeneratorBackend(model_path("smollm2-135m"), compute_type="float32", threads=2, max_new_tokens=20)
+    backend = CT2GeneratorBackend(
+        model_path("smollm2-135m"), compute_type="float32", threads=2, max_new_tokens=20
+    )
     yield backend
     backend.close()
 
@@ -61,23 +69,38 @@ def test_exact_mode_gives_the_same_tokens_as_plain_greedy(smollm_float32):
 
 @pytest.mark.models
 def test_factory_wraps_the_shared_engine_and_loads_nothing_twice(shared_registry, small_config):
-    config = dataclasses.replace(small_config, mt=dataclasses.replace(small_config.mt, speculative="stable", beta=0.0))
+    config = dataclasses.replace(
+        small_config, mt=dataclasses.replace(small_config.mt, speculative="stable", beta=0.0)
+    )
     main, _ = mt_engines(shared_registry, config)
     loads = shared_registry.loads
     again, _ = mt_engines(shared_registry, config)
     assert again is main and shared_registry.loads == loads
     assert isinstance(main.backend, SpeculativeBackend)
-    assert isinstance(main.backend.target, CT2GeneratorBackend) and main.backend.draft is None  # CPU: no draft model
-    plain, _ = mt_engines(shared_registry, dataclasses.replace(config, mt=dataclasses.replace(config.mt, speculative="off")))
+    assert (
+        isinstance(main.backend.target, CT2GeneratorBackend) and main.backend.draft is None
+    )  # CPU: no draft model
+    plain, _ = mt_engines(
+        shared_registry,
+        dataclasses.replace(config, mt=dataclasses.replace(config.mt, speculative="off")),
+    )
     assert plain.backend is main.backend.target and shared_registry.loads == loads
 
     async def retranslate():
-        first = await main.translate(TranslationRequest("Good morning everyone, and welcome", "en", "de"))
-        second = await main.translate(TranslationRequest("Good morning everyone, and welcome to Lisbon.", "en", "de", draft=first.text))
+        first = await main.translate(
+            TranslationRequest("Good morning everyone, and welcome", "en", "de")
+        )
+        second = await main.translate(
+            TranslationRequest(
+                "Good morning everyone, and welcome to Lisbon.", "en", "de", draft=first.text
+            )
+        )
         return first, second
 
     first, second = asyncio.run(retranslate())
-    seen = main.backend.target.tokenizer.encode(first.text).ids[:-3]  # stable mode keeps what was shown
+    seen = main.backend.target.tokenizer.encode(first.text).ids[
+        :-3
+    ]  # stable mode keeps what was shown
     assert main.backend.target.tokenizer.encode(second.text).ids[: len(seen)] == seen
 
 
@@ -104,8 +127,12 @@ def test_stable_mode_masks_the_tail_of_partials_but_drafts_the_whole_translation
     async def run():
         out = []
         for i, text in enumerate(["Good morning dear", "friends and"]):
-            words = tuple(Word(w, i + j * 0.2, i + j * 0.2 + 0.1) for j, w in enumerate(text.split()))
-            event = SourceCommit(stream="s", utterance=1, lang="en", text=text, words=words, start=i, end=i + 1)
+            words = tuple(
+                Word(w, i + j * 0.2, i + j * 0.2 + 0.1) for j, w in enumerate(text.split())
+            )
+            event = SourceCommit(
+                stream="s", utterance=1, lang="en", text=text, words=words, start=i, end=i + 1
+            )
             async for o in stage.process(event):
                 out.append(o)
             while stage.pending():

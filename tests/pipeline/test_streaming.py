@@ -16,7 +16,15 @@ from whisper_normalizer.english import EnglishTextNormalizer
 
 from pipeline.audio import open_source
 from pipeline.config import MTConfig
-from pipeline.events import End, Error, SourceCommit, SourcePartial, SpeechEnd, TargetCommit, TargetPartial
+from pipeline.events import (
+    End,
+    Error,
+    SourceCommit,
+    SourcePartial,
+    SpeechEnd,
+    TargetCommit,
+    TargetPartial,
+)
 from pipeline.factory import build_pipeline
 from pipeline.mt.engine import EngineRegistry
 from rtt.corpus import corpus_item
@@ -74,15 +82,30 @@ def test_translation_comes_out_in_german(short_run):
 
 def test_simulated_runs_repeat_to_the_event(short_run, small_config, shared_registry):
     item, events = short_run
-    config = dataclasses.replace(small_config, mt=dataclasses.replace(small_config.mt, targets=("de",)))
+    config = dataclasses.replace(
+        small_config, mt=dataclasses.replace(small_config.mt, targets=("de",))
+    )
     again = asyncio.run(run(config, shared_registry, item.audio))
-    key = lambda es: [(type(e).__name__, getattr(e, "text", None), e.emitted) for e in es if not isinstance(e, SourcePartial)]
+    key = lambda es: [
+        (type(e).__name__, getattr(e, "text", None), e.emitted)
+        for e in es
+        if not isinstance(e, SourcePartial)
+    ]
     assert key(again) == key(events)
 
 
 def test_concurrent_streams_load_each_model_once(small_config):
     model_path("smollm2-135m")
-    config = dataclasses.replace(small_config, mt=MTConfig(model="smollm2-135m", fast_model=None, draft_model=None, targets=("de",), max_new_tokens=24))
+    config = dataclasses.replace(
+        small_config,
+        mt=MTConfig(
+            model="smollm2-135m",
+            fast_model=None,
+            draft_model=None,
+            targets=("de",),
+            max_new_tokens=24,
+        ),
+    )
     registry = EngineRegistry()
     item = corpus_item("short-workshop-en")
 

@@ -20,8 +20,18 @@ class FakeEngine:
 
 
 def commit(text, start, utt=1):
-    words = tuple(Word(w, start + i * 0.3, start + i * 0.3 + 0.25) for i, w in enumerate(text.split()))
-    return SourceCommit(stream="s", utterance=utt, lang="en", text=text, words=words, start=words[0].start, end=words[-1].end)
+    words = tuple(
+        Word(w, start + i * 0.3, start + i * 0.3 + 0.25) for i, w in enumerate(text.split())
+    )
+    return SourceCommit(
+        stream="s",
+        utterance=utt,
+        lang="en",
+        text=text,
+        words=words,
+        start=words[0].start,
+        end=words[-1].end,
+    )
 
 
 class FakeClock:
@@ -50,11 +60,22 @@ async def run(stage, events, interleave=True):
 async def test_partials_then_commit_per_language():
     engine = FakeEngine()
     stage = make(engine, targets=("de", "es"))
-    out = await run(stage, [commit("Good morning", 0), commit("everyone.", 1), SpeechEnd(stream="s", utterance=1, end=2), End(stream="s")])
+    out = await run(
+        stage,
+        [
+            commit("Good morning", 0),
+            commit("everyone.", 1),
+            SpeechEnd(stream="s", utterance=1, end=2),
+            End(stream="s"),
+        ],
+    )
     partials = [o for o in out if isinstance(o, TargetPartial)]
     commits = [o for o in out if isinstance(o, TargetCommit)]
     assert {p.lang for p in partials} == {"de", "es"}
-    assert [(c.lang, c.text) for c in commits] == [("de", "main:de:Good morning everyone."), ("es", "main:es:Good morning everyone.")]
+    assert [(c.lang, c.text) for c in commits] == [
+        ("de", "main:de:Good morning everyone."),
+        ("es", "main:es:Good morning everyone."),
+    ]
     assert commits[0].start == 0 and commits[0].sentence == 0
     assert isinstance(out[-1], End)
 

@@ -54,7 +54,9 @@ def spans(segments: list) -> list[tuple]:
     for s in segments:
         if isinstance(s, SegmentEnd):
             samples = np.concatenate(audio[s.utterance])
-            result.append((s.utterance, starts[s.utterance], s.end, samples[0], len(samples) / FRAME))
+            result.append(
+                (s.utterance, starts[s.utterance], s.end, samples[0], len(samples) / FRAME)
+            )
     return result
 
 
@@ -123,7 +125,9 @@ def test_forced_split_at_max_utterance_loses_and_repeats_nothing():
     for a, b in zip(result, result[1:]):
         assert a[2] == pytest.approx(b[1])  # the next starts where the previous ended
     audio = np.concatenate([s.samples for s in out if isinstance(s, SegmentAudio)])
-    assert np.array_equal(audio[::FRAME], np.arange(1, 44))  # pre-roll from frame 1, no gap, no repeat
+    assert np.array_equal(
+        audio[::FRAME], np.arange(1, 44)
+    )  # pre-roll from frame 1, no gap, no repeat
 
 
 def test_forced_split_in_hangover_goes_idle():
@@ -207,12 +211,18 @@ async def test_stage_numbers_utterances_and_drops_silence():
 
 
 async def test_stage_end_and_flush_close_an_open_utterance_and_are_forwarded():
-    signal = speech_signal((0.3, 1.06), total=1.06)  # speech to the very end: 35 frames and 160 samples
+    signal = speech_signal(
+        (0.3, 1.06), total=1.06
+    )  # speech to the very end: 35 frames and 160 samples
     flush, end = Flush(stream="s"), End(stream="s")
-    per_chunk = await run_stage(VADStage(CFG, stream="s", classifier=Scripted()), signal, chunk=1000, tail=[flush, end])
+    per_chunk = await run_stage(
+        VADStage(CFG, stream="s", classifier=Scripted()), signal, chunk=1000, tail=[flush, end]
+    )
     assert [type(e) for e in per_chunk[-2]] == [AudioChunk, SpeechEnd, Flush]
     tail, closing, forwarded = per_chunk[-2]
-    assert tail.end == pytest.approx(1.06) and closing.end == pytest.approx(1.06)  # the partial frame too
+    assert tail.end == pytest.approx(1.06) and closing.end == pytest.approx(
+        1.06
+    )  # the partial frame too
     assert forwarded is flush and per_chunk[-1] == [end]
 
 
@@ -250,7 +260,9 @@ def test_silero_streaming_matches_faster_whisper_batch():
 
     rng = np.random.default_rng(0)
     t = np.arange(512 * 40) / RATE
-    audio = (0.3 * np.sin(2 * np.pi * 220 * t) * (t > 0.4) + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+    audio = (
+        0.3 * np.sin(2 * np.pi * 220 * t) * (t > 0.4) + 0.01 * rng.standard_normal(len(t))
+    ).astype(np.float32)
     expected = SileroVADModel(str(silero_model_path()))(audio).reshape(-1)
     classifier = SileroClassifier(VADConfig())
     streamed = [classifier.probability(audio[i : i + 512]) for i in range(0, len(audio), 512)]
@@ -265,7 +277,11 @@ def _vad_config(backend: str) -> VADConfig:
 @pytest.mark.parametrize("kind", ["zeros", "hiss"])
 async def test_silence_has_no_utterance(backend, kind):
     rng = np.random.default_rng(1)
-    signal = np.zeros(3 * RATE, np.float32) if kind == "zeros" else (0.002 * rng.standard_normal(3 * RATE)).astype(np.float32)
+    signal = (
+        np.zeros(3 * RATE, np.float32)
+        if kind == "zeros"
+        else (0.002 * rng.standard_normal(3 * RATE)).astype(np.float32)
+    )
     per_chunk = await run_stage(VADStage(_vad_config(backend), stream="s"), signal)
     assert [e for batch in per_chunk for e in batch] == [End(stream="s")]
 
@@ -274,10 +290,14 @@ async def test_silence_has_no_utterance(backend, kind):
 def spoken(tmp_path_factory) -> tuple[Path, float, float]:
     """A 22.05 kHz WAV: 1 s of silence, an espeak-ng sentence, 1.5 s of silence; and the speech span."""
     if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng): no synthetic speech to test on")
+        pytest.skip(
+            "espeak-ng is not installed (apt-get install espeak-ng): no synthetic speech to test on"
+        )
     tmp = tmp_path_factory.mktemp("speech")
     raw = tmp / "raw.wav"
-    subprocess.run(["espeak-ng", "-w", str(raw), "The quick brown fox jumps over the lazy dog."], check=True)
+    subprocess.run(
+        ["espeak-ng", "-w", str(raw), "The quick brown fox jumps over the lazy dog."], check=True
+    )
     with wave.open(str(raw)) as w:
         rate = w.getframerate()
         speech = np.frombuffer(w.readframes(w.getnframes()), "<i2")
@@ -347,9 +367,14 @@ async def test_sample_corpus_utterances_are_found(backend):
     """The short corpus item: each reference utterance found once, its boundaries within 0.3 s."""
     manifest = SAMPLES / "manifest.json"
     items = json.loads(manifest.read_text())["items"] if manifest.exists() else []
-    item = next((i for i in items if i["id"] == "short-workshop-en" and (SAMPLES / i["audio"]).exists()), None)
+    item = next(
+        (i for i in items if i["id"] == "short-workshop-en" and (SAMPLES / i["audio"]).exists()),
+        None,
+    )
     if item is None:
-        pytest.skip("audio_samples/short-workshop-en is not there (scripts/make_samples.py builds it)")
+        pytest.skip(
+            "audio_samples/short-workshop-en is not there (scripts/make_samples.py builds it)"
+        )
     found = await utterances_in(SAMPLES / item["audio"], backend)
     expected = [(u["start"], u["end"]) for u in item["utterances"]]
     assert len(found) == len(expected), found

@@ -20,7 +20,9 @@ def scripted(choices, draft=(), margins=None):
     """Scores of a model whose greedy choice at position i is choices[i]."""
     margins = margins or {}
     return [
-        PositionScore(best, 0.0 if i < len(draft) and draft[i] == best else margins.get(i, -math.inf))
+        PositionScore(
+            best, 0.0 if i < len(draft) and draft[i] == best else margins.get(i, -math.inf)
+        )
         for i, best in enumerate(choices)
     ]
 
@@ -49,8 +51,12 @@ def test_end_token_inside_the_draft_finishes():
 
 def test_model_choosing_the_end_token_finishes_without_it():
     draft = [5, 6]
-    assert verify_draft(draft, scripted([5, EOS, 1], draft), end_ids={EOS}) == Verdict(1, (5,), True)
-    assert verify_draft(draft, scripted([5, 6, EOS], draft), end_ids={EOS}) == Verdict(2, (5, 6), True)
+    assert verify_draft(draft, scripted([5, EOS, 1], draft), end_ids={EOS}) == Verdict(
+        1, (5,), True
+    )
+    assert verify_draft(draft, scripted([5, 6, EOS], draft), end_ids={EOS}) == Verdict(
+        2, (5, 6), True
+    )
 
 
 def test_empty_draft_gives_the_models_next_token():
@@ -101,7 +107,18 @@ def test_masked_partial_hides_the_last_words():
 
 
 # -- the speculative loop on a scripted model ------------------------------------
-WORDS = ["<eos>", "<p>", "Guten", "Morgen", "zusammen", "und", "willkommen", "in", "Lissabon", "herzlich"]
+WORDS = [
+    "<eos>",
+    "<p>",
+    "Guten",
+    "Morgen",
+    "zusammen",
+    "und",
+    "willkommen",
+    "in",
+    "Lissabon",
+    "herzlich",
+]
 
 
 class FakeTokenizer:
@@ -168,7 +185,9 @@ class FakeTarget:
         return Translation(text, len(ids), len(ids))
 
 
-ANSWER = [WORDS.index(w) for w in "Guten Morgen zusammen und herzlich willkommen in Lissabon".split()]
+ANSWER = [
+    WORDS.index(w) for w in "Guten Morgen zusammen und herzlich willkommen in Lissabon".split()
+]
 
 
 def speculate(draft, **settings):
@@ -179,7 +198,12 @@ def speculate(draft, **settings):
 
 
 def test_exact_mode_gives_the_greedy_answer_whatever_the_draft():
-    for draft in (None, "Guten Morgen", "Guten Morgen zusammen und willkommen in Lissabon", "Morgen Guten"):
+    for draft in (
+        None,
+        "Guten Morgen",
+        "Guten Morgen zusammen und willkommen in Lissabon",
+        "Morgen Guten",
+    ):
         ids, _, _, _ = speculate(draft, mode="exact", min_draft=2)
         assert ids == ANSWER, draft
 
@@ -193,7 +217,9 @@ def test_a_correct_draft_costs_one_pass():
 def test_after_a_divergence_the_draft_is_proposed_again_where_the_output_rejoins_it():
     # "Lissabon" stands where the model says "zusammen"; after "und herzlich" the
     # output re-joins the draft, whose rest is verified in a second pass.
-    ids, steps, stats, generator = speculate("Guten Morgen Lissabon und herzlich willkommen in Lissabon", mode="exact", min_draft=2)
+    ids, steps, stats, generator = speculate(
+        "Guten Morgen Lissabon und herzlich willkommen in Lissabon", mode="exact", min_draft=2
+    )
     assert ids == ANSWER
     assert generator.forwards == 2 and generator.generated == 2
     assert steps == 4  # pass, "und", "herzlich", pass
@@ -201,18 +227,24 @@ def test_after_a_divergence_the_draft_is_proposed_again_where_the_output_rejoins
 
 
 def test_a_missing_word_costs_only_the_tokens_after_it():
-    ids, steps, _, generator = speculate("Guten Morgen zusammen und willkommen in Lissabon", mode="exact", min_draft=2)
+    ids, steps, _, generator = speculate(
+        "Guten Morgen zusammen und willkommen in Lissabon", mode="exact", min_draft=2
+    )
     assert ids == ANSWER
     assert generator.forwards == 1 and steps == 1 + 4  # pass; willkommen, in, Lissabon, end
 
 
 def test_stable_beta_zero_keeps_the_seen_part_without_a_pass():
     # "Guten Morgen" was shown and is kept unverified; the masked "und" is decoded again
-    ids, steps, _, generator = speculate("Guten Morgen und", mode="stable", beta=0.0, display_mask=1)
+    ids, steps, _, generator = speculate(
+        "Guten Morgen und", mode="stable", beta=0.0, display_mask=1
+    )
     assert ids == ANSWER and generator.forwards == 0
     assert steps == len(ANSWER) - 2 + 1  # the new tokens and the end token's call
 
 
 def test_stable_beta_zero_keeps_even_a_wrong_seen_part():
-    ids, _, _, generator = speculate("Guten Lissabon zusammen", mode="stable", beta=0.0, display_mask=1)
+    ids, _, _, generator = speculate(
+        "Guten Lissabon zusammen", mode="stable", beta=0.0, display_mask=1
+    )
     assert ids[:2] == [WORDS.index("Guten"), WORDS.index("Lissabon")] and generator.forwards == 0

@@ -29,7 +29,16 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.models
 
 SHORT = ROOT / "audio_samples" / "short-workshop-en.flac"
-SMALL = ["--asr-model", "whisper-tiny.en", "--mt-model", "qwen2.5-coder-0.5b", "--from", "en", "--device", "cpu"]
+SMALL = [
+    "--asr-model",
+    "whisper-tiny.en",
+    "--mt-model",
+    "qwen2.5-coder-0.5b",
+    "--from",
+    "en",
+    "--device",
+    "cpu",
+]
 
 
 def make_video(audio: np.ndarray, path: Path) -> None:
@@ -40,12 +49,16 @@ def make_video(audio: np.ndarray, path: Path) -> None:
         sound = out.add_stream("aac", rate=16000)
         sound.layout = "mono"
         for i in range(int(len(audio) / 16000 * 5)):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 9 % 255, np.uint8), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.full((48, 64, 3), i * 9 % 255, np.uint8), format="rgb24"
+            )
             frame.pts = i
             out.mux(video.encode(frame))
         out.mux(video.encode())
         for i in range(0, len(audio), 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[None, i : i + 1024]), format="fltp", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(audio[None, i : i + 1024]), format="fltp", layout="mono"
+            )
             frame.sample_rate, frame.pts = 16000, i
             out.mux(sound.encode(frame))
         out.mux(sound.encode())
@@ -86,7 +99,13 @@ def check_subtitles(path: Path, duration: float) -> list[pysubs2.SSAEvent]:
 
 def test_folder_with_video_silent_and_corrupt_files(media, tmp_path, shared_registry, capsys):
     out = tmp_path / "out"
-    assert batch([str(media), "--out", str(out), "--to", "de", "--bilingual", "--jobs", "2"], shared_registry) == 1
+    assert (
+        batch(
+            [str(media), "--out", str(out), "--to", "de", "--bilingual", "--jobs", "2"],
+            shared_registry,
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "corrupt.wav" in err and "cannot read audio" in err and "Traceback" not in err
     assert "1 failed" in err and "2 ok" in err and "1 no speech" in err
@@ -95,11 +114,15 @@ def test_folder_with_video_silent_and_corrupt_files(media, tmp_path, shared_regi
     for stem, duration in (("talk", 11.44), ("clip", 11.46)):  # AAC pads the clip's audio a little
         folder = out / "talks"
         names = {p.name for p in folder.glob(f"{stem}.*")}
-        assert names == {f"{stem}.{lang}.{ext}" for lang in ("en", "de") for ext in ("srt", "vtt", "txt")} | {f"{stem}.jsonl", f"{stem}.en-de.srt"}
+        assert names == {
+            f"{stem}.{lang}.{ext}" for lang in ("en", "de") for ext in ("srt", "vtt", "txt")
+        } | {f"{stem}.jsonl", f"{stem}.en-de.srt"}
         for lang in ("en", "de"):
             srt = check_subtitles(folder / f"{stem}.{lang}.srt", duration)
             vtt = check_subtitles(folder / f"{stem}.{lang}.vtt", duration)
-            assert [(e.start, e.end, e.plaintext) for e in srt] == [(e.start, e.end, e.plaintext) for e in vtt] and srt
+            assert [(e.start, e.end, e.plaintext) for e in srt] == [
+                (e.start, e.end, e.plaintext) for e in vtt
+            ] and srt
         source = (folder / f"{stem}.en.txt").read_text().lower()
         assert "workshop" in source and "coffee break" in source and len(source.splitlines()) == 3
         assert len((folder / f"{stem}.de.txt").read_text().splitlines()) == 3
@@ -108,10 +131,17 @@ def test_folder_with_video_silent_and_corrupt_files(media, tmp_path, shared_regi
     silent = {p.name: p for p in out.glob("silence.*")}
     assert len(silent) == 8 and check_subtitles(silent["silence.de.srt"], 4.0) == []
     assert silent["silence.en.txt"].read_text() == ""
-    assert [json.loads(line)["type"] for line in silent["silence.jsonl"].read_text().splitlines()] == ["end"]
+    assert [
+        json.loads(line)["type"] for line in silent["silence.jsonl"].read_text().splitlines()
+    ] == ["end"]
 
     # a second run skips what is finished and reports the corrupt file again
-    assert batch([str(media), "--out", str(out), "--to", "de", "--bilingual", "--quiet"], shared_registry) == 1
+    assert (
+        batch(
+            [str(media), "--out", str(out), "--to", "de", "--bilingual", "--quiet"], shared_registry
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "corrupt.wav" in err and "skipped" not in err  # --quiet: failures only, no table
 
@@ -134,4 +164,7 @@ def test_batch_and_live_pipeline_share_loaded_models(shared_registry, small_conf
     loads = shared_registry.loads
     load_engines(shared_registry, small_config)  # what the live pipeline loads
     assert shared_registry.loads == loads
-    assert processor._transcriber._model is asr_engine(shared_registry, small_config).backend.whisper_model
+    assert (
+        processor._transcriber._model
+        is asr_engine(shared_registry, small_config).backend.whisper_model
+    )

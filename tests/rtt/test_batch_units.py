@@ -13,7 +13,16 @@ import pytest
 from rich.console import Console
 
 from pipeline.errors import AudioInputError, ConfigError
-from pipeline.events import End, SourceCommit, SpeechEnd, SpeechStart, TargetCommit, Word, from_json, to_json
+from pipeline.events import (
+    End,
+    SourceCommit,
+    SpeechEnd,
+    SpeechStart,
+    TargetCommit,
+    Word,
+    from_json,
+    to_json,
+)
 from pipeline.offline import (
     OfflineConfig,
     OfflineResult,
@@ -38,7 +47,9 @@ from rtt.cli import main
 LIMITS = SubtitleLimits()
 
 
-def timed(text: str, start: float = 0.0, step: float = 0.35, pauses: dict[int, float] | None = None) -> list[Word]:
+def timed(
+    text: str, start: float = 0.0, step: float = 0.35, pauses: dict[int, float] | None = None
+) -> list[Word]:
     """Words of `text`, one every `step` seconds, with extra pauses before given word indices."""
     words, t = [], start
     for i, w in enumerate(text.split()):
@@ -55,7 +66,9 @@ LONG = (
 
 
 def sample_result(stream: str = "talk.wav") -> OfflineResult:
-    words = timed("Welcome to the workshop. " + LONG + " Thanks.", start=0.5, pauses={4: 1.5, 30: 2.5})
+    words = timed(
+        "Welcome to the workshop. " + LONG + " Thanks.", start=0.5, pauses={4: 1.5, 30: 2.5}
+    )
     segments = (SpeechSegment(0.3, 2.0), SpeechSegment(3.2, 14.0), SpeechSegment(16.0, 17.0))
     sentences = tuple(split_sentences(words, "en", segments, max_pause=2.0))
     german = (
@@ -70,7 +83,9 @@ def sample_result(stream: str = "talk.wav") -> OfflineResult:
 # --- cues ------------------------------------------------------------------
 
 
-def check_cues(cues, duration: float, limits: SubtitleLimits = LIMITS, max_lines: int | None = None) -> None:
+def check_cues(
+    cues, duration: float, limits: SubtitleLimits = LIMITS, max_lines: int | None = None
+) -> None:
     last_end = 0.0
     for i, cue in enumerate(cues):
         assert 0.0 <= cue.start < cue.end <= duration
@@ -88,9 +103,13 @@ def test_source_cues_fit_the_limits_and_keep_every_word():
     result = sample_result()
     cues = source_cues(result.sentences, LIMITS, result.duration)
     check_cues(cues, result.duration)
-    assert " ".join(c.text.replace("\n", " ") for c in cues).split() == [w.word for s in result.sentences for w in s.words]
+    assert " ".join(c.text.replace("\n", " ") for c in cues).split() == [
+        w.word for s in result.sentences for w in s.words
+    ]
     assert len(cues) >= 4  # the long sentence needs several cues
-    assert any(c.text.replace("\n", " ").endswith("countries,") for c in cues)  # broken after the comma
+    assert any(
+        c.text.replace("\n", " ").endswith("countries,") for c in cues
+    )  # broken after the comma
 
 
 def test_target_cues_split_a_long_translation_within_its_sentence():
@@ -107,9 +126,13 @@ def test_bilingual_cues_carry_source_then_translation():
     result = sample_result()
     cues = bilingual_cues(result.sentences, result.translations["de"], LIMITS, result.duration)
     check_cues(cues, result.duration, max_lines=5)  # a long translation may take a third line
-    assert cues[0].text.startswith("Welcome to the workshop.") and cues[0].text.endswith("Willkommen zum Workshop.")
+    assert cues[0].text.startswith("Welcome to the workshop.") and cues[0].text.endswith(
+        "Willkommen zum Workshop."
+    )
     flat = " ".join(c.text.replace("\n", " ") for c in cues)
-    assert flat.index("Komitee") > flat.index("committee") > flat.index("Vorschläge")  # shares follow the source
+    assert (
+        flat.index("Komitee") > flat.index("committee") > flat.index("Vorschläge")
+    )  # shares follow the source
 
 
 def test_wrap_balances_two_lines_and_split_text_keeps_words():
@@ -119,7 +142,9 @@ def test_wrap_balances_two_lines_and_split_text_keeps_words():
     assert wrap("Short line.", LIMITS) == "Short line."
     parts = split_text(LONG, [1 / 3, 2 / 3], LIMITS)
     assert " ".join(parts) == LONG and len(parts) == 3
-    cjk = split_text("我们今年收到了来自三十五个国家的四百多份提案委员会接受了六十二个报告", [0.5], LIMITS)
+    cjk = split_text(
+        "我们今年收到了来自三十五个国家的四百多份提案委员会接受了六十二个报告", [0.5], LIMITS
+    )
     assert "".join(cjk).startswith("我们") and len(cjk) == 2
 
 
@@ -138,9 +163,19 @@ def test_sentences_follow_punctuation_and_long_pauses():
     words = timed("Hello there. How are you doing today and then we stop", pauses={6: 3.0})
     segments = [SpeechSegment(0.0, 0.65), SpeechSegment(0.68, 10.0)]
     sentences = split_sentences(words, "en", segments, max_pause=2.0)
-    assert [s.text for s in sentences] == ["Hello there.", "How are you doing", "today and then we stop"]
-    assert [s.index for s in sentences] == [0, 1, 2] and [s.utterance for s in sentences] == [1, 2, 2]
-    assert split_sentences(words, "xx", segments, max_pause=2.0)  # a language pysbd lacks: English rules
+    assert [s.text for s in sentences] == [
+        "Hello there.",
+        "How are you doing",
+        "today and then we stop",
+    ]
+    assert [s.index for s in sentences] == [0, 1, 2] and [s.utterance for s in sentences] == [
+        1,
+        2,
+        2,
+    ]
+    assert split_sentences(
+        words, "xx", segments, max_pause=2.0
+    )  # a language pysbd lacks: English rules
 
 
 def test_windows_group_segments_up_to_30_seconds_and_split_at_long_silence():
@@ -164,7 +199,11 @@ def test_events_are_ordered_and_round_trip_through_json():
     result = sample_result()
     events = result_events(result)
     assert isinstance(events[0], SpeechStart) and isinstance(events[-1], End)
-    assert sum(isinstance(e, SpeechStart) for e in events) == sum(isinstance(e, SpeechEnd) for e in events) == 3
+    assert (
+        sum(isinstance(e, SpeechStart) for e in events)
+        == sum(isinstance(e, SpeechEnd) for e in events)
+        == 3
+    )
     commits = [e for e in events if isinstance(e, SourceCommit)]
     targets = [e for e in events if isinstance(e, TargetCommit)]
     assert [c.text for c in commits] == [s.text for s in result.sentences]
@@ -179,17 +218,24 @@ def test_every_format_round_trips_through_a_parser(tmp_path):
     written = write_outputs(result, plan, LIMITS)
     assert sorted(p.name for p in written) == sorted(p.name for p in plan.paths("en", ["de"]))
     for lang in ("en", "de"):
-        cues = source_cues(result.sentences, LIMITS, result.duration) if lang == "en" else target_cues(
-            result.sentences, result.translations["de"], LIMITS, result.duration
+        cues = (
+            source_cues(result.sentences, LIMITS, result.duration)
+            if lang == "en"
+            else target_cues(result.sentences, result.translations["de"], LIMITS, result.duration)
         )
         for ext in ("srt", "vtt"):
             subs = pysubs2.load(str(plan.folder / f"talk.{lang}.{ext}"), format_=ext)
             assert [(e.start, e.end, e.plaintext) for e in subs] == [
                 (round(c.start * 1000), round(c.end * 1000), c.text) for c in cues
             ]
-    assert (plan.folder / "talk.en.txt").read_text().splitlines() == [s.text for s in result.sentences]
+    assert (plan.folder / "talk.en.txt").read_text().splitlines() == [
+        s.text for s in result.sentences
+    ]
     assert (plan.folder / "talk.de.txt").read_text().splitlines() == list(result.translations["de"])
-    events = [from_json(json.loads(line)) for line in (plan.folder / "talk.jsonl").read_text().splitlines()]
+    events = [
+        from_json(json.loads(line))
+        for line in (plan.folder / "talk.jsonl").read_text().splitlines()
+    ]
     assert events == result_events(result)
     bilingual = pysubs2.load(str(plan.folder / "talk.en-de.srt"))
     assert "Welcome" in bilingual[0].plaintext and "Willkommen" in bilingual[0].plaintext
@@ -202,7 +248,9 @@ def test_silent_result_writes_empty_but_valid_files(tmp_path):
     assert len(pysubs2.load(str(tmp_path / "quiet.de.srt"), format_="srt")) == 0
     assert (tmp_path / "quiet.de.vtt").read_text().startswith("WEBVTT")
     assert (tmp_path / "quiet.en.txt").read_text() == ""
-    assert [json.loads(line)["type"] for line in (tmp_path / "quiet.jsonl").read_text().splitlines()] == ["end"]
+    assert [
+        json.loads(line)["type"] for line in (tmp_path / "quiet.jsonl").read_text().splitlines()
+    ] == ["end"]
 
 
 def test_atomic_write_leaves_no_half_file_when_interrupted(tmp_path, monkeypatch):
@@ -221,7 +269,9 @@ def test_atomic_write_leaves_no_half_file_when_interrupted(tmp_path, monkeypatch
 
 
 def options(out: Path, **kw) -> BatchOptions:
-    return BatchOptions(out=out, targets=("de",), source_lang="en", formats=("srt", "txt", "jsonl"), **kw)
+    return BatchOptions(
+        out=out, targets=("de",), source_lang="en", formats=("srt", "txt", "jsonl"), **kw
+    )
 
 
 def test_inputs_mirror_folders_skip_non_media_and_our_own_outputs(tmp_path):
@@ -291,7 +341,11 @@ async def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch
     assert finished(jobs[0], opts) and not finished(jobs[1], opts)
 
     reports = await run_batch_jobs(jobs, fake, opts)
-    assert [r.status for r in reports] == ["skipped", "ok"] and fake.calls == ["a.wav", "b.wav", "b.wav"]
+    assert [r.status for r in reports] == ["skipped", "ok"] and fake.calls == [
+        "a.wav",
+        "b.wav",
+        "b.wav",
+    ]
     assert all(finished(j, opts) for j in jobs)
     forced = await run_batch_jobs(jobs, fake, dataclasses.replace(opts, force=True))
     assert [r.status for r in forced] == ["ok", "ok"]
@@ -361,4 +415,6 @@ def test_help_explains_outputs_and_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["batch", "--help"])
     out = capsys.readouterr().out
-    assert "<stem>.<lang>.srt" in out and "--bilingual" in out and "--jobs" in out and "default" in out
+    assert (
+        "<stem>.<lang>.srt" in out and "--bilingual" in out and "--jobs" in out and "default" in out
+    )

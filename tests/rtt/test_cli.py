@@ -14,7 +14,16 @@ from rtt.cli import main
 from tests.conftest import ROOT, model_path
 
 SHORT = ROOT / "audio_samples" / "short-workshop-en.flac"
-SMALL = ["--asr-model", "whisper-tiny.en", "--mt-model", "qwen2.5-coder-0.5b", "--fast-model", "none", "--from", "en"]
+SMALL = [
+    "--asr-model",
+    "whisper-tiny.en",
+    "--mt-model",
+    "qwen2.5-coder-0.5b",
+    "--fast-model",
+    "none",
+    "--from",
+    "en",
+]
 
 
 def test_help_explains_every_command(capsys):
@@ -63,7 +72,9 @@ def test_odd_length_pcm_on_stdin_reports_and_keeps_what_was_read():
     import numpy as np
 
     with av.open(str(SHORT)) as container:
-        pcm = b"".join(frame.to_ndarray().astype(np.int16).tobytes() for frame in container.decode(audio=0))
+        pcm = b"".join(
+            frame.to_ndarray().astype(np.int16).tobytes() for frame in container.decode(audio=0)
+        )
     proc = subprocess.run(
         [sys.executable, "-m", "rtt.cli", "translate", "-", "--to", "de", "--jsonl", *SMALL],
         input=pcm[: 16000 * 2 * 5] + b"\x01",  # 5 s of speech and one stray byte
@@ -75,6 +86,8 @@ def test_odd_length_pcm_on_stdin_reports_and_keeps_what_was_read():
     assert proc.returncode == 1, proc.stderr.decode()
     errors = [e for e in events if e["type"] == "error"]
     assert len(errors) == 1 and errors[0]["code"] == "bad_audio" and "byte" in errors[0]["message"]
-    assert any(e["type"] == "source_commit" for e in events)  # the complete samples were still transcribed
+    assert any(
+        e["type"] == "source_commit" for e in events
+    )  # the complete samples were still transcribed
     assert events[-1]["type"] == "end"
     assert b"Traceback" not in proc.stderr

@@ -62,8 +62,12 @@ def test_corpus_is_big_and_varied_enough_for_evaluation() -> None:
     talks = [item for item in ITEMS if item.style == "talk" and item.duration >= 120]
     assert len(talks) >= 3
     assert {"en", "de", "es"} <= {item.lang for item in ITEMS}
-    assert {"piper-tts", "espeak-ng", "pytest-audioeval"} <= {item.provenance["tool"] for item in ITEMS}
-    assert {"talk-opening-en", "short-workshop-en"} <= {item.id for item in ITEMS}  # ids other code uses
+    assert {"piper-tts", "espeak-ng", "pytest-audioeval"} <= {
+        item.provenance["tool"] for item in ITEMS
+    }
+    assert {"talk-opening-en", "short-workshop-en"} <= {
+        item.id for item in ITEMS
+    }  # ids other code uses
 
 
 def reference_languages(item: CorpusItem) -> set[str]:
@@ -85,9 +89,9 @@ def test_texts_and_translations_line_up(item: CorpusItem) -> None:
 def test_speech_is_inside_utterances_and_gaps_are_quiet(item: CorpusItem) -> None:
     samples, rate, _ = decode(item.audio)
     edges = [0.0] + [t for u in item.utterances for t in (u.start, u.end)] + [item.duration]
-    spans = [samples[int(a * rate):int(b * rate)] for a, b in zip(edges[::2], edges[1::2])]
+    spans = [samples[int(a * rate) : int(b * rate)] for a, b in zip(edges[::2], edges[1::2])]
     gaps = [g for g in spans if len(g)]
-    speech = [samples[int(u.start * rate):int(u.end * rate)] for u in item.utterances]
+    speech = [samples[int(u.start * rate) : int(u.end * rate)] for u in item.utterances]
     quietest_speech = min(rms_db(s) for s in speech)
     loudest_gap = max(rms_db(g) for g in gaps)
     assert quietest_speech > -35.0
@@ -115,11 +119,28 @@ def _write(tmp_path: Path, data: object) -> Path:
         lambda m: {"version": 1},
         lambda m: {**m, "items": [{k: v for k, v in m["items"][0].items() if k != "audio"}]},
         lambda m: {**m, "items": [{**m["items"][0], "duration": "long"}]},
-        lambda m: {**m, "items": [{**m["items"][0], "utterances": [{"start": 2, "end": 1, "text": "x",
-                                                                    "translations": {"de": "x"}}]}]},
+        lambda m: {
+            **m,
+            "items": [
+                {
+                    **m["items"][0],
+                    "utterances": [
+                        {"start": 2, "end": 1, "text": "x", "translations": {"de": "x"}}
+                    ],
+                }
+            ],
+        },
         lambda m: {**m, "items": [m["items"][0], m["items"][0]]},
     ],
-    ids=["json", "version", "no-items", "no-audio", "duration-type", "reversed-span", "duplicate-id"],
+    ids=[
+        "json",
+        "version",
+        "no-items",
+        "no-audio",
+        "duration-type",
+        "reversed-span",
+        "duplicate-id",
+    ],
 )
 def test_malformed_manifest_raises_value_error(tmp_path: Path, mutate) -> None:
     good = json.loads(DEFAULT_MANIFEST.read_text(encoding="utf-8"))
@@ -136,7 +157,9 @@ def test_loader_resolves_audio_next_to_the_manifest(tmp_path: Path) -> None:
 def _make_samples():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_samples", DEFAULT_MANIFEST.parent.parent / "scripts" / "make_samples.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_samples", DEFAULT_MANIFEST.parent.parent / "scripts" / "make_samples.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -151,6 +174,10 @@ def test_espeak_item_rebuilds_byte_identical(tmp_path: Path) -> None:
     (item,) = [i for i in good["items"] if i["id"] == "short-station-fr"]
     manifest = _write(tmp_path, {**good, "items": [item]})
     assert _make_samples().main(["--manifest", str(manifest), "--only", item["id"]]) == 0
-    assert (tmp_path / item["audio"]).read_bytes() == (DEFAULT_MANIFEST.parent / item["audio"]).read_bytes()
+    assert (tmp_path / item["audio"]).read_bytes() == (
+        DEFAULT_MANIFEST.parent / item["audio"]
+    ).read_bytes()
     rebuilt = json.loads(manifest.read_text(encoding="utf-8"))["items"][0]
-    assert rebuilt["utterances"] == item["utterances"] and rebuilt["provenance"] == item["provenance"]
+    assert (
+        rebuilt["utterances"] == item["utterances"] and rebuilt["provenance"] == item["provenance"]
+    )

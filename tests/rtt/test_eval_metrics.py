@@ -19,7 +19,13 @@ from rtt.eval.metrics import (
     word_errors,
 )
 from rtt.eval.report import pareto
-from rtt.eval.scoring import display_tokens, score_item, source_erasure, utterance_of, word_ends_from_utterances
+from rtt.eval.scoring import (
+    display_tokens,
+    score_item,
+    source_erasure,
+    utterance_of,
+    word_ends_from_utterances,
+)
 
 
 def test_al_on_a_small_delay_vector() -> None:
@@ -58,10 +64,16 @@ def test_normalized_erasure_on_a_scripted_revision_sequence() -> None:
 
 
 def test_wer_normalises_case_punctuation_and_numbers() -> None:
-    assert word_errors("The keynote starts at nine, in the Main Hall!", "the keynote starts at 9 in the main hall", "en") == (0, 9)
+    assert word_errors(
+        "The keynote starts at nine, in the Main Hall!",
+        "the keynote starts at 9 in the main hall",
+        "en",
+    ) == (0, 9)
     assert word_errors("Guten Morgen, zusammen!", "guten morgen zusammen", "de") == (0, 3)
     assert word_errors("the cat sat down", "the bat sat", "en") == (2, 4)
-    assert word_error_rate(["the cat sat down", "good night"], ["the bat sat", "good night"], "en") == pytest.approx(2 / 6, abs=1e-4)
+    assert word_error_rate(
+        ["the cat sat down", "good night"], ["the bat sat", "good night"], "en"
+    ) == pytest.approx(2 / 6, abs=1e-4)
     assert word_error_rate([""], ["x"], "en") is None
 
 
@@ -73,12 +85,22 @@ def test_bleu_and_chrf_are_document_level() -> None:
 
 
 def test_match_words_pairs_equal_and_substituted_words() -> None:
-    assert match_words(["a", "b", "c", "d"], ["a", "x", "c", "d", "e"]) == [(0, 0), (1, 1), (2, 2), (3, 3)]
+    assert match_words(["a", "b", "c", "d"], ["a", "x", "c", "d", "e"]) == [
+        (0, 0),
+        (1, 1),
+        (2, 2),
+        (3, 3),
+    ]
     assert match_words(["a", "b"], ["z"]) == []
 
 
 def test_pareto_keeps_points_nobody_beats() -> None:
-    assert pareto([(1.0, 50.0), (2.0, 60.0), (2.0, 55.0), (3.0, 40.0)]) == [True, True, False, False]
+    assert pareto([(1.0, 50.0), (2.0, 60.0), (2.0, 55.0), (3.0, 40.0)]) == [
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def _item() -> CorpusItem:
@@ -86,15 +108,32 @@ def _item() -> CorpusItem:
         Utterance(1.0, 3.0, "Good morning everyone.", {"de": "Guten Morgen zusammen."}),
         Utterance(4.0, 6.0, "Welcome to Lisbon.", {"de": "Willkommen in Lissabon."}),
     )
-    return CorpusItem(id="t", audio=Path("/nonexistent.flac"), lang="en", duration=7.0, style="short",
-                      transcript="Good morning everyone. Welcome to Lisbon.",
-                      translations={"de": "Guten Morgen zusammen. Willkommen in Lissabon."},
-                      utterances=utts, provenance={}, licence={})
+    return CorpusItem(
+        id="t",
+        audio=Path("/nonexistent.flac"),
+        lang="en",
+        duration=7.0,
+        style="short",
+        transcript="Good morning everyone. Welcome to Lisbon.",
+        translations={"de": "Guten Morgen zusammen. Willkommen in Lissabon."},
+        utterances=utts,
+        provenance={},
+        licence={},
+    )
 
 
 def _commit(u: int, t: float, text: str, words: list[tuple[str, float]]) -> SourceCommit:
     ws = tuple(Word(w, end - 0.2, end) for w, end in words)
-    return SourceCommit(stream="t", utterance=u, emitted=t, lang="en", text=text, words=ws, start=ws[0].start, end=ws[-1].end)
+    return SourceCommit(
+        stream="t",
+        utterance=u,
+        emitted=t,
+        lang="en",
+        text=text,
+        words=ws,
+        start=ws[0].start,
+        end=ws[-1].end,
+    )
 
 
 def _events():
@@ -104,11 +143,33 @@ def _events():
         SourcePartial(stream="t", utterance=1, emitted=2.6, lang="en", text="every one."),
         _commit(1, 3.5, "everyone.", [("everyone.", 2.9)]),
         SourcePartial(stream="t", utterance=1, emitted=3.5, lang="en", text=""),
-        TargetPartial(stream="t", utterance=1, emitted=2.5, lang="de", sentence=0, text="Guten Morgen"),
-        TargetCommit(stream="t", utterance=1, emitted=4.0, lang="de", sentence=0, text="Guten Morgen zusammen.", start=1.0, end=2.9),
+        TargetPartial(
+            stream="t", utterance=1, emitted=2.5, lang="de", sentence=0, text="Guten Morgen"
+        ),
+        TargetCommit(
+            stream="t",
+            utterance=1,
+            emitted=4.0,
+            lang="de",
+            sentence=0,
+            text="Guten Morgen zusammen.",
+            start=1.0,
+            end=2.9,
+        ),
         _commit(2, 6.5, "Welcome to Lisbon.", [("Welcome", 4.5), ("to", 4.8), ("Lisbon.", 5.9)]),
-        TargetPartial(stream="t", utterance=2, emitted=6.6, lang="de", sentence=1, text="Willkommen nach"),
-        TargetCommit(stream="t", utterance=2, emitted=7.0, lang="de", sentence=1, text="Willkommen in Lissabon.", start=4.3, end=5.9),
+        TargetPartial(
+            stream="t", utterance=2, emitted=6.6, lang="de", sentence=1, text="Willkommen nach"
+        ),
+        TargetCommit(
+            stream="t",
+            utterance=2,
+            emitted=7.0,
+            lang="de",
+            sentence=1,
+            text="Willkommen in Lissabon.",
+            start=4.3,
+            end=5.9,
+        ),
     ]
 
 

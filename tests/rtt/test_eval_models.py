@@ -37,11 +37,15 @@ def test_harness_builds_the_pipeline_like_rtt_translate(small_config, shared_reg
     assert isinstance(ours.clock, SimulatedClock)
 
 
-def test_computation_unaware_runs_are_repeatable_to_the_event(small_config, shared_registry) -> None:
+def test_computation_unaware_runs_are_repeatable_to_the_event(
+    small_config, shared_registry
+) -> None:
     item = corpus_item(CLIP)
 
     def once():
-        run = asyncio.run(harness.run_item(small_config, item, shared_registry, mode="unaware", targets=("de",)))
+        run = asyncio.run(
+            harness.run_item(small_config, item, shared_registry, mode="unaware", targets=("de",))
+        )
         return [to_json(e) for e in run.events]
 
     first, second = once(), once()
@@ -51,23 +55,50 @@ def test_computation_unaware_runs_are_repeatable_to_the_event(small_config, shar
 
 def test_quick_evaluation_end_to_end(shared_registry, tmp_path: Path) -> None:
     plan = load_sweep(QUICK_SWEEP)
-    plan = dataclasses.replace(plan, items=(CLIP,), settings=tuple(s for s in plan.settings if s.name in ("default", "stable-beta-0")))
+    plan = dataclasses.replace(
+        plan,
+        items=(CLIP,),
+        settings=tuple(s for s in plan.settings if s.name in ("default", "stable-beta-0")),
+    )
     results = asyncio.run(evaluate(plan, load_corpus(), shared_registry, log=lambda _: None))
     write_results(results, tmp_path)
     plot_all(results, tmp_path)
     write_report(results, tmp_path)
     data = json.loads((tmp_path / "results.json").read_text())
     assert set(data) == {"meta", "word_ends", "runs"}
-    assert [(r["name"], r["mode"]) for r in data["runs"]] == [("default", "unaware"), ("default", "aware"), ("stable-beta-0", "unaware")]
+    assert [(r["name"], r["mode"]) for r in data["runs"]] == [
+        ("default", "unaware"),
+        ("default", "aware"),
+        ("stable-beta-0", "unaware"),
+    ]
     summary = data["runs"][0]["summary"]
-    for key in ("wer", "bleu", "chrf", "commit_latency", "time_to_final", "al", "laal", "start_offset", "end_offset",
-                "source_normalized_erasure", "target_normalized_erasure", "revisions", "rtf"):
+    for key in (
+        "wer",
+        "bleu",
+        "chrf",
+        "commit_latency",
+        "time_to_final",
+        "al",
+        "laal",
+        "start_offset",
+        "end_offset",
+        "source_normalized_erasure",
+        "target_normalized_erasure",
+        "revisions",
+        "rtf",
+    ):
         assert key in summary, key
     assert summary["errors"] == 0 and summary["wer"] is not None and summary["wer"] < 0.5
     assert summary["chrf"]["en-de"] > 0 and summary["time_to_final"]["n"] == 1
     assert {"ASRStage", "TranslateStage", "all_stages"} <= set(summary["rtf"])
     assert len(data["word_ends"][CLIP]) == 9
-    for name in ("report.md", "frontier.png", "stages.png", "flicker_beta.png", "events/default.aware.jsonl"):
+    for name in (
+        "report.md",
+        "frontier.png",
+        "stages.png",
+        "flicker_beta.png",
+        "events/default.aware.jsonl",
+    ):
         assert (tmp_path / name).stat().st_size > 0, name
     last = (tmp_path / "events/default.unaware.jsonl").read_text().splitlines()[-1]
     assert json.loads(last)["type"] == End.__name__.lower()

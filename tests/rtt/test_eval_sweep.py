@@ -31,29 +31,43 @@ def test_default_sweep_covers_the_policy_knobs() -> None:
 
 def test_quick_sweep_uses_the_small_models_on_short_items() -> None:
     plan = load_sweep(QUICK_SWEEP)
-    assert all(s.config.asr.model == "whisper-tiny.en" and s.config.mt.model == "qwen2.5-coder-0.5b" for s in plan.settings)
-    assert all(s.config.mt.fast_model is None and s.config.mt.draft_model is None for s in plan.settings)
+    assert all(
+        s.config.asr.model == "whisper-tiny.en" and s.config.mt.model == "qwen2.5-coder-0.5b"
+        for s in plan.settings
+    )
+    assert all(
+        s.config.mt.fast_model is None and s.config.mt.draft_model is None for s in plan.settings
+    )
     items = select_items(plan, load_corpus())
     assert items and sum(i.duration for i in items) < 30 and all(i.lang == "en" for i in items)
 
 
 def test_unknown_option_is_skipped_with_a_warning() -> None:
-    plan = parse_sweep({"base": {"mt": {"future_knob": 1}},
-                        "setting": [{"name": "a", "mt": {"beta": 0.5, "not_yet": True}}]})
+    plan = parse_sweep(
+        {
+            "base": {"mt": {"future_knob": 1}},
+            "setting": [{"name": "a", "mt": {"beta": 0.5, "not_yet": True}}],
+        }
+    )
     (setting,) = plan.settings
     assert setting.config.mt.beta == 0.5
-    assert any("mt.not_yet" in w for w in setting.warnings) and any("mt.future_knob" in w for w in setting.warnings)
+    assert any("mt.not_yet" in w for w in setting.warnings) and any(
+        "mt.future_knob" in w for w in setting.warnings
+    )
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"setting": []}, "at least one"),
-    ({"setting": [{"asr": {"step": 1.0}}]}, "needs a name"),
-    ({"setting": [{"name": "a"}, {"name": "a"}]}, "unique"),
-    ({"setting": [{"name": "a", "gpu": {"x": 1}}]}, "unknown section"),
-    ({"setting": [{"name": "a"}], "eval": {"word_times": "forced"}}, "word_times"),
-    ({"setting": [{"name": "a"}], "eval": {"nope": 1}}, "unknown key"),
-    ({"setting": [{"name": "a"}], "extra": {}}, "unknown table"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"setting": []}, "at least one"),
+        ({"setting": [{"asr": {"step": 1.0}}]}, "needs a name"),
+        ({"setting": [{"name": "a"}, {"name": "a"}]}, "unique"),
+        ({"setting": [{"name": "a", "gpu": {"x": 1}}]}, "unknown section"),
+        ({"setting": [{"name": "a"}], "eval": {"word_times": "forced"}}, "word_times"),
+        ({"setting": [{"name": "a"}], "eval": {"nope": 1}}, "unknown key"),
+        ({"setting": [{"name": "a"}], "extra": {}}, "unknown table"),
+    ],
+)
 def test_bad_sweep_is_a_config_error(data, message) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_sweep(data)
@@ -98,17 +112,65 @@ def test_eval_help(capsys) -> None:
 
 
 def test_report_renders_from_a_minimal_result(tmp_path: Path) -> None:
-    summary = {"items": 1, "errors": 0, "audio_s": 1.0, "rtf": {"ASRStage": 0.5, "all_stages": 0.5, "wall": 0.6},
-               "wer": 0.1, "wer_by_lang": {"en": 0.1}, "commit_latency": {"p50": 1.0, "p90": 2.0, "max": 2.0, "n": 3},
-               "source_normalized_erasure": 0.2, "bleu": {"en-de": 20.0}, "chrf": {"en-de": 50.0}, "bleu_mean": 20.0,
-               "chrf_mean": 50.0, "al": 1.0, "laal": 1.1, "laal_first_appearance": 0.9, "start_offset": 1.0,
-               "end_offset": 0.5, "time_to_final": {"p50": 1.0, "p90": 1.5, "max": 1.5, "n": 1}, "missing_utterances": 0,
-               "target_normalized_erasure": 0.0, "revisions": 1, "revisions_per_sentence": 1.0}
-    run = {"name": "default", "mode": "unaware", "headline": True, "overrides": {}, "warnings": [], "skipped_items": [],
-           "models": {"asr": "a", "mt": "m", "fast_mt": None, "draft_mt": None, "device": "cpu", "asr_threads": 1, "mt_threads": 1},
-           "summary": summary, "items": {"x": {"lang": "en", "wer": 0.1, "targets": {"de": {"bleu": 20.0, "chrf": 50.0, "normalized_erasure": 0.0}}}}}
-    meta = {"date": "d", "rtt_version": "v", "sweep": "s", "machine": {"cpu": "c", "cores": 2, "system": "l"},
-            "items": ["x"], "audio_s": 1.0, "targets": ["de"], "word_times": "w"}
+    summary = {
+        "items": 1,
+        "errors": 0,
+        "audio_s": 1.0,
+        "rtf": {"ASRStage": 0.5, "all_stages": 0.5, "wall": 0.6},
+        "wer": 0.1,
+        "wer_by_lang": {"en": 0.1},
+        "commit_latency": {"p50": 1.0, "p90": 2.0, "max": 2.0, "n": 3},
+        "source_normalized_erasure": 0.2,
+        "bleu": {"en-de": 20.0},
+        "chrf": {"en-de": 50.0},
+        "bleu_mean": 20.0,
+        "chrf_mean": 50.0,
+        "al": 1.0,
+        "laal": 1.1,
+        "laal_first_appearance": 0.9,
+        "start_offset": 1.0,
+        "end_offset": 0.5,
+        "time_to_final": {"p50": 1.0, "p90": 1.5, "max": 1.5, "n": 1},
+        "missing_utterances": 0,
+        "target_normalized_erasure": 0.0,
+        "revisions": 1,
+        "revisions_per_sentence": 1.0,
+    }
+    run = {
+        "name": "default",
+        "mode": "unaware",
+        "headline": True,
+        "overrides": {},
+        "warnings": [],
+        "skipped_items": [],
+        "models": {
+            "asr": "a",
+            "mt": "m",
+            "fast_mt": None,
+            "draft_mt": None,
+            "device": "cpu",
+            "asr_threads": 1,
+            "mt_threads": 1,
+        },
+        "summary": summary,
+        "items": {
+            "x": {
+                "lang": "en",
+                "wer": 0.1,
+                "targets": {"de": {"bleu": 20.0, "chrf": 50.0, "normalized_erasure": 0.0}},
+            }
+        },
+    }
+    meta = {
+        "date": "d",
+        "rtt_version": "v",
+        "sweep": "s",
+        "machine": {"cpu": "c", "cores": 2, "system": "l"},
+        "items": ["x"],
+        "audio_s": 1.0,
+        "targets": ["de"],
+        "word_times": "w",
+    }
     text = write_report({"meta": meta, "runs": [run]}, tmp_path).read_text()
     assert "| default | computation-unaware | 0.100 |" in text and "en-de" in text
 
@@ -119,4 +181,6 @@ def test_every_shipped_sweep_parses_without_warnings() -> None:
         plan = load_sweep(path)
         assert plan.settings and not any(s.warnings for s in plan.settings), path
         assert select_items(plan, corpus), path
-        assert plan.source == f"rtt/eval/sweeps/{path.name}"  # reports name it the same on every machine
+        assert (
+            plan.source == f"rtt/eval/sweeps/{path.name}"
+        )  # reports name it the same on every machine

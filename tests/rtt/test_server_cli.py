@@ -26,20 +26,42 @@ def test_client_usage_errors(capsys):
 
 
 async def test_client_cannot_connect(capsys):
-    assert await asyncio.to_thread(main, ["client", "--listen", "--room", "r", "--url", "ws://127.0.0.1:1/ws"]) == 2
+    assert (
+        await asyncio.to_thread(
+            main, ["client", "--listen", "--room", "r", "--url", "ws://127.0.0.1:1/ws"]
+        )
+        == 2
+    )
 
 
 async def test_client_speaks_a_file_and_listens(tmp_path, capsys):
     async with running_server(tmp_path) as server:
-        listener = asyncio.to_thread(main, ["client", "--listen", "--room", "cli", "--to", "es", "--jsonl", "--url", server.url])
+        listener = asyncio.to_thread(
+            main,
+            ["client", "--listen", "--room", "cli", "--to", "es", "--jsonl", "--url", server.url],
+        )
         listener = asyncio.ensure_future(listener)
         await asyncio.sleep(0.5)
         audio = str(corpus_item("short-workshop-en").audio)
-        speaker = ["client", audio, "--room", "cli", "--to", "es", "--jsonl", "--speed", "4", "--url", server.url]
+        speaker = [
+            "client",
+            audio,
+            "--room",
+            "cli",
+            "--to",
+            "es",
+            "--jsonl",
+            "--speed",
+            "4",
+            "--url",
+            server.url,
+        ]
         assert await asyncio.to_thread(main, speaker) == 0
         assert await asyncio.wait_for(listener, 20) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     spoken_es = [f for f in lines if f["type"] == "target_commit"]
     # the speaker and the listener both printed the same Spanish commits: each one twice
     assert len(spoken_es) >= 2
-    assert sorted((f["seq"], f["text"]) for f in spoken_es) == sorted(2 * list({(f["seq"], f["text"]) for f in spoken_es}))
+    assert sorted((f["seq"], f["text"]) for f in spoken_es) == sorted(
+        2 * list({(f["seq"], f["text"]) for f in spoken_es})
+    )

@@ -18,7 +18,15 @@ import numpy as np
 from websockets.asyncio.client import connect
 
 from pipeline.config import PipelineConfig
-from pipeline.events import AudioChunk, End, SourceCommit, SourcePartial, SpeechEnd, SpeechStart, Word
+from pipeline.events import (
+    AudioChunk,
+    End,
+    SourceCommit,
+    SourcePartial,
+    SpeechEnd,
+    SpeechStart,
+    Word,
+)
 from pipeline.fanout import LanguageFanoutStage
 from pipeline.mt.stage import TranslateStage
 from pipeline.mt.translator import Translation
@@ -51,7 +59,9 @@ class FakeASRStage:
                     yield out
             return
         if isinstance(event, End) and self.open:
-            yield SpeechEnd(stream=self.stream, utterance=self.utterance, end=self.words * self.WORD)
+            yield SpeechEnd(
+                stream=self.stream, utterance=self.utterance, end=self.words * self.WORD
+            )
         yield event
 
     def _word(self):
@@ -62,9 +72,19 @@ class FakeASRStage:
             yield SpeechStart(stream=self.stream, utterance=self.utterance, start=t)
         last = self.words % 4 == 0
         text = f"w{self.words}" + ("." if last else "")
-        yield SourcePartial(stream=self.stream, utterance=self.utterance, lang="en", text=text + " …")
+        yield SourcePartial(
+            stream=self.stream, utterance=self.utterance, lang="en", text=text + " …"
+        )
         word = Word(text, t, t + self.WORD)
-        yield SourceCommit(stream=self.stream, utterance=self.utterance, lang="en", text=text, words=(word,), start=t, end=t + self.WORD)
+        yield SourceCommit(
+            stream=self.stream,
+            utterance=self.utterance,
+            lang="en",
+            text=text,
+            words=(word,),
+            start=t,
+            end=t + self.WORD,
+        )
         if last:
             yield SpeechEnd(stream=self.stream, utterance=self.utterance, end=t + self.WORD)
             self.utterance += 1
@@ -91,7 +111,9 @@ class FakeKit:
         self.pipelines += 1
 
         def translator(lang):
-            return TranslateStage(self.engine, dataclasses.replace(config.mt, targets=(lang,)), clock=clock)
+            return TranslateStage(
+                self.engine, dataclasses.replace(config.mt, targets=(lang,)), clock=clock
+            )
 
         fanout = LanguageFanoutStage(translator, config.mt.targets)
         return [FakeASRStage(config.stream), fanout], fanout
@@ -111,7 +133,9 @@ def pcm(seconds: float, rate: int = 16000) -> bytes:
     return (np.sin(2 * np.pi * 220 * t) * 8000).astype("<i2").tobytes()
 
 
-async def speak_frames(url, audio: bytes, *, start: dict, frame_seconds=0.1, rate=16000, speed=4.0, headers=None):
+async def speak_frames(
+    url, audio: bytes, *, start: dict, frame_seconds=0.1, rate=16000, speed=4.0, headers=None
+):
     """Send `start`, the audio paced at `speed` × real time, `stop`; return every frame received."""
     frames = []
     async with connect(url, additional_headers=headers) as ws:
@@ -163,7 +187,8 @@ def commits(frames, channel=None):
     return [
         (f["seq"], f["text"])
         for f in frames
-        if f["type"] in ("source_commit", "target_commit") and (channel is None or f["channel"] == channel)
+        if f["type"] in ("source_commit", "target_commit")
+        and (channel is None or f["channel"] == channel)
     ]
 
 

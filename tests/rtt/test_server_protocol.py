@@ -18,14 +18,25 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from rtt.server import Close, RttServer, ServerConfig
 from pipeline.errors import ConfigError
 
-from tests.rtt.test_server_helpers import FakeKit, commits, listen_frames, pcm, running_server, speak_frames
+from tests.rtt.test_server_helpers import (
+    FakeKit,
+    commits,
+    listen_frames,
+    pcm,
+    running_server,
+    speak_frames,
+)
 
 
 def http_get(url: str, headers: dict | None = None) -> tuple[int, str, str]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.headers.get("Content-Type", ""), response.read().decode()
+            return (
+                response.status,
+                response.headers.get("Content-Type", ""),
+                response.read().decode(),
+            )
     except urllib.error.HTTPError as exc:
         return exc.code, "", exc.read().decode()
 
@@ -54,7 +65,9 @@ async def test_http_routes(tmp_path):
         await speak_frames(server.url, pcm(1.0), start={"targets": ["de"]})
         status, kind, body = await asyncio.to_thread(http_get, base + "/metrics")
         assert status == 200 and "rtt_stage_latency_seconds_count" in body
-        audio = next(line for line in body.splitlines() if line.startswith("rtt_audio_seconds_total"))
+        audio = next(
+            line for line in body.splitlines() if line.startswith("rtt_audio_seconds_total")
+        )
         assert float(audio.split()[-1]) == pytest.approx(1.0)
 
 
@@ -67,12 +80,16 @@ async def test_plain_stream_seq_is_per_session_and_journaled(tmp_path):
     assert {f["channel"] for f in events} == {"stream"} and events[-1]["type"] == "end"
     assert {f["lang"] for f in events if f["type"] == "target_commit"} == {"de", "es"}
     journal = (tmp_path / "streams" / f"{ready['stream']}.jsonl").read_text().splitlines()
-    assert [json.loads(line)["seq"] for line in journal] == [f["seq"] for f in events if f["type"] in ("source_commit", "target_commit", "end")]
+    assert [json.loads(line)["seq"] for line in journal] == [
+        f["seq"] for f in events if f["type"] in ("source_commit", "target_commit", "end")
+    ]
 
 
 async def test_other_rates_are_resampled(tmp_path):
     async with running_server(tmp_path) as server:
-        frames = await speak_frames(server.url, pcm(2.0, rate=44100), rate=44100, start={"targets": []})
+        frames = await speak_frames(
+            server.url, pcm(2.0, rate=44100), rate=44100, start={"targets": []}
+        )
     words = [f["text"] for f in frames if f["type"] == "source_commit"]
     assert words == ["w1", "w2", "w3", "w4."]  # 2 s at 44.1 kHz is 2 s at 16 kHz: 4 words of 0.5 s
 
@@ -116,21 +133,42 @@ async def test_origins(tmp_path):
 async def test_bad_clients_get_their_codes_while_others_continue(tmp_path):
     async with running_server(tmp_path, max_message=4096) as server:
         url = server.url
-        good_listener = asyncio.create_task(listen_frames(url, {"room": "main", "languages": ["de"]}))
+        good_listener = asyncio.create_task(
+            listen_frames(url, {"room": "main", "languages": ["de"]})
+        )
         await asyncio.sleep(0.1)
-        good = asyncio.create_task(speak_frames(url, pcm(8.0), speed=4, start={"room": "main", "targets": ["de"]}))
+        good = asyncio.create_task(
+            speak_frames(url, pcm(8.0), speed=4, start={"room": "main", "targets": ["de"]})
+        )
         await asyncio.sleep(0.3)
         await expect_refusal(url, "{not json", code="bad_json", close=Close.INVALID_DATA)
-        await expect_refusal(url, json.dumps({"type": "dance"}), code="unknown_type", close=Close.PROTOCOL)
-        await expect_refusal(url, b"\x00\x01" * 100, code="audio_before_start", close=Close.PROTOCOL)
-        await expect_refusal(url, json.dumps({"type": "start", "targets": ["de"], "encoding": "opus"}), code="unsupported_encoding", close=Close.UNSUPPORTED)
-        await expect_refusal(url, json.dumps({"type": "start", "targets": ["xx"]}), code="unsupported_language", close=Close.UNSUPPORTED)
+        await expect_refusal(
+            url, json.dumps({"type": "dance"}), code="unknown_type", close=Close.PROTOCOL
+        )
+        await expect_refusal(
+            url, b"\x00\x01" * 100, code="audio_before_start", close=Close.PROTOCOL
+        )
+        await expect_refusal(
+            url,
+            json.dumps({"type": "start", "targets": ["de"], "encoding": "opus"}),
+            code="unsupported_encoding",
+            close=Close.UNSUPPORTED,
+        )
+        await expect_refusal(
+            url,
+            json.dumps({"type": "start", "targets": ["xx"]}),
+            code="unsupported_language",
+            close=Close.UNSUPPORTED,
+        )
         async with connect(url) as ws:  # odd-length PCM after a valid start
             await ws.send(json.dumps({"type": "start", "targets": []}))
             assert json.loads(await ws.recv())["type"] == "ready"
             await ws.send(b"\x00" * 301)
             frames = [json.loads(m) async for m in _until_closed(ws)]
-        assert any(f["type"] == "error" and f["code"] == "bad_audio" for f in frames) and ws.close_code == Close.INVALID_DATA
+        assert (
+            any(f["type"] == "error" and f["code"] == "bad_audio" for f in frames)
+            and ws.close_code == Close.INVALID_DATA
+        )
         async with connect(url) as ws:  # a frame over max_size
             await ws.send(json.dumps({"type": "start", "targets": []}))
             await ws.recv()
@@ -175,17 +213,37 @@ async def test_limits(tmp_path):
             for ws in (first, second):
                 await ws.send(json.dumps({"type": "join", "room": "a", "languages": ["de"]}))
                 assert json.loads(await ws.recv())["type"] == "ready"
-            await expect_refusal(url, json.dumps({"type": "join", "room": "a", "languages": ["de"]}), code="room_full", close=Close.TRY_AGAIN)
-        await expect_refusal(url, json.dumps({"type": "join", "room": "b", "languages": ["de", "es", "fr"]}), code="language_limit", close=Close.TRY_AGAIN)
+            await expect_refusal(
+                url,
+                json.dumps({"type": "join", "room": "a", "languages": ["de"]}),
+                code="room_full",
+                close=Close.TRY_AGAIN,
+            )
+        await expect_refusal(
+            url,
+            json.dumps({"type": "join", "room": "b", "languages": ["de", "es", "fr"]}),
+            code="language_limit",
+            close=Close.TRY_AGAIN,
+        )
         async with connect(url) as a, connect(url) as b:
             await a.send(json.dumps({"type": "join", "room": "r1", "languages": ["de"]}))
             await b.send(json.dumps({"type": "join", "room": "r2", "languages": ["de"]}))
             await a.recv(), await b.recv()
-            await expect_refusal(url, json.dumps({"type": "join", "room": "r3", "languages": ["de"]}), code="server_full", close=Close.TRY_AGAIN)
+            await expect_refusal(
+                url,
+                json.dumps({"type": "join", "room": "r3", "languages": ["de"]}),
+                code="server_full",
+                close=Close.TRY_AGAIN,
+            )
         async with connect(url) as speaker:
             await speaker.send(json.dumps({"type": "start", "room": "talk", "targets": ["de"]}))
             assert json.loads(await speaker.recv())["type"] == "ready"
-            await expect_refusal(url, json.dumps({"type": "start", "room": "talk", "targets": ["de"]}), code="room_busy", close=Close.BUSY)
+            await expect_refusal(
+                url,
+                json.dumps({"type": "start", "room": "talk", "targets": ["de"]}),
+                code="room_busy",
+                close=Close.BUSY,
+            )
 
 
 async def test_idle_timeout_and_rate_abuse(tmp_path):
@@ -235,7 +293,11 @@ async def test_a_listener_on_a_slow_link_catches_up_from_the_journal(tmp_path, m
         fast, slow = await asyncio.wait_for(asyncio.gather(fast, slow), 30)
     assert server.metrics.registry.get_sample_value("rtt_listener_catchups_total") >= 1
     assert commits(slow, "source") == commits(fast, "source") and len(commits(fast, "source")) == 12
-    assert [text for _, text in commits(slow, "es")] == ["[es] w1 w2 w3 w4.", "[es] w5 w6 w7 w8.", "[es] w9 w10 w11 w12."]
+    assert [text for _, text in commits(slow, "es")] == [
+        "[es] w1 w2 w3 w4.",
+        "[es] w5 w6 w7 w8.",
+        "[es] w9 w10 w11 w12.",
+    ]
 
 
 class BoomKit(FakeKit):
@@ -259,7 +321,9 @@ class BoomKit(FakeKit):
 
 async def test_a_failing_pipeline_ends_only_its_own_stream(tmp_path):
     async with running_server(tmp_path, BoomKit()) as server:
-        good = asyncio.create_task(speak_frames(server.url, pcm(4.0), start={"room": "fine", "targets": ["de"]}))
+        good = asyncio.create_task(
+            speak_frames(server.url, pcm(4.0), start={"room": "fine", "targets": ["de"]})
+        )
         bad = await speak_frames(server.url, pcm(4.0), start={"room": "boom", "targets": ["de"]})
         good = await good
     errors = [f for f in bad if f["type"] == "error"]
@@ -273,9 +337,13 @@ async def test_seq_continues_across_a_restart(tmp_path):
     async with running_server(tmp_path) as server:
         first = await speak_frames(server.url, pcm(2.0), start={"room": "again", "targets": ["de"]})
     async with running_server(tmp_path) as server:
-        listener = asyncio.create_task(listen_frames(server.url, {"room": "again", "languages": ["de"]}))
+        listener = asyncio.create_task(
+            listen_frames(server.url, {"room": "again", "languages": ["de"]})
+        )
         await asyncio.sleep(0.1)
-        second = await speak_frames(server.url, pcm(2.0), start={"room": "again", "targets": ["de"]})
+        second = await speak_frames(
+            server.url, pcm(2.0), start={"room": "again", "targets": ["de"]}
+        )
         heard = await asyncio.wait_for(listener, 10)
     # the journal's last seq (the first stream's `end`) is where the room starts again
     assert heard[0]["channels"]["de"] == max(f["seq"] for f in first if f.get("channel") == "de")

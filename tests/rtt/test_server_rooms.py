@@ -47,7 +47,9 @@ async def stream_file(url: str, room: str, targets: list[str], speed: float = 3.
     source = open_source(str(item.audio), stream="client", config=SourceConfig(chunk_seconds=0.1))
     out = io.StringIO()
     start = {"type": "start", "room": room, "targets": targets, "rate": 16000}
-    status = await speak(url, start, source.chunks(ScaledClock(speed)), JsonlView(out), handle_sigint=False)
+    status = await speak(
+        url, start, source.chunks(ScaledClock(speed)), JsonlView(out), handle_sigint=False
+    )
     assert status == 0
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
@@ -74,10 +76,17 @@ async def drop_and_return(url: str, join: dict) -> list[dict]:
 async def room_run(room_config, shared_registry, tmp_path_factory):
     journal = tmp_path_factory.mktemp("journal")
     await asyncio.to_thread(EngineKit(shared_registry).load, room_config)
-    async with running_server(journal, EngineKit(shared_registry), pipeline=room_config, outbox=6) as server:
+    async with running_server(
+        journal, EngineKit(shared_registry), pipeline=room_config, outbox=6
+    ) as server:
         url = server.url
-        listeners = [asyncio.create_task(listen_frames(url, {"room": "conf", "languages": [LANGS[i % 3]]})) for i in range(20)]
-        slow = asyncio.create_task(listen_frames(url, {"room": "conf", "languages": ["de"]}, delay=0.15))
+        listeners = [
+            asyncio.create_task(listen_frames(url, {"room": "conf", "languages": [LANGS[i % 3]]}))
+            for i in range(20)
+        ]
+        slow = asyncio.create_task(
+            listen_frames(url, {"room": "conf", "languages": ["de"]}, delay=0.15)
+        )
         dropper = asyncio.create_task(drop_and_return(url, {"room": "conf", "languages": ["es"]}))
         await asyncio.sleep(0.5)
         spoken = await stream_file(url, "conf", ["de"])
@@ -128,6 +137,11 @@ async def test_since_works_across_a_server_restart(room_run, shared_registry):
     full = commits(reference, "fr")
     middle = full[len(full) // 2 - 1][0] if len(full) > 1 else 0
     async with running_server(journal, EngineKit(shared_registry), pipeline=config) as server:
-        again = await asyncio.wait_for(listen_frames(server.url, {"room": "conf", "languages": ["fr"], "source": False, "since": middle}), 30)
+        again = await asyncio.wait_for(
+            listen_frames(
+                server.url, {"room": "conf", "languages": ["fr"], "source": False, "since": middle}
+            ),
+            30,
+        )
     assert commits(again, "fr") == [c for c in full if c[0] > middle]
     assert again[-1]["type"] == "end"

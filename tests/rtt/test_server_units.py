@@ -15,19 +15,38 @@ from pipeline.fanout import LanguageFanoutStage
 from pipeline.mt.stage import TranslateStage
 from rtt.server.fanout import Frame, Outbox
 from rtt.server.journal import Journal, JournalFile, Retention
-from rtt.server.protocol import AudioDecoder, Close, JoinMessage, ProtocolError, StartMessage, StopMessage, Throttle, parse_message
+from rtt.server.protocol import (
+    AudioDecoder,
+    Close,
+    JoinMessage,
+    ProtocolError,
+    StartMessage,
+    StopMessage,
+    Throttle,
+    parse_message,
+)
 
 from tests.rtt.test_server_helpers import FakeMTEngine
 
 
 # -- protocol -------------------------------------------------------------------------------
 def test_parse_messages():
-    start = parse_message(json.dumps({"type": "start", "targets": ["de", "es", "de"], "rate": 48000, "room": "keynote"}))
+    start = parse_message(
+        json.dumps(
+            {"type": "start", "targets": ["de", "es", "de"], "rate": 48000, "room": "keynote"}
+        )
+    )
     assert start == StartMessage(targets=("de", "es"), rate=48000, room="keynote")
     assert parse_message('{"type": "stop"}') == StopMessage()
-    join = parse_message(json.dumps({"type": "join", "room": "k", "languages": ["es"], "source": False, "since": 7}))
+    join = parse_message(
+        json.dumps({"type": "join", "room": "k", "languages": ["es"], "source": False, "since": 7})
+    )
     assert join == JoinMessage(room="k", languages=("es",), source=False, since=(("es", 7),))
-    join = parse_message(json.dumps({"type": "join", "room": "k", "languages": "fr", "since": {"source": 3, "fr": 2}}))
+    join = parse_message(
+        json.dumps(
+            {"type": "join", "room": "k", "languages": "fr", "since": {"source": 3, "fr": 2}}
+        )
+    )
     assert join.channels == ("source", "fr") and dict(join.since) == {"source": 3, "fr": 2}
 
 
@@ -45,9 +64,21 @@ def test_parse_messages():
         ('{"type": "start", "rate": "fast"}', "bad_message", Close.PROTOCOL),
         ('{"type": "start", "colour": "red"}', "bad_message", Close.PROTOCOL),
         ('{"type": "join", "room": "a b", "languages": ["de"]}', "bad_message", Close.PROTOCOL),
-        ('{"type": "join", "room": "a", "languages": [], "source": false}', "bad_message", Close.PROTOCOL),
-        ('{"type": "join", "room": "a", "languages": ["de"], "since": 3}', "bad_message", Close.PROTOCOL),
-        ('{"type": "join", "room": "a", "languages": ["de"], "since": {"fr": 1}}', "bad_message", Close.PROTOCOL),
+        (
+            '{"type": "join", "room": "a", "languages": [], "source": false}',
+            "bad_message",
+            Close.PROTOCOL,
+        ),
+        (
+            '{"type": "join", "room": "a", "languages": ["de"], "since": 3}',
+            "bad_message",
+            Close.PROTOCOL,
+        ),
+        (
+            '{"type": "join", "room": "a", "languages": ["de"], "since": {"fr": 1}}',
+            "bad_message",
+            Close.PROTOCOL,
+        ),
     ],
 )
 def test_bad_messages(message, code, close):
@@ -69,7 +100,9 @@ def test_audio_decoder_checks_and_resamples():
 def test_throttle_holds_the_client_to_the_rate_and_spots_abuse():
     throttle = Throttle(4.0, burst=2.0, patience=10.0)
     assert throttle.delay(audio_seconds=6.0, elapsed=1.0) == 0.0  # 2 + 1 * 4 allowed
-    assert throttle.delay(audio_seconds=10.0, elapsed=1.0) == pytest.approx(1.0)  # wait until 8 s / 4
+    assert throttle.delay(audio_seconds=10.0, elapsed=1.0) == pytest.approx(
+        1.0
+    )  # wait until 8 s / 4
     assert not throttle.abusive
     throttle.delay(audio_seconds=100.0, elapsed=12.0)
     assert throttle.abusive
@@ -93,7 +126,13 @@ async def drain(outbox):
 
 async def test_outbox_coalesces_stale_partials():
     outbox = Outbox(["de"], reader=None, limit=10)
-    for seq, kind, sentence in [(1, "partial", 0), (2, "partial", 0), (3, "partial", 1), (4, "partial", 0), (5, "commit", 0)]:
+    for seq, kind, sentence in [
+        (1, "partial", 0),
+        (2, "partial", 0),
+        (3, "partial", 1),
+        (4, "partial", 0),
+        (5, "commit", 0),
+    ]:
         outbox.put(frame(seq, kind, sentence=sentence))
     assert await drain(outbox) == ["p3", "c5"]
     assert outbox.coalesced == 3
@@ -155,14 +194,26 @@ def test_journal_retention_by_age_and_size(tmp_path):
     old.close()
     os.utime(old.path, (0.0, 0.0))
     deleted = journal.prune(keep={paths[0]}, now=1050.0)
-    assert old.path in deleted and paths[1] in deleted  # too old; then the oldest until under 350 bytes (the kept file counts)
+    assert (
+        old.path in deleted and paths[1] in deleted
+    )  # too old; then the oldest until under 350 bytes (the kept file counts)
     assert all(p.exists() for p in (paths[0], paths[2], paths[3]))
 
 
 # -- language fan-out -----------------------------------------------------------------------
 def commit(text, start, utterance=1):
-    words = tuple(Word(w, start + i * 0.3, start + i * 0.3 + 0.2) for i, w in enumerate(text.split()))
-    return SourceCommit(stream="r", utterance=utterance, lang="en", text=text, words=words, start=words[0].start, end=words[-1].end)
+    words = tuple(
+        Word(w, start + i * 0.3, start + i * 0.3 + 0.2) for i, w in enumerate(text.split())
+    )
+    return SourceCommit(
+        stream="r",
+        utterance=utterance,
+        lang="en",
+        text=text,
+        words=words,
+        start=words[0].start,
+        end=words[-1].end,
+    )
 
 
 async def test_language_fanout_adds_languages_mid_utterance():
@@ -171,7 +222,9 @@ async def test_language_fanout_adds_languages_mid_utterance():
             return 0.0
 
     engine = FakeMTEngine()
-    fanout = LanguageFanoutStage(lambda lang: TranslateStage(engine, MTConfig(targets=(lang,)), clock=Clock()), ("de",))
+    fanout = LanguageFanoutStage(
+        lambda lang: TranslateStage(engine, MTConfig(targets=(lang,)), clock=Clock()), ("de",)
+    )
     await fanout.start()
     out = []
 
@@ -189,5 +242,8 @@ async def test_language_fanout_adds_languages_mid_utterance():
     await feed(End(stream="r"))
     finals = {(o.lang, o.text) for o in out if isinstance(o, TargetCommit)}
     assert finals == {("de", "[de] Good morning everyone."), ("es", "[es] Good morning everyone.")}
-    assert sum(isinstance(o, SourceCommit) for o in out) == 2 and sum(isinstance(o, End) for o in out) == 1
+    assert (
+        sum(isinstance(o, SourceCommit) for o in out) == 2
+        and sum(isinstance(o, End) for o in out) == 1
+    )
     assert {o.lang for o in out if isinstance(o, TargetPartial)} == {"de", "es"}

@@ -57,8 +57,13 @@ async def test_panes_show_committed_text_and_a_tentative_tail():
     async with app.run_test(size=SIZE) as pilot:
         await settled(app, pilot)
         source, german = app.source_pane, app.panes["de"]
-        assert source.paragraphs == ["Good morning, everyone, and welcome to the 12th Open Tools Summit here in Lisbon."]
-        assert source.core.text == "My name is Maria Santos," and source.core.tail == "and I chair this year's program"
+        assert source.paragraphs == [
+            "Good morning, everyone, and welcome to the 12th Open Tools Summit here in Lisbon."
+        ]
+        assert (
+            source.core.text == "My name is Maria Santos,"
+            and source.core.tail == "and I chair this year's program"
+        )
         assert german.core.tail == "Mein Name ist Maria Santos,"
         assert app.status_bar.query_one("#state").content.plain.strip() == "running"
 
@@ -141,14 +146,19 @@ async def test_question_mark_opens_help_and_q_quits():
 
 
 async def test_d_switches_the_microphone():
-    devices = [InputDevice(0, "Built-in", 1, 48000.0, True), InputDevice(3, "USB Mic", 1, 44100.0, False)]
+    devices = [
+        InputDevice(0, "Built-in", 1, 48000.0, True),
+        InputDevice(3, "USB Mic", 1, 44100.0, False),
+    ]
     opened: list[str] = []
 
     def open_mic(spec: str):
         opened.append(spec)
         return object()
 
-    app = make_app(ScriptedSession(fake_talk(), live=True), devices=lambda: devices, open_mic=open_mic)
+    app = make_app(
+        ScriptedSession(fake_talk(), live=True), devices=lambda: devices, open_mic=open_mic
+    )
     async with app.run_test(size=SIZE) as pilot:
         await settled(app, pilot)
         await pilot.press("d")
@@ -179,13 +189,27 @@ async def test_s_saves_valid_srt_and_txt_per_language(tmp_path):
         await pilot.press("enter")
         await wait_for(pilot, lambda: (folder / "session.es.txt").exists(), timeout=5)
     names = sorted(p.name for p in folder.iterdir())
-    assert names == [f"session.{lang}.{ext}" for lang in ("de", "en", "es") for ext in ("srt", "txt")]
+    assert names == [
+        f"session.{lang}.{ext}" for lang in ("de", "en", "es") for ext in ("srt", "txt")
+    ]
     english = list(srt.parse((folder / "session.en.srt").read_text()))
-    assert " ".join(c.content for c in english) == "Good morning, everyone, and welcome to the 12th Open Tools Summit here in Lisbon. My name is Maria Santos,"
-    assert [c.start.total_seconds() for c in english] == [0.5, 6.0]  # a new cue after the sentence ends
+    assert (
+        " ".join(c.content for c in english)
+        == "Good morning, everyone, and welcome to the 12th Open Tools Summit here in Lisbon. My name is Maria Santos,"
+    )
+    assert [c.start.total_seconds() for c in english] == [
+        0.5,
+        6.0,
+    ]  # a new cue after the sentence ends
     german = list(srt.parse((folder / "session.de.srt").read_text()))
-    assert len(german) == 1 and german[0].content.startswith("Guten Morgen") and german[0].end.total_seconds() == 4.9
-    assert (folder / "session.en.txt").read_text().split("\n\n")[1].strip() == "My name is Maria Santos,"
+    assert (
+        len(german) == 1
+        and german[0].content.startswith("Guten Morgen")
+        and german[0].end.total_seconds() == 4.9
+    )
+    assert (folder / "session.en.txt").read_text().split("\n\n")[
+        1
+    ].strip() == "My name is Maria Santos,"
 
 
 async def test_saving_into_an_unwritable_place_is_a_message_not_a_crash(tmp_path):
@@ -197,14 +221,20 @@ async def test_saving_into_an_unwritable_place_is_a_message_not_a_crash(tmp_path
         await pilot.press("s")
         app.screen.query_one("Input").value = str(blocker / "sub")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any(n.severity == "error" for n in app._notifications), timeout=5)
+        await wait_for(
+            pilot, lambda: any(n.severity == "error" for n in app._notifications), timeout=5
+        )
 
 
 def test_source_cues_split_at_sentences_and_length():
     words = [Piece("en", "source", 1, 0, i * 1.0, i * 1.0 + 0.9, f"word{i}") for i in range(10)]
     words[2] = dataclasses.replace(words[2], text="end.")
     subtitles = list(srt.parse(cues(words).to_string("srt")))  # valid SRT
-    assert [s.content.split()[0] for s in subtitles] == ["word0", "word3", "word9"]  # sentence end, then 6 s
+    assert [s.content.split()[0] for s in subtitles] == [
+        "word0",
+        "word3",
+        "word9",
+    ]  # sentence end, then 6 s
 
 
 # -- errors in the app, not tracebacks --------------------------------------------------
@@ -225,7 +255,10 @@ async def test_missing_microphone_is_an_error_screen(tmp_path):
         assert app.state == "failed"
         await pilot.press("escape")
         await pilot.press("d")  # no devices at all: said so in the app
-        assert isinstance(app.screen, ErrorScreen) and app.screen.query_one("#error-title").content == "No microphone"
+        assert (
+            isinstance(app.screen, ErrorScreen)
+            and app.screen.query_one("#error-title").content == "No microphone"
+        )
 
 
 async def test_missing_model_names_the_command_that_fetches_it(tmp_path, monkeypatch):
@@ -239,12 +272,16 @@ async def test_missing_model_names_the_command_that_fetches_it(tmp_path, monkeyp
     app = LiveApp(LiveSession(config, open_file, EngineRegistry(), live=False), targets=("de",))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), timeout=20)
-        assert "rtt models fetch whisper-base" in str(app.screen.query_one("#error-message").content)
+        assert "rtt models fetch whisper-base" in str(
+            app.screen.query_one("#error-message").content
+        )
 
 
 async def test_a_failed_start_can_go_on_with_a_picked_microphone():
     devices = [InputDevice(2, "USB Mic", 1, 44100.0, True)]
-    session = ScriptedSession(fake_talk(), live=True, fail=AudioInputError("cannot use the default microphone"))
+    session = ScriptedSession(
+        fake_talk(), live=True, fail=AudioInputError("cannot use the default microphone")
+    )
     app = make_app(session, devices=lambda: devices, open_mic=lambda spec: None)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), timeout=5)
@@ -277,15 +314,43 @@ async def test_panes_keep_a_bounded_window_and_the_store_keeps_everything():
     events = []
     for u in range(1, 41):
         words = (Word(f"u{u}.", u, u + 0.5),)
-        events.append(SourceCommit(stream="s0", utterance=u, emitted=u + 1.0, lang="en", text=f"Sentence {u}.", words=words, start=u, end=u + 0.5))
-        events.append(TargetCommit(stream="s0", utterance=u, emitted=u + 1.5, lang="de", sentence=u, text=f"Satz {u}.", start=u, end=u + 0.5))
+        events.append(
+            SourceCommit(
+                stream="s0",
+                utterance=u,
+                emitted=u + 1.0,
+                lang="en",
+                text=f"Sentence {u}.",
+                words=words,
+                start=u,
+                end=u + 0.5,
+            )
+        )
+        events.append(
+            TargetCommit(
+                stream="s0",
+                utterance=u,
+                emitted=u + 1.5,
+                lang="de",
+                sentence=u,
+                text=f"Satz {u}.",
+                start=u,
+                end=u + 0.5,
+            )
+        )
     app = make_app(ScriptedSession(events), targets=("de",), max_paragraphs=10)
     async with app.run_test(size=SIZE) as pilot:
         await settled(app, pilot)
         assert len(app.source_pane.paragraphs) == 10 and app.source_pane.dropped == 29
-        assert app.source_pane.paragraphs[-1] == "Sentence 39." and app.source_pane.core.text == "Sentence 40."
+        assert (
+            app.source_pane.paragraphs[-1] == "Sentence 39."
+            and app.source_pane.core.text == "Sentence 40."
+        )
         assert "29 earlier" in str(app.source_pane.query_one(".earlier").content)
-        assert app.store.count == 80 and [p.text for p in app.store.pieces()][:2] == ["Sentence 1.", "Satz 1."]
+        assert app.store.count == 80 and [p.text for p in app.store.pieces()][:2] == [
+            "Sentence 1.",
+            "Satz 1.",
+        ]
 
 
 def test_store_is_a_temporary_file_unless_given(tmp_path):
@@ -331,7 +396,9 @@ async def test_gate_mutes_restamps_and_switches_sources():
         if len(out) == 2:
             gate.muted = False
             await gate.switch(second)
-    assert [c.start for c in out] == pytest.approx([0.0, 0.1, 0.2, 0.3])  # contiguous across the switch
+    assert [c.start for c in out] == pytest.approx(
+        [0.0, 0.1, 0.2, 0.3]
+    )  # contiguous across the switch
     assert [float(np.abs(c.samples).max()) for c in out] == pytest.approx([0.1, 0.0, 0.1, 0.1])
     assert gate.level == pytest.approx(level_db(tone)) == pytest.approx(-20.0)
     assert first.closed
@@ -341,9 +408,14 @@ async def test_paused_clock_holds_a_file_and_freezes_stream_time():
     t = [100.0]
 
     class Wall:
-        def start(self): pass
-        def now(self): return t[0] - 100.0
-        async def sleep_until(self, when): t[0] = max(t[0], 100.0 + when)
+        def start(self):
+            pass
+
+        def now(self):
+            return t[0] - 100.0
+
+        async def sleep_until(self, when):
+            t[0] = max(t[0], 100.0 + when)
 
     clock = PausableClock(Wall())
     await clock.sleep_until(1.0)
@@ -361,14 +433,25 @@ async def test_a_pane_follows_new_text_and_keeps_its_place_when_scrolled_back():
     from rtt.tui.messages import PipelineEvent
 
     def commit(u: int) -> SourceCommit:
-        return SourceCommit(stream="s0", utterance=u, emitted=u + 1.0, lang="en", text=f"Sentence number {u}.", words=(), start=u, end=u + 0.5)
+        return SourceCommit(
+            stream="s0",
+            utterance=u,
+            emitted=u + 1.0,
+            lang="en",
+            text=f"Sentence number {u}.",
+            words=(),
+            start=u,
+            end=u + 0.5,
+        )
 
     app = make_app(ScriptedSession([commit(u) for u in range(1, 31)]), targets=("de",))
     async with app.run_test(size=(80, 20)) as pilot:
         await settled(app, pilot)
         pane = app.source_pane
         await pilot.pause(0.2)
-        assert pane.max_scroll_y > 0 and pane.scroll_y == pane.max_scroll_y  # following the newest text
+        assert (
+            pane.max_scroll_y > 0 and pane.scroll_y == pane.max_scroll_y
+        )  # following the newest text
         pane.scroll_to(y=5, animate=False)  # the reader scrolls back
         await pilot.pause(0.1)
         for u in range(31, 36):

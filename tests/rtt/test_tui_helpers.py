@@ -46,8 +46,22 @@ class ScriptedSession:
 
     starting = "loading models…"
 
-    def __init__(self, events: Sequence[Event], stats: LiveStats = STATS, *, live: bool = False, end: bool = False, fail: BaseException | None = None) -> None:
-        self.script, self._stats, self.live, self.end, self.fail = list(events), stats, live, end, fail
+    def __init__(
+        self,
+        events: Sequence[Event],
+        stats: LiveStats = STATS,
+        *,
+        live: bool = False,
+        end: bool = False,
+        fail: BaseException | None = None,
+    ) -> None:
+        self.script, self._stats, self.live, self.end, self.fail = (
+            list(events),
+            stats,
+            live,
+            end,
+            fail,
+        )
         self.ready = False
         self.paused = False
         self.targets_set: list[tuple[str, ...]] = []
@@ -96,7 +110,16 @@ def _commit(utterance: int, text: str, start: float, end: float, t: float) -> So
     words = text.split()
     step = (end - start) / len(words)
     spans = tuple(Word(w, start + i * step, start + (i + 1) * step) for i, w in enumerate(words))
-    return SourceCommit(stream="s0", utterance=utterance, emitted=t, lang="en", text=text, words=spans, start=start, end=end)
+    return SourceCommit(
+        stream="s0",
+        utterance=utterance,
+        emitted=t,
+        lang="en",
+        text=text,
+        words=spans,
+        start=start,
+        end=end,
+    )
 
 
 def fake_talk(targets: Sequence[str] = ("de", "es"), *, tentative: bool = True) -> list[Event]:
@@ -117,15 +140,43 @@ def fake_talk(targets: Sequence[str] = ("de", "es"), *, tentative: bool = True) 
         SpeechEnd(stream="s0", utterance=1, emitted=5.5, end=4.92),
     ]
     for lang in targets:
-        events.append(TargetCommit(stream="s0", utterance=1, emitted=6.4, lang=lang, sentence=0, text=texts[lang][0], start=0.5, end=4.9))
+        events.append(
+            TargetCommit(
+                stream="s0",
+                utterance=1,
+                emitted=6.4,
+                lang=lang,
+                sentence=0,
+                text=texts[lang][0],
+                start=0.5,
+                end=4.9,
+            )
+        )
     events += [
         SpeechStart(stream="s0", utterance=2, emitted=6.1, start=6.0),
         _commit(2, "My name is Maria Santos,", 6.0, 7.9, 8.6),
     ]
     if tentative:
-        events.append(SourcePartial(stream="s0", utterance=2, emitted=9.0, lang="en", text="and I chair this year's program"))
+        events.append(
+            SourcePartial(
+                stream="s0",
+                utterance=2,
+                emitted=9.0,
+                lang="en",
+                text="and I chair this year's program",
+            )
+        )
         for lang in targets:
-            events.append(TargetPartial(stream="s0", utterance=2, emitted=9.4, lang=lang, sentence=1, text=texts[lang][1]))
+            events.append(
+                TargetPartial(
+                    stream="s0",
+                    utterance=2,
+                    emitted=9.4,
+                    lang=lang,
+                    sentence=1,
+                    text=texts[lang][1],
+                )
+            )
     return events
 
 
@@ -142,7 +193,15 @@ async def wait_for(pilot, condition, timeout: float = 60.0, step: float = 0.05) 
 class FakeMicStream:
     """Plays samples into MicSource's callback from its own thread, like PortAudio."""
 
-    def __init__(self, samples: np.ndarray, callback, *, samplerate: float = 16000, block: int = 1600, pace: float = 0.0) -> None:
+    def __init__(
+        self,
+        samples: np.ndarray,
+        callback,
+        *,
+        samplerate: float = 16000,
+        block: int = 1600,
+        pace: float = 0.0,
+    ) -> None:
         self.samplerate, self.channels = samplerate, 1
         self.samples, self.callback, self.block, self.pace = samples, callback, block, pace
         self.active = True
@@ -165,4 +224,3 @@ class FakeMicStream:
 
     def close(self) -> None:
         self.stopped.set()
-

@@ -55,14 +55,20 @@ async def test_file_input_fills_source_and_target_panes(small_config, shared_reg
         assert app.state == "ended"
         assert_panes_filled(app, item.transcript)
         stats = session.stats()
-        assert stats.ttf_p50 is not None and stats.rtf is not None and stats.audio_seconds == pytest.approx(item.duration, abs=0.2)
+        assert (
+            stats.ttf_p50 is not None
+            and stats.rtf is not None
+            and stats.audio_seconds == pytest.approx(item.duration, abs=0.2)
+        )
         assert "whisper-tiny.en" in app.status_bar.query_one("#models").content.plain
 
 
 async def test_microphone_path_through_a_fake_input_stream(small_config, shared_registry):
     item = corpus_item("short-workshop-en")
     samples = decode_audio(str(item.audio), sampling_rate=16000)
-    room_tone = np.random.default_rng(0).normal(0, 0.001, 16000).astype(np.float32)  # about -60 dBFS
+    room_tone = (
+        np.random.default_rng(0).normal(0, 0.001, 16000).astype(np.float32)
+    )  # about -60 dBFS
     samples = np.concatenate([samples, room_tone])
     streams: list[FakeMicStream] = []
 
@@ -73,11 +79,20 @@ async def test_microphone_path_through_a_fake_input_stream(small_config, shared_
     def open_mic(config):
         return MicSource(stream=config.stream, config=config.source, stream_factory=fake_portaudio)
 
-    config = dataclasses.replace(small_config, source=dataclasses.replace(small_config.source, realtime=True))
+    config = dataclasses.replace(
+        small_config, source=dataclasses.replace(small_config.source, realtime=True)
+    )
     session = LiveSession(config, open_mic, shared_registry, live=True, input_label="mic (fake)")
     app = LiveApp(session, targets=("de",), source_lang="en")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: session.gate is not None and session.gate.audio_seconds >= len(samples) / 16000 - 0.1, timeout=240)
+        await wait_for(
+            pilot,
+            lambda: (
+                session.gate is not None
+                and session.gate.audio_seconds >= len(samples) / 16000 - 0.1
+            ),
+            timeout=240,
+        )
         assert -70 < session.stats().level < -50  # the meter hears the room tone
         session.end_input()  # what a quit or Ctrl-C does: stop capture, flush what was said
         await wait_for(pilot, lambda: app.state in ("ended", "failed"), timeout=240)

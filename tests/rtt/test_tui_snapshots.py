@@ -22,7 +22,11 @@ def app_for(session: ScriptedSession, targets=("de", "es")) -> LiveApp:
 
 def settle(app: LiveApp):
     async def run_before(pilot) -> None:
-        await wait_for(pilot, lambda: app.handled == len(app.session.script) and app.state == "running", timeout=10)
+        await wait_for(
+            pilot,
+            lambda: app.handled == len(app.session.script) and app.state == "running",
+            timeout=10,
+        )
         await pilot.pause(0.3)
 
     return run_before
@@ -40,7 +44,13 @@ def test_stacked(snap_compare):
 
 def test_behind_warning_and_paused_microphone(snap_compare):
     stats = dataclasses.replace(
-        STATS, input="mic 2: USB Mic", lag=6.3, degraded=True, skipped=14, fast_model="qwen2.5-coder-0.5b", speech=False
+        STATS,
+        input="mic 2: USB Mic",
+        lag=6.3,
+        degraded=True,
+        skipped=14,
+        fast_model="qwen2.5-coder-0.5b",
+        speech=False,
     )
     app = app_for(ScriptedSession(fake_talk(("de",)), stats, live=True), targets=("de",))
     assert snap_compare(app, terminal_size=SIZE, press=["space"], run_before=settle(app))
@@ -52,7 +62,9 @@ def test_help_screen(snap_compare):
 
 
 def test_missing_model_error_screen(snap_compare):
-    error = ModelMissingError("model 'whisper-base' is not installed in /root/.cache/rtt/models; fetch it with `rtt models fetch whisper-base`")
+    error = ModelMissingError(
+        "model 'whisper-base' is not installed in /root/.cache/rtt/models; fetch it with `rtt models fetch whisper-base`"
+    )
     app = app_for(ScriptedSession([], fail=error))
 
     async def run_before(pilot) -> None:

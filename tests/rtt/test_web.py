@@ -32,8 +32,17 @@ from tests.rtt.test_server_helpers import commits, running_server
 
 playwright = pytest.importorskip("playwright.async_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (scripts/setup installs it)")
+ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+pytestmark = pytest.mark.skipif(
+    shutil.which("chromium") is None,
+    reason="Debian's chromium is not installed (scripts/setup installs it)",
+)
 
 SAW_PARTIAL = """
 new MutationObserver(() => {
@@ -47,7 +56,12 @@ async def stream_sample(url: str, room: str, targets: list[str]) -> list[dict]:
     source = open_source(str(item.audio), stream="client", config=SourceConfig(chunk_seconds=0.1))
     out = io.StringIO()
     start = {"type": "start", "room": room, "targets": targets, "rate": 16000}
-    assert await speak(url, start, source.chunks(ScaledClock(3.0)), JsonlView(out), handle_sigint=False) == 0
+    assert (
+        await speak(
+            url, start, source.chunks(ScaledClock(3.0)), JsonlView(out), handle_sigint=False
+        )
+        == 0
+    )
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
@@ -58,13 +72,20 @@ async def test_listener_view_shows_translated_captions_and_catches_up(tmp_path):
         await page.add_init_script(SAW_PARTIAL)
         await page.goto(f"http://127.0.0.1:{server.port}/?room=web&lang=de")
         await page.click("#join")
-        await page.wait_for_function("document.querySelector('#status').textContent.startsWith('Listening')")
+        await page.wait_for_function(
+            "document.querySelector('#status').textContent.startsWith('Listening')"
+        )
         speaker = asyncio.create_task(stream_sample(server.url, "web", ["de"]))
         await page.wait_for_selector("#captions .commit")
-        await page.evaluate("listener.ws.close(4000)")  # the connection drops; the page comes back with since
+        await page.evaluate(
+            "listener.ws.close(4000)"
+        )  # the connection drops; the page comes back with since
         spoken = await speaker
         expected = [text for _, text in commits(spoken, "de")]
-        await page.wait_for_function(f"document.querySelectorAll('#captions .commit').length >= {len(expected)}", timeout=15000)
+        await page.wait_for_function(
+            f"document.querySelectorAll('#captions .commit').length >= {len(expected)}",
+            timeout=15000,
+        )
         await asyncio.sleep(0.3)  # nothing more (no duplicates) may arrive
         shown = [t.strip() for t in await page.locator("#captions .commit").all_inner_texts()]
         saw_partial = await page.evaluate("window.sawPartial === true")
@@ -104,18 +125,33 @@ async def test_speaker_view_sends_the_microphone_through_the_worklet(tmp_path, s
     )
     kit = EngineKit(shared_registry)
     await asyncio.to_thread(kit.load, config)
-    media = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}",
-             "--autoplay-policy=no-user-gesture-required"]
-    async with running_server(tmp_path / "journal", kit, pipeline=config) as server, playwright.async_playwright() as p:
+    media = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    async with (
+        running_server(tmp_path / "journal", kit, pipeline=config) as server,
+        playwright.async_playwright() as p,
+    ):
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS + media)
         page = await browser.new_page()
         await page.goto(f"http://127.0.0.1:{server.port}/?view=speak&room=mic")
         await page.fill("#speak-to", "es")
         await page.click("#speak-start")
-        await page.wait_for_function("document.querySelector('#speak-status').textContent.startsWith('Speaking')")
-        await page.wait_for_function("/translation/i.test(document.querySelector('#speak-transcript').textContent)", timeout=30000)
+        await page.wait_for_function(
+            "document.querySelector('#speak-status').textContent.startsWith('Speaking')"
+        )
+        await page.wait_for_function(
+            "/translation/i.test(document.querySelector('#speak-transcript').textContent)",
+            timeout=30000,
+        )
         await page.click("#speak-stop")
-        await page.wait_for_function("document.querySelector('#speak-status').textContent.startsWith('Stopped (1000')", timeout=30000)
+        await page.wait_for_function(
+            "document.querySelector('#speak-status').textContent.startsWith('Stopped (1000')",
+            timeout=30000,
+        )
         transcript = await page.inner_text("#speak-transcript")
         translated = await page.locator("#speak-captions .commit").count()
         await browser.close()
