@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Hashable, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["BatchingEngine"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -160,18 +160,18 @@ class End:
     emitted: float | None = None
 
 
-Event = Union[
-    AudioChunk,
-    Flush,
-    SpeechStart,
-    SpeechEnd,
-    SourcePartial,
-    SourceCommit,
-    TargetPartial,
-    TargetCommit,
-    Error,
-    End,
-]
+Event = (
+    AudioChunk
+    | Flush
+    | SpeechStart
+    | SpeechEnd
+    | SourcePartial
+    | SourceCommit
+    | TargetPartial
+    | TargetCommit
+    | Error
+    | End
+)
 
 PUBLIC_EVENTS: dict[str, type] = {
     "speech_start": SpeechStart,

@@ -6,9 +6,9 @@ pipelines (streams) share one loaded model per engine.
 
 from __future__ import annotations
 
-import os
 import dataclasses
-from typing import Sequence
+import os
+from collections.abc import Sequence
 
 from .asr.engine import ASREngine
 from .asr.stage import ASRStage

@@ -14,7 +14,7 @@ so one busy language cannot starve the others.
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
 from .events import End, Event, Flush, SourceCommit, SpeechEnd
 from .stage import DeferredWork, Stage

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import AsyncIterator, Protocol, Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
 
 from .errors import RttError
 from .events import End, Error, Event, Flush

@@ -12,7 +12,8 @@ always folded in before stale work starts.
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Protocol, runtime_checkable
+from collections.abc import AsyncIterator
+from typing import Protocol, runtime_checkable
 
 from .events import AudioChunk, Event
 

@@ -12,13 +12,13 @@ from rich.markup import escape
 from pipeline.errors import RttError
 
 from . import __version__
-from .models_cli import add_models_parser
-from .translate import add_translate_parser
-from .live_cli import add_live_parser
-from .server_cli import add_serve_parser
-from .client import add_client_parser
 from .batch import add_batch_parser
+from .client import add_client_parser
 from .eval import add_eval_parser
+from .live_cli import add_live_parser
+from .models_cli import add_models_parser
+from .server_cli import add_serve_parser
+from .translate import add_translate_parser
 
 __all__ = ["main"]
 

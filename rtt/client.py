@@ -14,7 +14,7 @@ import json
 import signal
 import sys
 import threading
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect

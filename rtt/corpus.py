@@ -7,9 +7,10 @@ reference translations and the speech span of every utterance in stream time.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = [
     "DEFAULT_MANIFEST",

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from pipeline.config import MTConfig  # noqa: E402
 from pipeline.models.cache import resolve_model  # noqa: E402
-from pipeline.mt.drafts import common_prefix  # noqa: E402
 from pipeline.mt.ct2_backend import CT2GeneratorBackend  # noqa: E402
+from pipeline.mt.drafts import common_prefix  # noqa: E402
 from pipeline.mt.speculative import SpeculationConfig, SpeculativeBackend  # noqa: E402
 from pipeline.mt.stage import masked_partial  # noqa: E402
 from pipeline.mt.translator import TranslationRequest  # noqa: E402
@@ -277,9 +277,12 @@ def main() -> None:
         chosen = {k: v for k, v in chosen.items() if k in keep}
     if args.draft_model.lower() == "none":
         chosen = {k: v for k, v in chosen.items() if not v[1]}
-    load = lambda name: CT2GeneratorBackend(
-        resolve_model(name), compute_type=args.compute_type, threads=args.threads
-    )  # noqa: E731
+
+    def load(name):
+        return CT2GeneratorBackend(
+            resolve_model(name), compute_type=args.compute_type, threads=args.threads
+        )
+
     target = load(args.model)
     draft = load(args.draft_model) if any(d for _, d in chosen.values()) else None
     plain = Track(target)

@@ -147,7 +147,7 @@ async def capacity(config: PipelineConfig, max_streams: int) -> dict:
 
 
 async def fanout(listeners: int) -> dict:
-    from tests.rtt.test_server_helpers import FakeKit, pcm, speak_frames
+    from tests.rtt.server.helpers import FakeKit, pcm, speak_frames
 
     results = {}
     for n in (1, listeners):

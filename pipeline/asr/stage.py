@@ -10,7 +10,7 @@ final pass that commits everything.
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import numpy as np
 

@@ -11,8 +11,8 @@ a half-second pass into several seconds).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

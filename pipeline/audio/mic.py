@@ -10,9 +10,10 @@ overflow, `dropped` counts blocks discarded because the pipeline fell behind.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, AsyncIterator, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 

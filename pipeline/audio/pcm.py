@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from typing import AsyncIterator, BinaryIO
+from collections.abc import AsyncIterator
+from typing import BinaryIO
 
 from ..config import SourceConfig
 from ..errors import AudioInputError, ConfigError

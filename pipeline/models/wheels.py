@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, IO
+from typing import IO, BinaryIO
 
 from ..errors import ProvisioningError
 from .registry import WheelPart

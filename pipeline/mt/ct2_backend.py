@@ -11,8 +11,8 @@ reuses `prompt_tokens()` to verify a draft in one forward pass.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import ctranslate2
 import tokenizers

@@ -15,7 +15,8 @@ them in one forward pass and counts the matches. Sources are made per request.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import ctranslate2
 

@@ -12,8 +12,9 @@ engine to every session that asks. ASR engines live in the same registry.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Callable, Hashable, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from ..compute import resolve_device
 from ..config import ComputeConfig

@@ -7,8 +7,8 @@ speech pause is a boundary a listener expects a final translation at).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pysbd
 

@@ -32,8 +32,9 @@ is why stable mode avoids passes on partials.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class SpeculationConfig:
     verify_seen: Literal["every", "sentence_end"] = "sentence_end"
 
     @classmethod
-    def from_mt(cls, mt: MTConfig) -> "SpeculationConfig":
+    def from_mt(cls, mt: MTConfig) -> SpeculationConfig:
         """The speculation settings of a pipeline's MT section (mode "off" is the caller's)."""
         return cls(
             mode=mt.speculative,  # type: ignore[arg-type]

@@ -10,11 +10,12 @@ partials switch to the fast model until the lag is back under `recover_lag`.
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Protocol
+from collections.abc import AsyncIterator
+from typing import Protocol
 
 from ..config import MTConfig
-from ..stage import Clock
 from ..events import End, Event, Flush, SourceCommit, SpeechEnd, TargetCommit, TargetPartial
+from ..stage import Clock
 from .scheduler import Job, LatestWinsScheduler
 from .sentences import Sentence, SentenceBuffer
 from .translator import Translation, TranslationRequest

@@ -8,8 +8,9 @@ speculative one verifies it in one forward pass.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 __all__ = ["Translation", "TranslationRequest", "Translator"]
 

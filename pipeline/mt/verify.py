@@ -16,8 +16,8 @@ limits the bias to the draft's head, the part a reader has already seen.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Collection, Sequence
 
 __all__ = ["PositionScore", "Verdict", "verify_draft"]
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from ..config import PipelineConfig
 from ..factory import asr_engine, mt_engines
@@ -54,8 +55,9 @@ class _NoProgress:
 
 class OfflineProcessor:
     def __init__(
-        self, whisper_model, mt_engine: MTEngine, config: OfflineConfig = OfflineConfig()
+        self, whisper_model, mt_engine: MTEngine, config: OfflineConfig | None = None
     ) -> None:
+        config = config or OfflineConfig()
         config.check()
         self.config = config
         self._transcriber = BatchTranscriber(whisper_model, config)
@@ -127,7 +129,7 @@ class _StageClock:
 
 
 def build_processor(
-    config: PipelineConfig, registry: EngineRegistry, offline: OfflineConfig = OfflineConfig()
+    config: PipelineConfig, registry: EngineRegistry, offline: OfflineConfig | None = None
 ) -> OfflineProcessor:
     """Load (or reuse, through the registry) the Whisper model and the main LLM of `config`.
 
@@ -137,4 +139,4 @@ def build_processor(
     config = dataclasses.replace(config, mt=dataclasses.replace(config.mt, fast_model=None))
     whisper = asr_engine(registry, config).backend.whisper_model
     main, _ = mt_engines(registry, config)
-    return OfflineProcessor(whisper, main, offline)
+    return OfflineProcessor(whisper, main, offline or OfflineConfig())

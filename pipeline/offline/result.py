@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from ..events import End, Event, SourceCommit, SpeechEnd, SpeechStart, TargetCommit
 from ..mt.sentences import Sentence

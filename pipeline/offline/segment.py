@@ -8,9 +8,9 @@ up to Whisper's 30 s, the unit of batched decoding.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

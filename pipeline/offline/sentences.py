@@ -8,7 +8,7 @@ Each sentence belongs to the speech segment (utterance) its last word falls in.
 from __future__ import annotations
 
 import bisect
-from typing import Sequence
+from collections.abc import Sequence
 
 import pysbd
 

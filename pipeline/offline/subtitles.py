@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..events import Word
 from ..mt.sentences import Sentence

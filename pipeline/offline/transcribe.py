@@ -8,8 +8,8 @@ one copy of the weights. Decoding is lazy, so this runs in a worker thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

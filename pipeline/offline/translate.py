@@ -9,7 +9,7 @@ keeps the sentences of a batch alike, so most of a batch runs as one call.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..mt.engine import MTEngine
 from ..mt.sentences import Sentence

@@ -10,7 +10,7 @@ most one contiguous in-utterance `AudioChunk` per utterance, between its
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import numpy as np
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import av
 from rich.console import Console
@@ -51,7 +51,7 @@ class _RtfColumn(ProgressColumn):
 class _FileSink:
     """A file's progress, reported from worker threads (rich's Progress is thread-safe)."""
 
-    def __init__(self, display: "BatchProgress", job: BatchJob) -> None:
+    def __init__(self, display: BatchProgress, job: BatchJob) -> None:
         self._display = display
         self._job = job
         self._task = display.progress.add_task(
@@ -112,7 +112,7 @@ class BatchProgress:
         )
         self.started = time.perf_counter()
 
-    def __enter__(self) -> "BatchProgress":
+    def __enter__(self) -> BatchProgress:
         self.progress.start()
         return self
 

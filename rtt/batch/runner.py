@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from pipeline.errors import ConfigError, RttError
 from pipeline.languages import LANGUAGES

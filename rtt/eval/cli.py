@@ -10,7 +10,6 @@ from pathlib import Path
 
 from pipeline.errors import ConfigError
 from pipeline.mt.engine import EngineRegistry
-
 from rtt.corpus import DEFAULT_MANIFEST, load_corpus
 
 from .sweep import DEFAULT_SWEEP, QUICK_SWEEP, EvalPlan, load_sweep

@@ -10,15 +10,15 @@ import asyncio
 import dataclasses
 import os
 import platform
-from datetime import datetime, timezone
-from typing import Any, Callable, Literal, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from pipeline.compute import resolve_device
 from pipeline.errors import ConfigError
 from pipeline.events import to_json
 from pipeline.factory import split_threads
 from pipeline.mt.engine import EngineRegistry
-
 from rtt import __version__
 from rtt.corpus import CorpusItem
 
@@ -185,7 +185,7 @@ def _results(
     return {
         "meta": {
             "rtt_version": __version__,
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
             "sweep": plan.source,
             "items": [item.id for item in items],

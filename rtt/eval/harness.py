@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from pipeline.audio import open_source
 from pipeline.clock import RealClock, SimulatedClock
@@ -23,7 +24,6 @@ from pipeline.events import Event
 from pipeline.factory import asr_engine, build_pipeline, load_engines
 from pipeline.mt.engine import EngineRegistry
 from pipeline.runner import Pipeline
-
 from rtt.corpus import CorpusItem
 
 from .metrics import match_words, simple_words

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from functools import lru_cache
-from typing import Sequence
+from collections.abc import Sequence
+from functools import cache
 
 from pipeline.mt.drafts import common_prefix
 from pipeline.observers import percentiles
@@ -32,7 +32,7 @@ __all__ = [
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _normalizer(lang: str):
     """whisper-normalizer's English normaliser for en (numbers to digits), the basic one otherwise."""
     from whisper_normalizer.basic import BasicTextNormalizer

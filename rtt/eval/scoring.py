@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pipeline.events import Error, Event, SourceCommit, SourcePartial, TargetCommit, TargetPartial
-
 from rtt.corpus import CorpusItem, Utterance
 
 from .metrics import (

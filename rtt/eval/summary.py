@@ -8,8 +8,9 @@ summed before dividing; RTF is compute seconds over audio seconds.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from statistics import mean
-from typing import Any, Sequence
+from typing import Any
 
 from .harness import ItemRun
 from .metrics import bleu, chrf, percentiles

@@ -107,7 +107,7 @@ class RttServer:
             await self._server.wait_closed()
         await self.rooms.close()
 
-    async def __aenter__(self) -> "RttServer":
+    async def __aenter__(self) -> RttServer:
         await self.start()
         return self
 

@@ -18,8 +18,8 @@ import asyncio
 import dataclasses
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from pipeline.clock import RealClock
 from pipeline.config import PipelineConfig
@@ -76,7 +76,7 @@ class Room:
         journal: Journal,
         limits: Limits,
         metrics: ServerMetrics,
-        on_idle: Callable[["Room"], None] = lambda room: None,
+        on_idle: Callable[[Room], None] = lambda room: None,
     ) -> None:
         self.name = name
         self._on_idle = on_idle

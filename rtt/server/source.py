@@ -9,7 +9,7 @@ the client through TCP instead of piling up here.
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import numpy as np
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from textual import on, work
 from textual.app import App, ComposeResult

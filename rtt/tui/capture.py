@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import numpy as np
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Protocol
+from typing import Protocol
 
 from pipeline.clock import RealClock, SimulatedClock
 from pipeline.compute import resolve_device
@@ -84,17 +85,6 @@ class Session(Protocol):
     async def switch_source(self, source: Source, label: str) -> None: ...
 
     def use_device(self, spec: str, label: str) -> None: ...
-
-    def use_device(self, spec: str, label: str) -> None:
-        """The microphone for the next `events()` (after the last one failed to open)."""
-        self.config = dataclasses.replace(
-            self.config, source=dataclasses.replace(self.config.source, input_device=spec)
-        )
-        self._static = dataclasses.replace(self._static, input=label)
-
-    def end_input(self) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 class RollingLatency(LatencyObserver):

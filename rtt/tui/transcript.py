@@ -12,8 +12,8 @@ stay in the widget: the whole session is in the file-backed store.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Hashable
 
 from rich.style import Style
 from rich.text import Text
