@@ -3,7 +3,6 @@
 import asyncio
 
 import numpy as np
-import pytest
 
 from pipeline.clock import RealClock, SimulatedClock
 from pipeline.config import MTConfig

@@ -28,7 +28,6 @@ from pipeline.events import (
 from pipeline.factory import build_pipeline
 from pipeline.mt.engine import EngineRegistry
 from rtt.corpus import corpus_item
-
 from tests.conftest import model_path
 
 pytestmark = pytest.mark.models
@@ -86,11 +85,14 @@ def test_simulated_runs_repeat_to_the_event(short_run, small_config, shared_regi
         small_config, mt=dataclasses.replace(small_config.mt, targets=("de",))
     )
     again = asyncio.run(run(config, shared_registry, item.audio))
-    key = lambda es: [
-        (type(e).__name__, getattr(e, "text", None), e.emitted)
-        for e in es
-        if not isinstance(e, SourcePartial)
-    ]
+
+    def key(es):
+        return [
+            (type(e).__name__, getattr(e, "text", None), e.emitted)
+            for e in es
+            if not isinstance(e, SourcePartial)
+        ]
+
     assert key(again) == key(events)
 
 

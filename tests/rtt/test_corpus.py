@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import av
@@ -16,7 +16,7 @@ ITEMS = load_corpus()
 SAMPLE_RATE = 16_000
 
 
-@lru_cache(maxsize=None)
+@cache
 def decode(path: Path) -> tuple[np.ndarray, int, int]:
     """Samples as float32 mono, plus the file's own sample rate and channel count."""
     with av.open(str(path)) as container:

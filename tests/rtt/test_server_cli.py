@@ -7,8 +7,7 @@ import json
 
 from rtt.cli import main
 from rtt.corpus import corpus_item
-
-from tests.rtt.test_server_helpers import running_server
+from tests.rtt.server.helpers import running_server
 
 
 def test_serve_off_loopback_needs_a_token(capsys, monkeypatch):

@@ -1,7 +1,7 @@
 """The live TUI without models: keys, saving, error screens, the bounded panes and the store.
 
 A scripted session stands in for the pipeline (the model is not the point here);
-tests/rtt/test_tui_models.py runs the app on the real small models.
+tests/rtt/tui/test_tui_models.py runs the app on the real small models.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from rtt.tui.capture import CaptureGate, PausableClock, level_db
 from rtt.tui.screens import DevicePickerScreen, ErrorScreen, HelpScreen, LanguagesScreen, SaveScreen
 from rtt.tui.store import Piece, cues
 from rtt.tui.transcript import Paragraphs
-
-from tests.rtt.test_tui_helpers import ScriptedSession, fake_talk, wait_for
+from tests.rtt.tui.helpers import ScriptedSession, fake_talk, wait_for
 
 SIZE = (120, 32)
 

@@ -1,6 +1,6 @@
 """Snapshots of the live TUI's main layouts (pytest-textual-snapshot), from scripted events.
 
-Update them after an intended change with `pytest tests/rtt/test_tui_snapshots.py --snapshot-update`
+Update them after an intended change with `pytest tests/rtt/tui/test_tui_snapshots.py --snapshot-update`
 and look at the report before committing.
 """
 
@@ -10,8 +10,7 @@ import dataclasses
 
 from pipeline.errors import ModelMissingError
 from rtt.tui import LiveApp
-
-from tests.rtt.test_tui_helpers import STATS, ScriptedSession, fake_talk, wait_for
+from tests.rtt.tui.helpers import STATS, ScriptedSession, fake_talk, wait_for
 
 SIZE = (130, 34)
 

@@ -25,8 +25,7 @@ from rtt.server.protocol import (
     Throttle,
     parse_message,
 )
-
-from tests.rtt.test_server_helpers import FakeMTEngine
+from tests.rtt.server.helpers import FakeMTEngine
 
 
 # -- protocol -------------------------------------------------------------------------------

@@ -26,9 +26,8 @@ from rtt.client import ScaledClock, speak
 from rtt.corpus import corpus_item
 from rtt.render import JsonlView
 from rtt.server import EngineKit
-
 from tests.conftest import model_path
-from tests.rtt.test_server_helpers import commits, running_server
+from tests.rtt.server.helpers import commits, running_server
 
 playwright = pytest.importorskip("playwright.async_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -17,7 +17,7 @@ from pipeline.mt.stage import TranslateStage
 from pipeline.mt.translator import Translation, TranslationRequest
 from tests.conftest import model_path
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "prefixes.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "prefixes.json"
 # Five short sentences of the recorded fixture (17 prefixes), as (item, sentence index).
 SHORT = [
     ("short-workshop-en", 0),

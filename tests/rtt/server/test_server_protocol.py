@@ -15,10 +15,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from rtt.server import Close, RttServer, ServerConfig
 from pipeline.errors import ConfigError
-
-from tests.rtt.test_server_helpers import (
+from rtt.server import Close, RttServer, ServerConfig
+from tests.rtt.server.helpers import (
     FakeKit,
     commits,
     listen_frames,

@@ -19,8 +19,7 @@ from whisper_normalizer.english import EnglishTextNormalizer
 from pipeline.audio import MicSource, open_source
 from rtt.corpus import corpus_item
 from rtt.tui import LiveApp, LiveSession
-
-from tests.rtt.test_tui_helpers import FakeMicStream, wait_for
+from tests.rtt.tui.helpers import FakeMicStream, wait_for
 
 pytestmark = pytest.mark.models
 WER_BOUND = 0.2

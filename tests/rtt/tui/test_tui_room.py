@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from websockets.asyncio.server import serve
@@ -10,8 +9,7 @@ from websockets.asyncio.server import serve
 from rtt.tui import LiveApp
 from rtt.tui.room import RoomSession
 from rtt.tui.screens import ErrorScreen
-
-from tests.rtt.test_tui_helpers import wait_for
+from tests.rtt.tui.helpers import wait_for
 
 SIZE = (120, 32)
 

@@ -359,7 +359,7 @@ def test_resampled_speech_is_detected_frame_by_frame(spoken):
         assert np.mean(inside) > 0.6 and not any(outside), type(classifier).__name__
 
 
-SAMPLES = Path(__file__).resolve().parents[2] / "audio_samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "audio_samples"
 
 
 @pytest.mark.parametrize("backend", ["webrtc", "silero"])

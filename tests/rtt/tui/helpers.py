@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import types
-from typing import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import numpy as np
 
 from pipeline.events import (
-    End,
     Event,
     SourceCommit,
     SourcePartial,

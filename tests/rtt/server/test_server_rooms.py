@@ -21,9 +21,8 @@ from rtt.client import ScaledClock, speak
 from rtt.corpus import corpus_item
 from rtt.render import JsonlView
 from rtt.server import EngineKit
-
 from tests.conftest import model_path
-from tests.rtt.test_server_helpers import commits, listen_frames, running_server
+from tests.rtt.server.helpers import commits, listen_frames, running_server
 
 pytestmark = pytest.mark.models
 LANGS = ("de", "es", "fr")
