@@ -23,6 +23,7 @@ __all__ = ["WhisperBackend", "cut_loop"]
 
 _RATE = 16000
 _PROMPT_TOKENS = 200  # committed context passed as the previous-text prompt
+_PAST_AUDIO = 0.02  # seconds: a word starting this close to the end of the audio is not in it
 
 
 class WhisperBackend:
@@ -155,7 +156,9 @@ class WhisperBackend:
             limit = frames[i] / 100
             for a in alignment:
                 text = a["word"].strip()
-                if text:
+                # a word that starts where the audio ends was read into the padding: Whisper
+                # repeating its prompt there (seen: a whole committed sentence again at the end)
+                if text and float(a["start"]) < limit - _PAST_AUDIO:
                     start = min(float(a["start"]), limit)
                     words[i].append(
                         Word(
