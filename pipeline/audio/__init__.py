@@ -4,12 +4,14 @@ from .file import FileSource
 from .mic import InputDevice, MicSource, list_input_devices
 from .pcm import PcmSource
 from .sources import open_source
+from .stream import StreamSource
 
 __all__ = [
     "FileSource",
     "InputDevice",
     "MicSource",
     "PcmSource",
+    "StreamSource",
     "list_input_devices",
     "open_source",
 ]

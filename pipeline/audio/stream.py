@@ -54,11 +54,13 @@ Opener = Callable[[], av.container.InputContainer]
 @dataclass(frozen=True, slots=True)
 class _Lost:
     reason: str
+    at: float  # wall time of the drop
 
 
 @dataclass(frozen=True, slots=True)
 class _Back:
     attempts: int
+    at: float  # wall time the stream answered again
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,7 @@ class StreamSource:
                 decoder = None
                 if self._stop.is_set():
                     break
-                self._post(_Lost(reason))
+                self._post(_Lost(reason, self._time()))
                 decoder = self._reconnect(reason, ended)
         finally:
             if decoder is not None:
@@ -151,15 +153,10 @@ class StreamSource:
             attempt += 1
             delay = self._policy.delay(attempt, self._time() - began)
             if delay is None:
-                error = (
-                    None
-                    if ended
-                    else AudioInputError(
-                        f"lost {self.label}: {reason}, and it did not come back within "
-                        f"{self._config.reconnect:g} s"
-                    )
-                )
-                self._post(_Over(error))
+                # An end, or a drop with reconnection off, ends the input; a drop that
+                # outlasts the window is an error.
+                quiet = ended or self._config.reconnect <= 0
+                self._post(_Over(None if quiet else self._lost(reason)))
                 return None
             if self._stop.wait(delay):
                 return None
@@ -168,8 +165,14 @@ class StreamSource:
             except AudioInputError as exc:
                 log.debug("%s: attempt %d failed: %s", self.label, attempt, exc)
                 continue
-            self._post(_Back(attempt))
+            self._post(_Back(attempt, self._time()))
             return decoder
+
+    def _lost(self, reason: str) -> AudioInputError:
+        return AudioInputError(
+            f"lost {self.label} ({reason}), and it did not come back within "
+            f"{self._config.reconnect:g} s"
+        )
 
     # -- the event loop side ----------------------------------------------------
     async def chunks(self, clock: Clock) -> AsyncIterator[AudioChunk]:
@@ -191,7 +194,7 @@ class StreamSource:
                         item = None
                 samples, over = self._take(item, outage, chunker)
                 if isinstance(item, _Lost):
-                    outage = Outage(began=self._time(), at=chunker.time, reason=item.reason)
+                    outage = Outage(began=item.at, at=chunker.time, reason=item.reason)
                 elif isinstance(item, (_Back, _Over)):
                     outage = None
                 item = None
@@ -214,24 +217,26 @@ class StreamSource:
             return item, None
         if isinstance(item, _Lost):
             self.drops += 1
+            retry = (
+                f"reconnecting for up to {self._config.reconnect:g} s"
+                if self._config.reconnect > 0
+                else "reconnection is off: the input ends"
+            )
             log.warning(
-                "%s dropped at %.1f s (%s); reconnecting for up to %g s",
-                self.label,
-                chunker.time,
-                item.reason,
-                self._config.reconnect,
+                "%s dropped at %.1f s (%s); %s", self.label, chunker.time, item.reason, retry
             )
             return _silence(0), None
         if outage is None:
             return _silence(0), item if isinstance(item, _Over) else None
-        due = outage.fill(self._time(), over=item is not None)
+        now = item.at if isinstance(item, _Back) else self._time()
+        due = outage.fill(now, over=item is not None)
         self.gap_seconds += due / RATE
         if isinstance(item, _Back):
             self.reconnects += 1
             log.warning(
                 "%s reconnected after %.1f s (%d attempt%s); %.1f s of silence stand in for the gap",
                 self.label,
-                self._time() - outage.began,
+                now - outage.began,
                 item.attempts,
                 "" if item.attempts == 1 else "s",
                 outage.silence,
