@@ -32,7 +32,8 @@ examples:
   rtt translate https://example.org/talk.mp3 --to de          a file behind a web server
   rtt translate https://example.org/live/index.m3u8 --to de   a live HLS stream
   rtt translate rtsp://user:pass@camera.local:554/stream1     an RTSP feed (credentials are never printed)
-  rtt translate rtmp://127.0.0.1/live/desk   an RTMP stream;  udp://@:1234 an MPEG-TS multicast/unicast
+  rtt translate rtmp://127.0.0.1/live/desk --to de            an RTMP stream
+  rtt translate udp://0.0.0.0:1234 --to de                    MPEG-TS sent to this machine over UDP
   arecord -f S16_LE -r 16000 -c 1 | rtt translate - --to fr
 
 A live stream is read as it arrives (never faster than real time); when it drops, rtt
