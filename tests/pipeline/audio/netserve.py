@@ -2,8 +2,8 @@
 
 - `serve_dir`: a plain HTTP server for a folder (a finished file, an HLS playlist);
 - `LiveServer`: a live HTTP stream (web radio style, no length) of one encoded file,
-  paced by its bitrate, that can drop the connection once at a byte offset and
-  continue from there when the client comes back;
+  paced by its bitrate, that can drop once at a byte offset (closing, or going silent
+  first) and continue from there when the client comes back (or never come back);
 - `silent_listener`: a TCP port that accepts connections and never answers;
 - `ffmpeg`: the FFmpeg command line (tests that need it skip without it).
 """
@@ -57,10 +57,22 @@ def serve_dir(root: Path) -> Iterator[str]:
 class LiveServer:
     """`/live` streams `data` at `rate` bytes/s x `speed`; drops once at `drop_at` bytes."""
 
-    def __init__(self, data: bytes, *, rate: float, speed: float = 1.0, drop_at: int | None = None):
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        rate: float,
+        speed: float = 1.0,
+        drop_at: int | None = None,
+        comes_back: bool = True,
+        stall: float = 0.0,
+    ):
         self.data, self.rate, self.speed, self.drop_at = data, rate, speed, drop_at
+        self.comes_back = comes_back  # False: after the drop every request gets a 503
+        self.stall = stall  # the drop: go silent this long before closing (0: close at once)
         self.position = 0  # the next byte any client gets: a live stream goes on
         self.connections = 0
+        self.dropped = False
 
     def handler(self):
         live = self
@@ -70,6 +82,9 @@ class LiveServer:
 
             def do_GET(self) -> None:
                 live.connections += 1
+                if live.dropped and not live.comes_back:
+                    self.send_error(503, "the encoder is down")
+                    return
                 if live.position >= len(live.data):
                     self.send_error(404, "the broadcast is over")
                     return
@@ -89,7 +104,8 @@ class LiveServer:
         started, sent, block = time.monotonic(), 0, 500
         while self.position < len(self.data):
             if self.drop_at is not None and self.position >= self.drop_at:
-                self.drop_at = None
+                self.drop_at, self.dropped = None, True
+                time.sleep(self.stall)
                 return False  # the connection closes mid-stream, without the last chunk
             end = min(len(self.data), self.position + block)
             if self.drop_at is not None:

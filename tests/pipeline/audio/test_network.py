@@ -84,15 +84,18 @@ def local_text(asr):
     return text_of(asr.run(FileSource(path, stream="s0", config=asr.config.source)))
 
 
+class _Now:
+    """A clock that never waits: a source is read as fast as it delivers."""
+
+    def now(self) -> float:
+        return 0.0
+
+    async def sleep_until(self, t: float) -> None:
+        return None
+
+
 async def _samples(source) -> np.ndarray:
-    class Now:
-        def now(self) -> float:
-            return 0.0
-
-        async def sleep_until(self, t: float) -> None:
-            return None
-
-    return np.concatenate([c.samples async for c in source.chunks(Now())])
+    return np.concatenate([c.samples async for c in source.chunks(_Now())])
 
 
 # -- files behind http ---------------------------------------------------------------
@@ -225,6 +228,30 @@ def test_a_stream_that_drops_mid_utterance_comes_back_and_nothing_committed_is_l
     text = text_of(events).lower()
     assert "workshop" in text and "first session" in text and "phones" in text, text
     assert any("first session" in t.lower() for t in by_utterance.values())
+
+
+@needs_ffmpeg
+def test_a_stream_that_does_not_come_back_ends_with_an_error_after_the_window(tmp_path):
+    clip = corpus_item(CLIP).audio
+    ffmpeg("-i", str(clip), "-ac", "1", "-ar", "16000", "-b:a", "32k", str(tmp_path / "c.mp3"))
+    data = (tmp_path / "c.mp3").read_bytes()
+    server = LiveServer(data, rate=4000, speed=4, drop_at=8000, comes_back=False, stall=6.0)
+    config = SourceConfig(timeout=2.0, reconnect=1.5)
+    with server.serving() as url:
+        source = open_source(url, stream="s0", config=config)
+        got: list[np.ndarray] = []
+
+        async def read():
+            with pytest.raises(AudioInputError, match=r"did not come back within 1.5 s"):
+                async for chunk in source.chunks(_Now()):
+                    got.append(chunk.samples)
+
+        asyncio.run(read())
+    audio = np.concatenate(got)
+    assert server.connections >= 3  # the first, and retries with backoff
+    assert source.drops == 1 and source.reconnects == 0
+    # what arrived before the drop (~2 s), then silence in its place (at least the window)
+    assert len(audio) / 16000 >= 1.5 + 1.5 and not audio[-8000:].any()
 
 
 # -- errors ---------------------------------------------------------------------------
