@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 _MAX_BACKLOG = 30.0  # seconds of audio waiting for the pipeline before blocks are dropped
 _TICK = 0.1  # seconds between silence fills while the stream is away
 
-Opener = Callable[[], av.container.InputContainer]
+Opener = Callable[[], tuple[av.container.InputContainer, bool]]  # (container, live)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +92,14 @@ class StreamSource:
         self.dropped = 0.0  # seconds of audio discarded because the pipeline fell behind
         self._config = config
         self._policy = ReconnectPolicy(window=config.reconnect)
-        self._open = opener or (lambda: open_url(url, config)[0])
+        self._open = opener or (lambda: open_url(url, config))
         self._time = time_fn
         self._stop = threading.Event()
         self._queue: asyncio.Queue[np.ndarray | _Lost | _Back | _Over] = asyncio.Queue()
         self._backlog = 0  # samples queued
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._decoder = _Decoder(opened if opened is not None else self._open(), self.label)
+        self._decoder = _Decoder(opened if opened is not None else self._open()[0], self.label)
         self._first, error = self._decoder.read(1)  # fails here if nothing decodes
         if not len(self._first):
             self._decoder.close()
@@ -161,10 +161,16 @@ class StreamSource:
             if self._stop.wait(delay):
                 return None
             try:
-                decoder = _Decoder(self._open(), self.label)
+                container, live = self._open()
             except AudioInputError as exc:
                 log.debug("%s: attempt %d failed: %s", self.label, attempt, exc)
                 continue
+            if not live:  # e.g. a live HLS playlist that got its end: the broadcast is over
+                container.close()
+                log.warning("%s has ended: it is now a finished recording", self.label)
+                self._post(_Over(None))
+                return None
+            decoder = _Decoder(container, self.label)
             self._post(_Back(attempt, self._time()))
             return decoder
 

@@ -128,6 +128,34 @@ def test_an_hls_playlist_written_by_ffmpeg_is_transcribed_like_the_file(tmp_path
     assert wer(local_text, text_of(events)) <= 0.2, text_of(events)
 
 
+@needs_ffmpeg
+@pytest.mark.models
+def test_a_live_hls_playlist_is_read_live_and_ends_when_ffmpeg_ends_it(
+    tmp_path, asr, local_text, caplog
+):
+    sender = ffmpeg_sender(
+        "-re", "-i", str(corpus_item(CLIP).audio), "-af", "apad=pad_dur=1", "-c:a", "aac",
+        "-f", "hls", "-hls_time", "1", "-hls_list_size", "0", "-hls_playlist_type", "event",
+        str(tmp_path / "live.m3u8"),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "live1.ts").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        config = dataclasses.replace(asr.config.source, reconnect=5.0)
+        with serve_dir(tmp_path) as base, caplog.at_level(logging.WARNING):
+            source = open_source(f"{base}/live.m3u8", stream="s0", config=config)
+            assert isinstance(source, StreamSource)  # no end in the playlist yet: live
+            events = asr.run(source)
+    finally:
+        sender.kill()
+        sender.wait()
+    # the end of the playlist ends the input: reopened, it is a finished recording, not re-read
+    assert "now a finished recording" in caplog.text and source.reconnects == 0
+    assert not [e for e in events if isinstance(e, Error)]
+    assert wer(local_text, text_of(events)) <= 0.2, text_of(events)
+
+
 # -- live streams -------------------------------------------------------------------------
 @needs_ffmpeg
 @pytest.mark.models
