@@ -37,7 +37,7 @@ from ..events import AudioChunk
 from ..stage import Clock
 from .convert import RATE, Chunker
 from .file import _Decoder
-from .network import open_url
+from .network import open_url, read_reason
 from .reconnect import Outage, ReconnectPolicy
 from .urls import mask_url
 
@@ -141,6 +141,8 @@ class StreamSource:
                     break
                 self._post(_Lost(reason, self._time()))
                 decoder = self._reconnect(reason, ended)
+        except Exception as exc:  # a bug, not the network: end with an error, not silently
+            self._post(_Over(AudioInputError(f"reading {self.label} failed: {read_reason(exc)}")))
         finally:
             if decoder is not None:
                 decoder.close()
