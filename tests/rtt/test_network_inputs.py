@@ -88,3 +88,11 @@ def test_timeout_and_reconnect_flags_reach_the_source_config():
     )
     source = config_from_args(args).source
     assert (source.timeout, source.reconnect) == (3.0, 0.0)
+
+
+def test_live_with_a_url_that_never_answers_fails_before_the_tui_starts(capsys):
+    with silent_listener() as port:
+        url = f"rtsp://frank:pw9@127.0.0.1:{port}/cam"
+        assert main(["live", "--input", url, "--to", "de", "--timeout", "1"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no answer within 1 s" in err and "pw9" not in err and "***@" in err
