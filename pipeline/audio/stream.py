@@ -12,7 +12,9 @@ logger `pipeline.audio.stream`, credentials masked) and counted (`drops`,
 
 Pacing: every chunk waits for `clock.sleep_until(chunk.end)`, so a burst (an HLS
 segment, a backlog on connect) is never passed on faster than real time, and
-audio that arrives late is passed on at once. A backlog beyond `_MAX_BACKLOG`
+audio that arrives late is passed on at once. A connection opened (to fail early)
+more than `_STALE` seconds before reading starts, while the models loaded, is
+reopened, so the stream starts at its live edge rather than a backlog behind it. A backlog beyond `_MAX_BACKLOG`
 seconds (the pipeline stalled) drops the oldest-arriving blocks, counted in `dropped`.
 
 The reader thread is a daemon and may be blocked in a read when `close()` is
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 
 _MAX_BACKLOG = 30.0  # seconds of audio waiting for the pipeline before blocks are dropped
 _TICK = 0.1  # seconds between silence fills while the stream is away
+_STALE = 2.0  # opened this long before reading starts (models loading): reopen at the live edge
 
 Opener = Callable[[], tuple[av.container.InputContainer, bool]]  # (container, live)
 
@@ -101,6 +104,7 @@ class StreamSource:
         self._thread: threading.Thread | None = None
         self._decoder = _Decoder(opened if opened is not None else self._open()[0], self.label)
         self._first, error = self._decoder.read(1)  # fails here if nothing decodes
+        self._opened_at = time_fn()
         if not len(self._first):
             self._decoder.close()
             raise error or self._decoder.error("the stream contains no decodable audio")
@@ -123,10 +127,12 @@ class StreamSource:
             self._backlog += len(item)
         self._queue.put_nowait(item)
 
-    def _read_loop(self) -> None:
+    def _read_loop(self, stale: bool) -> None:
         decoder: _Decoder | None = self._decoder
         block = max(1, round(self._config.chunk_seconds * RATE))
         try:
+            if stale:
+                decoder = self._reopen(decoder)
             while decoder is not None and not self._stop.is_set():
                 samples, _ = decoder.read(block)
                 if len(samples):
@@ -147,6 +153,18 @@ class StreamSource:
             if decoder is not None:
                 decoder.close()
             self._post(_Over(None))
+
+    def _reopen(self, decoder: _Decoder) -> _Decoder | None:
+        """A fresh connection instead of one that sat idle since it was opened: a live
+        stream starts at its live edge, not behind an old backlog held for ever after."""
+        decoder.close()
+        try:
+            container, _ = self._open()
+            return _Decoder(container, self.label)
+        except AudioInputError as exc:
+            reason = str(exc).rsplit(": ", 1)[-1]
+            self._post(_Lost(reason, self._time()))
+            return self._reconnect(reason, False)
 
     def _reconnect(self, reason: str, ended: bool) -> _Decoder | None:
         """A new decoder once the stream answers again; None when given up or closed."""
@@ -186,12 +204,13 @@ class StreamSource:
     async def chunks(self, clock: Clock) -> AsyncIterator[AudioChunk]:
         chunker = Chunker(self.stream, self._config.chunk_seconds)
         self._loop = asyncio.get_running_loop()
+        stale = self._time() - self._opened_at > _STALE
         self._thread = threading.Thread(
-            target=self._read_loop, daemon=True, name=f"stream-{self.stream}"
+            target=self._read_loop, args=(stale,), daemon=True, name=f"stream-{self.stream}"
         )
         self._thread.start()
         outage: Outage | None = None
-        item: np.ndarray | _Lost | _Back | _Over | None = self._first
+        item: np.ndarray | _Lost | _Back | _Over | None = None if stale else self._first
         try:
             while True:
                 if item is None:

@@ -20,6 +20,7 @@ from whisper_normalizer.english import EnglishTextNormalizer
 
 from pipeline.asr.stage import ASRStage
 from pipeline.audio import FileSource, StreamSource, open_source
+from pipeline.audio.reconnect import MIN_GAP
 from pipeline.clock import SimulatedClock
 from pipeline.config import SourceConfig
 from pipeline.errors import AudioInputError
@@ -280,6 +281,27 @@ def test_a_stream_that_does_not_come_back_ends_with_an_error_after_the_window(tm
     assert source.drops == 1 and source.reconnects == 0
     # what arrived before the drop (~2 s), then silence in its place (at least the window)
     assert len(audio) / 16000 >= 1.5 + 1.5 and not audio[-8000:].any()
+
+
+@needs_ffmpeg
+def test_a_live_stream_opened_long_before_reading_starts_at_its_live_edge(tmp_path):
+    """Opened to fail early, then idle while models load: reading reconnects, so the
+    pipeline does not run behind a backlog for ever after."""
+    clip = corpus_item(CLIP).audio
+    ffmpeg("-i", str(clip), "-ac", "1", "-ar", "16000", "-b:a", "32k", str(tmp_path / "c.mp3"))
+    server = LiveServer((tmp_path / "c.mp3").read_bytes(), rate=4000, speed=2)
+    skew = [0.0]
+    with server.serving() as url:
+        config = SourceConfig(timeout=2.0, reconnect=0.0)
+        source = StreamSource(
+            url, stream="s0", config=config, time_fn=lambda: time.monotonic() + skew[0]
+        )
+        time.sleep(1.0)  # the server goes on: about 2 s of audio pass
+        skew[0] = 3.0  # as if the models took 3 s to load
+        audio = asyncio.run(_samples(source))
+    assert server.connections == 2 and source.drops == 1  # the end of the broadcast
+    # the clip is 3.55 s and the end adds MIN_GAP of silence; what passed while idle is skipped
+    assert len(audio) / 16000 < 3.55 + MIN_GAP - 0.5
 
 
 # -- errors ---------------------------------------------------------------------------
