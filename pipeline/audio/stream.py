@@ -154,17 +154,20 @@ class StreamSource:
                 decoder.close()
             self._post(_Over(None))
 
-    def _reopen(self, decoder: _Decoder) -> _Decoder | None:
+    def _reopen(self, decoder: _Decoder) -> _Decoder:
         """A fresh connection instead of one that sat idle since it was opened: a live
-        stream starts at its live edge, not behind an old backlog held for ever after."""
-        decoder.close()
+        stream starts at its live edge, not behind an old backlog held for ever after.
+        A server that takes one client at a time refuses it: the old one goes on."""
         try:
-            container, _ = self._open()
-            return _Decoder(container, self.label)
+            container, live = self._open()
         except AudioInputError as exc:
-            reason = str(exc).rsplit(": ", 1)[-1]
-            self._post(_Lost(reason, self._time()))
-            return self._reconnect(reason, False)
+            log.debug("%s: reopening at the live edge failed (%s)", self.label, exc)
+            return decoder
+        if not live:
+            container.close()
+            return decoder
+        decoder.close()
+        return _Decoder(container, self.label)
 
     def _reconnect(self, reason: str, ended: bool) -> _Decoder | None:
         """A new decoder once the stream answers again; None when given up or closed."""

@@ -55,7 +55,11 @@ def serve_dir(root: Path) -> Iterator[str]:
 
 
 class LiveServer:
-    """`/live` streams `data` at `rate` bytes/s x `speed`; drops once at `drop_at` bytes."""
+    """`/live` streams `data` at `rate` bytes/s x `speed`; drops once at `drop_at` bytes.
+
+    One broadcast: a new connection takes over from where the last one got to (a client
+    that reconnects misses nothing), and the connection it replaces stops sending.
+    """
 
     def __init__(
         self,
@@ -73,6 +77,7 @@ class LiveServer:
         self.position = 0  # the next byte any client gets: a live stream goes on
         self.connections = 0
         self.dropped = False
+        self._lock = threading.Lock()
 
     def handler(self):
         live = self
@@ -81,7 +86,9 @@ class LiveServer:
             protocol_version = "HTTP/1.1"  # chunked: a clean end differs from a drop
 
             def do_GET(self) -> None:
-                live.connections += 1
+                with live._lock:
+                    live.connections += 1
+                    generation = live.connections
                 if live.dropped and not live.comes_back:
                     self.send_error(503, "the encoder is down")
                     return
@@ -93,16 +100,18 @@ class LiveServer:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                if live._stream(self.wfile):
+                if live._stream(self.wfile, generation):
                     self.wfile.write(b"0\r\n\r\n")
                 self.close_connection = True
 
         return Handler
 
-    def _stream(self, out) -> bool:
+    def _stream(self, out, generation: int) -> bool:
         """Send from the current position; False when the connection drops first."""
         started, sent, block = time.monotonic(), 0, 500
         while self.position < len(self.data):
+            if generation != self.connections:
+                return False  # a newer connection took over
             if self.drop_at is not None and self.position >= self.drop_at:
                 self.drop_at, self.dropped = None, True
                 time.sleep(self.stall)

@@ -50,10 +50,14 @@ def wer(reference: str, hypothesis: str) -> float:
 
 
 async def _transcribe(source, config, registry) -> list:
+    """VAD + streaming ASR on the simulated clock. `source` may be a callable that opens
+    it: called once the stages are built, so a live stream is read as soon as it opens."""
     stages = [
         VADStage(config.vad, stream=config.stream),
         ASRStage(asr_engine(registry, config), config.asr),
     ]
+    if callable(source):
+        source = source()
     pipeline = Pipeline(source, stages, clock=SimulatedClock(), stream=config.stream)
     return [e async for e in pipeline.run()]
 
@@ -76,7 +80,9 @@ class Asr:
 
 @pytest.fixture(scope="module")
 def asr(small_config, shared_registry) -> Asr:
-    return Asr(dataclasses.replace(small_config, source=NET), shared_registry)
+    config = dataclasses.replace(small_config, source=NET)
+    asr_engine(shared_registry, config)  # loaded once, before any stream opens
+    return Asr(config, shared_registry)
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +151,10 @@ def test_a_live_hls_playlist_is_read_live_and_ends_when_ffmpeg_ends_it(
             time.sleep(0.1)
         config = dataclasses.replace(asr.config.source, reconnect=5.0)
         with serve_dir(tmp_path) as base, caplog.at_level(logging.WARNING):
-            source = open_source(f"{base}/live.m3u8", stream="s0", config=config)
+            opened: list = []
+            events = asr.run(lambda: _keep(opened, f"{base}/live.m3u8", config))
+            source = opened[0]
             assert isinstance(source, StreamSource)  # no end in the playlist yet: live
-            events = asr.run(source)
     finally:
         sender.kill()
         sender.wait()
@@ -207,6 +214,12 @@ def test_an_rtmp_stream_is_transcribed_like_the_file(asr, local_text):
     assert wer(local_text, text_of(events)) <= 0.2, text_of(events)
 
 
+def _keep(opened: list, url: str, config: SourceConfig):
+    """open_source, keeping the source for the test to inspect."""
+    opened.append(open_source(url, stream="s0", config=config))
+    return opened[-1]
+
+
 def _open_when_listening(url: str, config: SourceConfig, patience: float = 10.0):
     deadline = time.monotonic() + patience
     while True:
@@ -236,9 +249,10 @@ def test_a_stream_that_drops_mid_utterance_comes_back_and_nothing_committed_is_l
     config = dataclasses.replace(asr.config.source, timeout=2.0, reconnect=3.0)
     with server.serving() as url, caplog.at_level(logging.WARNING, "pipeline.audio.stream"):
         url = url.replace("http://", "http://alice:s3cret@")
-        source = open_source(url, stream="s0", config=config)
+        opened: list = []
+        events = asr.run(lambda: _keep(opened, url, config))
+        source = opened[0]
         assert isinstance(source, StreamSource)
-        events = asr.run(source)
     # the drop, then the end of the broadcast (retried for the window, then a clean end)
     assert server.connections >= 3 and source.drops == 2 and source.reconnects == 1
     assert not [e for e in events if isinstance(e, Error)]
@@ -287,7 +301,7 @@ def test_a_stream_that_does_not_come_back_ends_with_an_error_after_the_window(tm
 def test_a_live_stream_opened_long_before_reading_starts_at_its_live_edge(tmp_path):
     """Opened to fail early, then idle while models load: reading reconnects, so the
     pipeline does not run behind a backlog for ever after."""
-    clip = corpus_item(CLIP).audio
+    clip = corpus_item(TALK).audio  # 11.44 s
     ffmpeg("-i", str(clip), "-ac", "1", "-ar", "16000", "-b:a", "32k", str(tmp_path / "c.mp3"))
     server = LiveServer((tmp_path / "c.mp3").read_bytes(), rate=4000, speed=2)
     skew = [0.0]
@@ -300,8 +314,8 @@ def test_a_live_stream_opened_long_before_reading_starts_at_its_live_edge(tmp_pa
         skew[0] = 3.0  # as if the models took 3 s to load
         audio = asyncio.run(_samples(source))
     assert server.connections == 2 and source.drops == 1  # the end of the broadcast
-    # the clip is 3.55 s and the end adds MIN_GAP of silence; what passed while idle is skipped
-    assert len(audio) / 16000 < 3.55 + MIN_GAP - 0.5
+    # the end adds MIN_GAP of silence; what went by while idle (~2 s) is skipped
+    assert len(audio) / 16000 < 11.44 + MIN_GAP - 1.0
 
 
 # -- errors ---------------------------------------------------------------------------
