@@ -41,7 +41,9 @@ class SourceConfig:
     rate: int = 16000  # raw PCM on stdin only
     channels: int = 1  # raw PCM on stdin only
     chunk_seconds: float = 0.1
-    input_device: str | None = None  # microphone name or index
+    input_device: str | None = None  # microphone name or index, or "monitor[:NAME]"
+    timeout: float = 10.0  # network input: seconds to connect, and of silence that is a drop
+    reconnect: float = 60.0  # live network input: keep reconnecting this long; 0: never
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,21 +23,36 @@ from .translate import add_translate_parser
 __all__ = ["main"]
 
 DESCRIPTION = """\
-rtt: real-time speech translation. Audio from a file, stdin or a microphone goes
+rtt: real-time speech translation. Audio from a file, a network stream (http, HLS,
+rtsp, rtmp, udp), stdin, a microphone or the computer's own sound goes
 through voice activity detection and streaming Whisper; committed words are
 translated incrementally by an LLM into one or more languages."""
 
 
 def _devices(args: argparse.Namespace) -> int:
-    from pipeline.audio import list_input_devices
+    from pipeline.audio import list_input_devices, list_monitor_sources
 
-    devices = list_input_devices()
-    if not devices:
-        print("no input devices found")
-        return 1
+    print("microphones (--input-device INDEX or NAME):")
+    try:
+        devices = list_input_devices()
+    except RttError as exc:
+        devices = []
+        print(f"  ({exc})")
     for d in devices:
         mark = "*" if d.is_default else " "
         print(f"{mark} {d.index:>3}  {d.name}  ({d.channels} ch, {d.default_rate:.0f} Hz)")
+    print("computer sound, what the speakers play (--input-device monitor, or monitor:NAME):")
+    try:
+        monitors = list_monitor_sources()
+    except RttError as exc:
+        monitors = []
+        print(f"  ({exc})")
+    for m in monitors:
+        mark = "*" if m.is_default else " "
+        print(f"{mark} {m.spec}  {m.description}  ({m.channels} ch, {m.rate} Hz)")
+    if not devices and not monitors:
+        print("no input devices found")
+        return 1
     return 0
 
 
@@ -56,8 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_parser(sub)
     devices = sub.add_parser(
         "devices",
-        help="list microphones (input devices)",
-        description="List the audio input devices; * marks the default.",
+        help="list microphones and the computer's sound (monitor sources)",
+        description="List the audio input devices (* marks the default) and, on Linux, the "
+        "PulseAudio/PipeWire monitor sources: each records what an output plays (a call, a "
+        "browser tab). Choose one with --input-device: a microphone's index or name, 'monitor' "
+        "for the default output's sound, or 'monitor:NAME'. On macOS and Windows, install a "
+        "loopback device (BlackHole; Stereo Mix or a virtual cable): it is listed as a microphone.",
     )
     devices.set_defaults(func=_devices)
     return parser

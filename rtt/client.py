@@ -68,7 +68,8 @@ def add_client_parser(sub: argparse._SubParsersAction) -> None:
         "input",
         metavar="INPUT",
         nargs="?",
-        help="an audio file, '-' for raw PCM16LE on stdin, or 'mic' (not with --listen)",
+        help="an audio file, a URL (http, https, HLS, rtsp, rtmp, udp), '-' for raw PCM16LE on "
+        "stdin, or 'mic' (not with --listen)",
     )
     p.add_argument(
         "--url",
@@ -109,7 +110,11 @@ def add_client_parser(sub: argparse._SubParsersAction) -> None:
         help="send a file at this multiple of real time (server limit: 4; default: 1)",
     )
     p.add_argument("--rate", type=int, help="sample rate of raw PCM on stdin (default: 16000)")
-    p.add_argument("--input-device", help="microphone name or index (default: the system default)")
+    p.add_argument(
+        "--input-device",
+        help="microphone name or index, or 'monitor[:NAME]' for the computer's sound "
+        "(`rtt devices` lists both; default: the system default microphone)",
+    )
     p.add_argument(
         "--jsonl",
         action="store_true",
@@ -149,12 +154,14 @@ def run_client(args: argparse.Namespace) -> int:
         rate=args.rate or 16000, input_device=args.input_device, chunk_seconds=_FRAME_SECONDS
     )
     source = open_source(args.input, stream="client", config=config)
+    # A file is sent at --speed x real time; a live stream, stdin and a microphone pace themselves.
+    paced = args.input in ("-", "mic") or getattr(source, "live", False)
     start = {"type": "start", "targets": list(targets), "rate": 16000, "encoding": "pcm16le"}
     if args.room:
         start["room"] = args.room
     if args.source_lang:
         start["source_lang"] = args.source_lang
-    clock = ScaledClock(args.speed) if args.input not in ("-", "mic") else RealClock()
+    clock = RealClock() if paced else ScaledClock(args.speed)
     return asyncio.run(
         speak(args.url, start, source.chunks(clock), view, headers=headers, on_stop=source.close)
     )

@@ -1,4 +1,4 @@
-"""`rtt live`: the live TUI on the microphone or a file played at real-time pace."""
+"""`rtt live`: the live TUI on the microphone, a network stream, or a file played at real-time pace."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from pipeline.audio import MicSource, open_source
+from pipeline.audio.urls import is_url, mask_url, url_stem
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError
 from pipeline.mt.engine import EngineRegistry
@@ -24,6 +25,9 @@ examples:
   rtt live --to de,es                       the default microphone, German and Spanish panes
   rtt live --input-device 2 --to fr         another microphone (`rtt devices` lists them)
   rtt live --input talk.mp3 --to de         a file, played at real-time pace
+  rtt live --input rtsp://camera.local/stream1 --to de
+                                            a live stream (rtsp, rtmp, udp, live http/HLS)
+  rtt live --input-device monitor --to de   what the computer plays (PulseAudio/PipeWire monitor)
   rtt live --connect ws://host:8765/ws --room keynote --to es
                                             captions of a room on a running `rtt serve`"""
 
@@ -40,8 +44,10 @@ def add_live_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--input",
-        metavar="FILE",
-        help="play an audio or video file at real-time pace instead of listening to the microphone (default: the microphone)",
+        metavar="FILE|URL",
+        help="play an audio or video file at real-time pace, or follow a network stream (http, "
+        "https, HLS, rtsp, rtmp, udp; it reconnects after a drop), instead of listening to the "
+        "microphone (default: the microphone)",
     )
     r = p.add_argument_group("a room on a server (docs/protocol.md)")
     r.add_argument(
@@ -99,16 +105,17 @@ def build_app(args: argparse.Namespace, registry: EngineRegistry):
             save_dir=args.save_dir,
         )
     spec = args.input or "mic"
-    live = spec == "mic"
+    # A URL is opened now: a bad one fails before the TUI starts, and only then is it known
+    # whether it is live (pausing mutes it) or a finished file (pausing holds it).
+    first = [open_source(spec, stream=config.stream, config=config.source)] if is_url(spec) else []
+    live = spec == "mic" or bool(first and getattr(first[0], "live", False))
 
     def open_input(cfg: PipelineConfig) -> Source:
+        if first:
+            return first.pop()
         return open_source(spec, stream=cfg.stream, config=cfg.source)
 
-    label = (
-        f"mic {config.source.input_device or '(default)'}"
-        if live
-        else f"file {Path(spec).name} (real time)"
-    )
+    label = _input_label(spec, config, live)
     session = LiveSession(
         config, open_input, registry, live=live, input_label=label, owns_registry=True
     )
@@ -120,6 +127,14 @@ def build_app(args: argparse.Namespace, registry: EngineRegistry):
         save_dir=args.save_dir,
         open_mic=_mic_opener(config),
     )
+
+
+def _input_label(spec: str, config: PipelineConfig, live: bool) -> str:
+    if spec == "mic":
+        return f"mic {config.source.input_device or '(default)'}"
+    if is_url(spec):
+        return f"stream {mask_url(spec)}" if live else f"file {url_stem(spec)} (real time)"
+    return f"file {Path(spec).name} (real time)"
 
 
 def _room_session(args: argparse.Namespace, config: PipelineConfig):

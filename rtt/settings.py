@@ -107,7 +107,23 @@ def add_pipeline_options(parser: argparse.ArgumentParser, *, to_default: str = "
     a.add_argument("--channels", type=int, help="channels of raw PCM on stdin (default: 1)")
     a.add_argument(
         "--input-device",
-        help="microphone name or index, see `rtt devices` (default: the system default)",
+        help="microphone name or index, or 'monitor' for what the speakers play (the computer's "
+        "sound: the default PulseAudio/PipeWire monitor source) or 'monitor:NAME' for another; "
+        "see `rtt devices` (default: the system default microphone)",
+    )
+    a.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"network input: give up connecting after SECONDS, and count SECONDS without data as "
+        f"a drop (default: {_DEFAULTS.source.timeout:g})",
+    )
+    a.add_argument(
+        "--reconnect",
+        type=float,
+        metavar="SECONDS",
+        help=f"live network input: after a drop, keep reconnecting (with backoff) for SECONDS; "
+        f"0 ends the input at the first drop (default: {_DEFAULTS.source.reconnect:g})",
     )
     parser.add_argument(
         "--config",
@@ -162,11 +178,15 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineC
         rate=args.rate,
         channels=args.channels,
         input_device=args.input_device,
+        timeout=getattr(args, "timeout", None),
+        reconnect=getattr(args, "reconnect", None),
         **overrides,
     )
     for name, value in (("--rate", source.rate), ("--channels", source.channels)):
         if value <= 0:
             raise ConfigError(f"{name} must be positive")
+    if not source.timeout > 0 or source.reconnect < 0:
+        raise ConfigError("--timeout must be positive and --reconnect 0 or more")
     return dataclasses.replace(config, asr=asr, mt=mt, compute=compute, vad=vad, source=source)
 
 

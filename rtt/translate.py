@@ -1,9 +1,10 @@
-"""`rtt translate`: run the live pipeline on a file, stdin or a microphone."""
+"""`rtt translate`: run the live pipeline on a file, a network stream, stdin or a microphone."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import signal
 import sys
 
@@ -27,7 +28,17 @@ examples:
   rtt translate talk.mp3 --to de            live view, paced at real time
   rtt translate talk.mp3 --to de,es --no-realtime --jsonl > events.jsonl
   rtt translate mic --to es                 from the default microphone (Ctrl-C ends)
+  rtt translate mic --input-device monitor  what the computer plays (a call, a browser tab)
+  rtt translate https://example.org/talk.mp3 --to de          a file behind a web server
+  rtt translate https://example.org/live/index.m3u8 --to de   a live HLS stream
+  rtt translate rtsp://user:pass@camera.local:554/stream1     an RTSP feed (credentials are never printed)
+  rtt translate rtmp://127.0.0.1/live/desk --to de            an RTMP stream
+  rtt translate udp://0.0.0.0:1234 --to de                    MPEG-TS sent to this machine over UDP
   arecord -f S16_LE -r 16000 -c 1 | rtt translate - --to fr
+
+A live stream is read as it arrives (never faster than real time); when it drops, rtt
+reconnects with backoff for --reconnect seconds: the utterance the drop cut is finished,
+silence stands in for the gap, and each drop and return is logged on stderr.
 
 exit status: 0 on success, 1 if the stream reported an error, 2 on a usage or setup error."""
 
@@ -35,7 +46,7 @@ exit status: 0 on success, 1 if the stream reported an error, 2 on a usage or se
 def add_translate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "translate",
-        help="translate speech from a file, stdin or a microphone, live",
+        help="translate speech from a file, a network stream, stdin or a microphone, live",
         description="Run the streaming pipeline (VAD, streaming Whisper, incremental LLM translation) and print "
         "source and translation as they are committed; partials update in place on a terminal.",
         epilog=EPILOG,
@@ -44,12 +55,15 @@ def add_translate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "input",
         metavar="INPUT",
-        help="an audio or video file (anything FFmpeg decodes), '-' for raw PCM16LE on stdin, or 'mic'",
+        help="an audio or video file (anything FFmpeg decodes), a URL (http, https, HLS .m3u8, "
+        "rtsp, rtmp, udp: a finished file behind http reads like a file, anything else is live), "
+        "'-' for raw PCM16LE on stdin, or 'mic' (with --input-device monitor: the computer's sound)",
     )
     p.add_argument(
         "--no-realtime",
         action="store_true",
-        help="feed a file as fast as the pipeline consumes it (on a simulated clock) instead of at real-time pace",
+        help="feed a file as fast as the pipeline consumes it (on a simulated clock) instead of at "
+        "real-time pace (a live stream, stdin and a microphone always run in real time)",
     )
     p.add_argument(
         "--jsonl",
@@ -61,9 +75,14 @@ def add_translate_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_translate(args: argparse.Namespace) -> int:
-    file_input = args.input not in ("-", "mic")
-    config = config_from_args(args, realtime=not (args.no_realtime and file_input))
+    config = config_from_args(args)
     source = open_source(args.input, stream=config.stream, config=config.source)
+    # A file (on disk or behind http) may run on the simulated clock; what paces itself may not.
+    paced = args.input in ("-", "mic") or getattr(source, "live", False)
+    realtime = not (args.no_realtime and not paced)
+    config = dataclasses.replace(
+        config, source=dataclasses.replace(config.source, realtime=realtime)
+    )
     return asyncio.run(_translate(config, source, args.jsonl))
 
 

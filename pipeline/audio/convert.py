@@ -65,6 +65,11 @@ class Chunker:
         self._pending_len = 0
         self._emitted = 0  # samples handed out so far: the next chunk's start
 
+    @property
+    def time(self) -> float:
+        """Stream time at the end of everything pushed so far (chunked or pending)."""
+        return (self._emitted + self._pending_len) / RATE
+
     def push(self, samples: np.ndarray) -> list[AudioChunk]:
         if len(samples):
             self._pending.append(samples)

@@ -1,7 +1,8 @@
-"""FileSource: any file PyAV can decode, paced by the clock.
+"""FileSource: any file PyAV can decode (on disk, or finished behind http), paced by the clock.
 
 The container is opened and probed in the constructor, so a missing, empty or
-unreadable file fails before the pipeline starts. Decoding is incremental: each
+unreadable file fails before the pipeline starts. A URL is a file when its length
+is known (`network.open_url`); a live stream is refused here (`StreamSource` reads it). Decoding is incremental: each
 batch of packets is decoded in a worker thread and resampled with a streaming
 resampler, so a long file is never held whole in memory. A decode error mid-file
 is raised only after everything decoded before it has been yielded.
@@ -22,8 +23,10 @@ from ..errors import AudioInputError
 from ..events import AudioChunk
 from ..stage import Clock
 from .convert import RATE, Chunker, Resampler, downmix
+from .network import open_url, read_reason
+from .urls import is_url, mask_url
 
-__all__ = ["FileSource"]
+__all__ = ["FileSource", "frame_to_mono", "open_file"]
 
 _BATCH_SECONDS = 1.0  # audio decoded per worker-thread hop
 _INT_SCALE = {np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31, np.dtype(np.int64): 2.0**63}
@@ -52,38 +55,46 @@ def _open_reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
+def open_file(path: Path) -> av.container.InputContainer:
+    """Open a local file; AudioInputError for a missing, empty or unreadable one."""
+
+    def error(reason: str) -> AudioInputError:
+        return AudioInputError(f"cannot read audio from {path}: {reason}")
+
+    if path.is_dir():
+        raise error("it is a directory")
+    if path.is_file() and path.stat().st_size == 0:
+        raise error("the file is empty")
+    try:
+        return av.open(str(path), mode="r")
+    except (av.FFmpegError, OSError) as exc:
+        raise error(_open_reason(exc)) from None
+
+
 class _Decoder:
     """The synchronous core: an open container read one batch at a time.
 
     `read()` runs in a worker thread; a lock keeps `close()` from freeing the
-    container under a decode in flight.
+    container under a decode in flight. `label` names the input in messages (a
+    path, or a URL with its credentials masked).
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, container: av.container.InputContainer, label: str) -> None:
+        self.label = label
         self._lock = threading.Lock()
-        self._container = self._open(path)
-        audio = self._container.streams.audio
+        self._container: av.container.InputContainer | None = container
+        audio = container.streams.audio
         if not audio:
-            self._container.close()
+            container.close()
             raise self.error("it has no audio stream")
-        self._packets: Iterator[av.Packet] = self._container.demux(audio[0])
+        self._packets: Iterator[av.Packet] = container.demux(audio[0])
         self._resampler: Resampler | None = None
         self.produced = 0  # 16 kHz samples returned so far
         self.done = False
+        self.failure: str | None = None  # why reading stopped early, in words
 
     def error(self, reason: str) -> AudioInputError:
-        return AudioInputError(f"cannot read audio from {self.path}: {reason}")
-
-    def _open(self, path: Path) -> av.container.InputContainer:
-        if path.is_dir():
-            raise self.error("it is a directory")
-        if path.is_file() and path.stat().st_size == 0:
-            raise self.error("the file is empty")
-        try:
-            return av.open(str(path), mode="r")
-        except (av.FFmpegError, OSError) as exc:
-            raise self.error(_open_reason(exc)) from None
+        return AudioInputError(f"cannot read audio from {self.label}: {reason}")
 
     def read(self, want: int) -> tuple[np.ndarray, AudioInputError | None]:
         """At least `want` samples (fewer at the end), and the error that ended the file, if any."""
@@ -93,7 +104,7 @@ class _Decoder:
             try:
                 self._decode_into(out, want)
             except (av.FFmpegError, OSError, ValueError) as exc:
-                failure = getattr(exc, "strerror", None) or str(exc)
+                failure = self.failure = read_reason(exc)
                 self.done = True
             if self.done and self._resampler is not None:
                 out.append(self._resampler.flush())
@@ -132,13 +143,29 @@ class _Decoder:
 
 
 class FileSource:
-    """Decodes the first audio stream of a file (a video file is fine) to 16 kHz mono."""
+    """Decodes the first audio stream of a file (a video file is fine) to 16 kHz mono.
 
-    def __init__(self, path: str | Path, *, stream: str, config: SourceConfig) -> None:
-        self.path = Path(path)
+    `path` is a local path or the URL of a finished file; `opened` is the container
+    when the caller has opened it already (`open_source` does, to tell live from file).
+    """
+
+    live = False
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        stream: str,
+        config: SourceConfig,
+        opened: av.container.InputContainer | None = None,
+    ) -> None:
+        self.path = path if is_url(path) else Path(path)
         self.stream = stream
         self._chunk_seconds = config.chunk_seconds
-        self._decoder = _Decoder(self.path)  # raises AudioInputError before anything starts
+        label = mask_url(self.path) if isinstance(self.path, str) else str(self.path)
+        if opened is None:
+            opened = _open(self.path, config, label)
+        self._decoder = _Decoder(opened, label)  # raises AudioInputError before anything starts
         # Decode the first packets now too, so a stream that cannot be decoded at all fails here.
         self._first: tuple[np.ndarray, AudioInputError | None] | None = self._decoder.read(1)
         samples, error = self._first
@@ -167,3 +194,16 @@ class FileSource:
 
     async def close(self) -> None:
         await asyncio.to_thread(self._decoder.close)
+
+
+def _open(path: str | Path, config: SourceConfig, label: str) -> av.container.InputContainer:
+    if isinstance(path, Path):
+        return open_file(path)
+    container, live = open_url(path, config)
+    if live:
+        container.close()
+        raise AudioInputError(
+            f"cannot read {label} as a file: it is a live stream (no end); "
+            "read it live with rtt translate, rtt live --input or rtt client"
+        )
+    return container

@@ -1,5 +1,8 @@
 """MicSource: a microphone through PortAudio (sounddevice), to 16 kHz mono.
 
+The device `monitor[:NAME]` is the computer's own sound instead (a PulseAudio/PipeWire
+monitor source, `monitor.py`), driven through the same `MicStream` interface.
+
 PortAudio calls back on its own thread with blocks at the device's native rate;
 the callback copies each block and hands it to the event loop with
 `call_soon_threadsafe`. The microphone paces itself, so the clock is never slept on.
@@ -22,6 +25,7 @@ from ..errors import AudioInputError
 from ..events import AudioChunk
 from ..stage import Clock
 from .convert import Chunker, Resampler, downmix
+from .monitor import is_monitor_spec, open_monitor_stream
 
 __all__ = [
     "InputDevice",
@@ -29,6 +33,7 @@ __all__ = [
     "MicStream",
     "StreamFactory",
     "list_input_devices",
+    "open_input_stream",
     "open_portaudio_stream",
 ]
 
@@ -134,6 +139,13 @@ def open_portaudio_stream(device: int | str | None, callback: Callable[..., None
         ) from None
 
 
+def open_input_stream(device: int | str | None, callback: Callable[..., None]) -> MicStream:
+    """The default StreamFactory: a monitor source for `monitor[:NAME]`, else PortAudio."""
+    if is_monitor_spec(device):
+        return open_monitor_stream(str(device), callback)
+    return open_portaudio_stream(device, callback)
+
+
 class MicSource:
     def __init__(
         self, *, stream: str, config: SourceConfig, stream_factory: StreamFactory | None = None
@@ -146,7 +158,7 @@ class MicSource:
         self._queue: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
         self._closed = False
         # Opened (not started) now, so a missing or bad device fails before the pipeline starts.
-        self._mic = (stream_factory or open_portaudio_stream)(
+        self._mic = (stream_factory or open_input_stream)(
             _parse_device(config.input_device), self._callback
         )
         self._resampler = Resampler(int(round(self._mic.samplerate)))

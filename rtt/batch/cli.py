@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from pipeline.audio.urls import mask_url
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError
 from pipeline.mt.engine import EngineRegistry
@@ -37,6 +38,7 @@ outputs (in --out, mirroring the folders given as input):
 examples:
   rtt batch talk.mp4 --to de --out subs/
   rtt batch recordings/ --to de,es --formats srt,txt --bilingual --out subs/ --jobs 2
+  rtt batch https://example.org/media/keynote.mp4 --to de --out subs/
 
 Files whose outputs all exist are skipped (use --force to redo them). A file that
 cannot be read is reported and the others still run.
@@ -60,8 +62,8 @@ def add_batch_parser(sub: argparse._SubParsersAction) -> None:
         "inputs",
         metavar="INPUT",
         nargs="+",
-        type=Path,
-        help="audio or video files, or folders (searched recursively)",
+        help="audio or video files, folders (searched recursively), or URLs of finished files "
+        "(http, https, a VOD HLS playlist; outputs are named after the URL's last path segment)",
     )
     p.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="output folder (created if missing)"
@@ -149,7 +151,9 @@ def run_batch(args: argparse.Namespace, registry: EngineRegistry | None = None) 
     config, offline, options = batch_settings(args)
     jobs = discover_inputs(args.inputs, options)
     if not jobs:
-        raise ConfigError(f"no audio or video files found in {', '.join(map(str, args.inputs))}")
+        raise ConfigError(
+            f"no audio or video files found in {', '.join(map(mask_url, args.inputs))}"
+        )
     return asyncio.run(_batch(jobs, config, offline, options, quiet=args.quiet, registry=registry))
 
 

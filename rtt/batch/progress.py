@@ -28,7 +28,7 @@ _ASR_SHARE = 0.3  # of a file's bar; translation takes the rest
 def probe_duration(path) -> float:
     """The container's stated duration (0 when unknown or unreadable): for the overall ETA only."""
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), timeout=5.0) as container:
             return max(0.0, (container.duration or 0) / av.time_base)
     except Exception:  # a corrupt file is reported when it is processed; here it only counts 0
         return 0.0

@@ -1,6 +1,7 @@
 """Which files to translate, where their outputs go, and running them (several at once).
 
-Inputs are files and folders (searched recursively for media files). Outputs mirror
+Inputs are files, folders (searched recursively for media files) and URLs of finished
+files (http/https, a VOD HLS playlist; a live stream fails as that job's error). Outputs mirror
 the input folders under `--out`: `talks/day1/a.mp4` given as the folder `talks`
 writes `OUT/day1/a.<lang>.srt`. A file whose outputs all exist is skipped unless
 `force`. A file that fails is reported and the others go on.
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.audio.urls import is_url, mask_url, url_stem
 from pipeline.errors import ConfigError, RttError
 from pipeline.languages import LANGUAGES
 from pipeline.offline import UNDETERMINED, OfflineProcessor, ProgressSink, SubtitleLimits
@@ -50,9 +52,9 @@ class BatchOptions:
 
 @dataclass(frozen=True, slots=True)
 class BatchJob:
-    """One input file and where its outputs go."""
+    """One input file (a path, or the URL of a finished file) and where its outputs go."""
 
-    path: Path
+    path: Path | str
     name: str  # shown in progress and the summary (relative to the folder it was found in)
     plan: OutputPlan
 
@@ -71,12 +73,17 @@ class FileReport:
         return self.status == "failed"
 
 
-def discover_inputs(inputs: Sequence[Path], options: BatchOptions) -> list[BatchJob]:
+def discover_inputs(inputs: Sequence[Path | str], options: BatchOptions) -> list[BatchJob]:
     """Every input as a job, in order, without duplicates; raises ConfigError for a missing
     input or for two inputs that would write the same output names."""
     out = options.out.resolve()
-    jobs: dict[Path, BatchJob] = {}
+    jobs: dict[Path | str, BatchJob] = {}
     for given in inputs:
+        if is_url(given):
+            plan = OutputPlan(out, url_stem(given), options.formats, options.bilingual)
+            jobs.setdefault(given, BatchJob(given, mask_url(given), plan))
+            continue
+        given = Path(given)
         if given.is_dir():
             root = given.resolve()
             for path in sorted(
@@ -105,10 +112,14 @@ def _check_collisions(jobs: list[BatchJob]) -> None:
         key = (job.plan.folder, job.plan.stem)
         if key in seen:
             raise ConfigError(
-                f"{seen[key].path} and {job.path} would write the same outputs ({job.plan.stem}.*); "
+                f"{_shown(seen[key])} and {_shown(job)} would write the same outputs ({job.plan.stem}.*); "
                 "rename one or translate them in separate runs"
             )
         seen[key] = job
+
+
+def _shown(job: BatchJob) -> str:
+    return job.name if isinstance(job.path, str) else str(job.path)
 
 
 def finished(job: BatchJob, options: BatchOptions) -> bool:

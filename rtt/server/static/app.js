@@ -138,16 +138,21 @@ const speaker = { ws: null, context: null, stream: null, node: null };
 async function speak() {
   const room = $("speak-room").value.trim();
   const targets = $("speak-to").value.split(",").map((s) => s.trim()).filter(Boolean);
+  const input = $("speak-input").value;
   $("speak-start").disabled = true;
   try {
-    speaker.stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false } });
+    speaker.stream = await captureAudio(input);
     speaker.context = new AudioContext();
     await speaker.context.audioWorklet.addModule("worklet.js");
   } catch (error) {
-    setStatus("speak-status", `No microphone: ${error.message}`);
+    if (speaker.stream) speaker.stream.getTracks().forEach((t) => t.stop());
+    speaker.stream = null;
+    setStatus("speak-status", `${input === "tab" ? "No tab audio" : "No microphone"}: ${error.message}`);
     $("speak-start").disabled = false;
     return;
   }
+  // The browser's own "Stop sharing" ends the tab's tracks: stop as if Stop was pressed.
+  for (const track of speaker.stream.getAudioTracks()) track.onended = () => { if (speaker.stream) stopSpeaking(); };
   const ws = new WebSocket(socketUrl());
   ws.binaryType = "arraybuffer";
   speaker.ws = ws;
@@ -158,13 +163,32 @@ async function speak() {
   $("speak-stop").disabled = false;
 }
 
+// The microphone, or the sound of a tab (or screen) the user shares: getDisplayMedia must ask
+// for video too; only the audio track is sent. Chrome and Edge share a tab's sound when
+// "Share tab audio" is ticked; Firefox and Safari share no tab audio.
+async function captureAudio(input) {
+  const audio = { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false };
+  if (input !== "tab") return navigator.mediaDevices.getUserMedia({ audio });
+  if (!navigator.mediaDevices.getDisplayMedia) throw new Error("this browser cannot share a tab");
+  const shared = await navigator.mediaDevices.getDisplayMedia({
+    video: true, audio: { ...audio, suppressLocalAudioPlayback: false },
+    systemAudio: "include", selfBrowserSurface: "include", surfaceSwitching: "include",
+  });
+  if (!shared.getAudioTracks().length) {
+    shared.getTracks().forEach((t) => t.stop());
+    throw new Error("the shared tab has no sound: share a tab and tick \"Share tab audio\" (Chrome, Edge)");
+  }
+  return shared;
+}
+
 function onSpeakerFrame(frame) {
   if (frame.type === "ready") {
     const source = speaker.context.createMediaStreamSource(speaker.stream);
     speaker.node = new AudioWorkletNode(speaker.context, "pcm16-writer", { processorOptions: { targetRate: 16000 } });
     speaker.node.port.onmessage = (e) => { if (speaker.ws && speaker.ws.readyState === WebSocket.OPEN) speaker.ws.send(e.data); };
     source.connect(speaker.node);
-    setStatus("speak-status", `Speaking in room ${frame.room}.`);
+    const what = speaker.stream.getVideoTracks().length ? "the shared tab's sound" : "the microphone";
+    setStatus("speak-status", `Speaking in room ${frame.room} from ${what}.`);
     return;
   }
   if (frame.type === "error") setStatus("speak-status", `Error (${frame.code}): ${frame.message}`);
