@@ -207,12 +207,18 @@ class RttServer:
         return connection.respond(404, "not found\n")
 
     def _health(self, connection: ServerConnection) -> Response:
-        failure = self.journal.failure
-        if failure is not None:
-            return connection.respond(503, f"journal failing: {failure}\n")
+        """200 `ok`; 503 while journal writes fail or the server shuts down. The last
+        journal failure is named either way."""
+        journal = self.journal
+        note = ""
+        if journal.last_failure is not None:
+            when, error = journal.last_failure
+            note = f"last journal failure ({journal.failures} in all) {time.time() - when:.0f} s ago: {error}\n"
+        if journal.failure is not None:
+            return connection.respond(503, f"journal failing: {journal.failure}\n{note}")
         if self.ctx.closing:
             return connection.respond(503, "shutting down\n")
-        return connection.respond(200, "ok\n")
+        return connection.respond(200, f"ok\n{note}")
 
     def _authorize(self, connection: ServerConnection, request: Request) -> Response | None:
         if not self.tokens:

@@ -230,6 +230,7 @@ class Journal:
         self.root = Path(root)
         self.retention = retention
         self.failure: str | None = None  # the last error, until a write succeeds again
+        self.last_failure: tuple[float, str] | None = None  # (time.time(), error), kept
         self.failures = 0
 
     def room(self, room: str, channel: str) -> JournalFile:
@@ -253,6 +254,7 @@ class Journal:
             return await work
         except JournalError as exc:
             self.failure, self.failures = str(exc), self.failures + 1
+            self.last_failure = (time.time(), str(exc))
             raise
 
     def prune(self, *, keep: set[Path] = frozenset(), now: float | None = None) -> list[Path]:
