@@ -72,6 +72,8 @@ def raw_http(port: int, head: str) -> tuple[int, str]:
         data = b""
         while chunk := s.recv(65536):  # the server closes after refusing a handshake
             data += chunk
+            if data.startswith(b"HTTP/1.1 101") and b"\r\n\r\n" in data:
+                break  # accepted: a websocket now, not an HTTP answer
     status = int(data.split(b" ", 2)[1])
     return status, data.split(b"\r\n\r\n", 1)[-1].decode(errors="replace")
 
