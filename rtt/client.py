@@ -321,8 +321,9 @@ async def listen(
             await ws.send(json.dumps(state.join()))
             async for text in ws:
                 got = state.on_frame(json.loads(text))
-                if got.ready:
-                    failures = 0
+                if not got.ready and not got.retry:
+                    failures = 0  # a server that takes us and then drops us still counts as lost
+                elif got.ready:
                     for channel in got.reset:
                         say(
                             f"the server's journal of {channel} is a new one: replaying it from the start"
