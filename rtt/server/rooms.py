@@ -336,15 +336,19 @@ class Rooms:
         self._metrics = metrics
         self._rooms: dict[str, Room] = {}
 
-    def get(self, name: str, *, private: bool = False, owner: str = "") -> Room:
+    def get(
+        self, name: str, *, private: bool = False, owner: str = "", speaker: bool = False
+    ) -> Room:
+        """The room, made if need be. Rooms with a speaker and rooms waiting for one are
+        counted apart (`max_rooms` each): listeners waiting in made-up rooms never keep a
+        speaker out."""
         room = self._rooms.get(name)
+        if speaker and not (room is not None and room.speaking):
+            self._check_pool(sum(r.speaking for r in self._rooms.values()), "rooms with a speaker")
         if room is None:
-            if len(self._rooms) >= self._limits.max_rooms:
-                raise ProtocolError(
-                    "server_full",
-                    f"the server holds the most rooms allowed ({self._limits.max_rooms})",
-                    Close.TRY_AGAIN,
-                )
+            if not speaker:
+                waiting = sum(not r.speaking for r in self._rooms.values())
+                self._check_pool(waiting, "rooms waiting for a speaker")
             self._check_owner(owner)
             room = Room(
                 name,
@@ -361,6 +365,14 @@ class Rooms:
         elif room.private != private:
             raise ProtocolError("bad_message", f"{name} is not a room", Close.PROTOCOL)
         return room
+
+    def _check_pool(self, held: int, what: str) -> None:
+        if held >= self._limits.max_rooms:
+            raise ProtocolError(
+                "server_full",
+                f"the server holds the most {what} allowed ({self._limits.max_rooms})",
+                Close.TRY_AGAIN,
+            )
 
     def _check_owner(self, owner: str) -> None:
         held = sum(1 for room in self._rooms.values() if room.owner == owner)

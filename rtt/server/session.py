@@ -189,7 +189,7 @@ class Session:
         self._become("speaker" if start.room else "stream")
         rooms = self.ctx.rooms
         self.stream = start.room or f"s-{secrets.token_hex(6)}"
-        room = rooms.get(self.stream, private=start.room is None, owner=self.address)
+        room = rooms.get(self.stream, private=start.room is None, owner=self.address, speaker=True)
         outbox: Outbox | None = None
         pump: asyncio.Task | None = None
         started = False
