@@ -65,7 +65,7 @@ class Limits:
     message_seconds: float = 0.02  # a message counts as at least this much audio (throttle)
     abuse_after: float = 30.0  # seconds of sustained throttling before the stream is refused
     max_message: int = 1 << 18  # bytes per websocket message (max_size)
-    audio_queue: int = 1 << 19  # bytes of decoded audio queued per speaker before reading waits
+    audio_queue: int = 409_600  # bytes of decoded audio queued per speaker (6.4 s at 16 kHz)
 
 
 def _durable(event: Event) -> bool:

@@ -25,7 +25,7 @@ _END = None
 
 class QueueSource:
     def __init__(
-        self, stream: str, *, chunk_seconds: float = 0.1, max_bytes: int = 1 << 19
+        self, stream: str, *, chunk_seconds: float = 0.1, max_bytes: int = 409_600
     ) -> None:
         self.stream = stream
         self.max_bytes = max_bytes
