@@ -6,7 +6,8 @@ so that the server, not a model, is what is measured; loopback only.
 
 1. Load: 1 speaker + N listeners (200), every commit delivered to each, in order.
 2. Idle sockets: M sockets (500) from other loopback addresses (127.0.1.x) that never
-   start or wait in made-up rooms, while a legitimate speaker and listener work.
+   start or wait in made-up rooms, while a legitimate speaker and listener work; and
+   10 slow `since=0` listeners catching up on a 20 MiB journal (memory, /healthz).
 3. Faults, each on a real `rtt serve` process (`_serve` with the fake kit), each with
    "commits lost": commits in the journal that the listener (rtt client's `listen`,
    with its reconnects) did not get, plus commits it got that are not in the journal:
@@ -125,6 +126,61 @@ async def idle_sockets(journal: Path, sockets: int) -> bool:
         f"{'ok' if ok else 'FAILED'}, {len(heard)}/{len(want)} commits, done in {took:.1f} s"
     )
     return ok
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+async def catch_up_memory(journal: Path, mib: int, listeners: int) -> bool:
+    """`listeners` slow since=0 listeners on a `mib` MiB journal: RSS growth, /healthz latency."""
+    path = journal / "rooms" / "big" / "source.jsonl"
+    path.parent.mkdir(parents=True)
+    pad = "x" * 150
+    with path.open("w") as f:
+        for seq in range(1, mib * 2**20 // 230 + 1):
+            f.write(
+                json.dumps({"type": "source_commit", "text": pad, "seq": seq, "channel": "source"})
+                + "\n"
+            )
+    async with RttServer(ServerConfig(journal=journal, port=0), FakeKit()) as srv:
+        url = f"ws://127.0.0.1:{srv.port}/ws"
+        base, peak, health = rss_mib(), 0.0, []
+
+        async def slow(i: int) -> int:
+            got = 0
+            async with connect_from(url, f"127.0.2.{i + 2}", max_queue=4) as ws:
+                join = {"type": "join", "room": "big", "languages": [], "since": {"source": 0}}
+                await ws.send(json.dumps(join))
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(6.0):
+                        async for _ in ws:
+                            got += 1
+                            await asyncio.sleep(0.002)
+            return got
+
+        tasks = [asyncio.create_task(slow(i)) for i in range(listeners)]
+        while not all(t.done() for t in tasks):
+            t0 = time.monotonic()
+            await asyncio.to_thread(raw_get, srv.port)
+            health.append(time.monotonic() - t0)
+            peak = max(peak, rss_mib())
+            await asyncio.sleep(0.1)
+        got = [t.result() for t in tasks]
+    growth = peak - base
+    print(
+        f"  {listeners} slow since=0 listeners on a {mib} MiB journal: RSS +{growth:.0f} MiB "
+        f"(server and clients in one process), /healthz worst {max(health) * 1000:.0f} ms, "
+        f"frames read {min(got)}-{max(got)} each"
+    )
+    return growth < 100
+
+
+def raw_get(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(4096)
 
 
 # -- 3: faults on a real server process --------------------------------------------------------
@@ -458,6 +514,8 @@ async def main(args: argparse.Namespace) -> bool:
         results.append(await load(tmp / "load", 20 if quick else 200))
         print("idle sockets:")
         results.append(await idle_sockets(tmp / "idle", 50 if quick else 500))
+        print("catch-up memory:")
+        results.append(await catch_up_memory(tmp / "big", 2 if quick else 20, 10))
         print("faults:")
         results.append(await fault_full_disk(tmp / "full", backoff))
         results.append(await fault_torn_tail(tmp / "torn", backoff))

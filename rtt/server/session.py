@@ -181,8 +181,10 @@ class Session:
     async def _pump(self, outbox: Outbox) -> None:
         """Send the outbox's frames at the pace of the socket, until it is finished."""
         while texts := await outbox.get():
-            for text in texts:
+            for i, text in enumerate(texts, 1):
                 await self.ws.send(text)
+                if i % 32 == 0:  # a journal page is many frames: let the other sessions run
+                    await asyncio.sleep(0)
 
     # -- speaker --------------------------------------------------------------------
     async def _speak(self, start: StartMessage) -> None:
