@@ -17,7 +17,6 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from rtt.server import Close
-from rtt.server.credentials import bearer_subprotocol
 from tests.rtt.server.clients import connect_from, listen_until_closed, metric, raw_http
 from tests.rtt.server.helpers import pcm, running_server
 
@@ -65,7 +64,7 @@ async def test_dns_rebinding_and_duplicate_host_are_refused(tmp_path):
 async def test_tokens_from_a_file_any_bearer_case_and_the_subprotocol(tmp_path):
     keys = tmp_path / "keys"
     keys.write_text("# speakers\nfirst-key\n\nsecond-key\n")
-    from rtt.server.credentials import read_token_file
+    from rtt.server.credentials import bearer_subprotocol, read_token_file
 
     async with running_server(tmp_path / "j", tokens=tuple(read_token_file(keys))) as server:
         for headers in (
