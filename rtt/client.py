@@ -3,7 +3,10 @@
 A speaker sends a file (paced at real time), raw PCM on stdin (`-`) or the
 microphone (`mic`) as PCM16LE 16 kHz frames and prints the events that come
 back, like `rtt translate`. A listener (`--listen`) prints a room's captions and
-reconnects with `since` when the connection drops, so it misses no commit.
+reconnects with `since` when the connection drops, so it misses no commit: it
+keeps trying (with backoff, saying so on stderr) for `--retry-for` seconds, by
+default for as long as it runs. The listener's state is rtt/server/listener.py,
+shared with the TUI's room mode.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
@@ -28,6 +34,8 @@ from pipeline.events import from_json
 from pipeline.languages import parse_languages
 
 from .render import JsonlView, TextView, make_view
+from .server.credentials import read_token_file
+from .server.listener import Backoff, ListenerState, event_fields
 
 __all__ = ["add_client_parser", "listen", "run_client", "speak"]
 
@@ -36,12 +44,13 @@ examples:
   rtt client talk.mp3 --to de                      stream a file, print transcript and translation
   rtt client talk.mp3 --room keynote --to de,es    be the speaker of room "keynote"
   rtt client --listen --room keynote --to es       print the room's Spanish captions
-  rtt client mic --url ws://host:8765/ws --token T --room keynote
+  RTT_TOKEN=T rtt client mic --url ws://host:8765/ws --room keynote
+  rtt client --listen --room keynote --retry-for 600    give up after 10 minutes without the server
 
 exit status: 0 on success, 1 if the server reported an error, 2 on a usage or connection error."""
 
 _FRAME_SECONDS = 0.1
-_RETRIES = 5
+_BACKOFF = Backoff()
 
 
 class ScaledClock(RealClock):
@@ -76,7 +85,21 @@ def add_client_parser(sub: argparse._SubParsersAction) -> None:
         default="ws://127.0.0.1:8765/ws",
         help="server websocket URL (default: %(default)s)",
     )
-    p.add_argument("--token", help="access token, sent as Authorization: Bearer (default: none)")
+    p.add_argument(
+        "--token",
+        help="access token, sent as Authorization: Bearer (default: $RTT_TOKEN; on the command "
+        "line it shows in `ps`: prefer $RTT_TOKEN or --token-file)",
+    )
+    p.add_argument(
+        "--token-file", type=Path, help="read the access token from this file (its first key)"
+    )
+    p.add_argument(
+        "--retry-for",
+        type=float,
+        metavar="SECONDS",
+        help="listening: after the connection is lost, keep reconnecting for this long "
+        "(default: for as long as rtt client runs; Ctrl-C stops it)",
+    )
     p.add_argument(
         "--to",
         metavar="LANGS",
@@ -123,9 +146,24 @@ def add_client_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_client)
 
 
+def client_token(args: argparse.Namespace) -> str | None:
+    """--token-file, else --token (with a warning: `ps` shows it), else $RTT_TOKEN."""
+    if args.token_file is not None:
+        return read_token_file(args.token_file)[0]
+    if args.token:
+        print(
+            "rtt client: warning: a token on the command line is visible to other users "
+            "(ps); use $RTT_TOKEN or --token-file",
+            file=sys.stderr,
+        )
+        return args.token
+    return os.environ.get("RTT_TOKEN") or None
+
+
 def run_client(args: argparse.Namespace) -> int:
     targets = parse_languages(args.to) if args.to else ()
-    headers = {"Authorization": f"Bearer {args.token}"} if args.token else None
+    token = client_token(args)
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     view = make_view(args.jsonl)
     if args.listen:
         if not args.room:
@@ -139,13 +177,17 @@ def run_client(args: argparse.Namespace) -> int:
         )
         if args.since is not None and since is None:
             raise ConfigError("--since needs exactly one --to language and --no-source")
+        if args.retry_for is not None and args.retry_for < 0:
+            raise ConfigError("--retry-for must be 0 or more seconds")
         join = {
             "type": "join",
             "room": args.room,
             "languages": list(targets),
             "source": not args.no_source,
         }
-        return asyncio.run(listen(args.url, join, view, headers=headers, since=since))
+        return asyncio.run(
+            listen(args.url, join, view, headers=headers, since=since, retry_for=args.retry_for)
+        )
     if not args.input:
         raise ConfigError("give an INPUT (a file, '-' or 'mic'), or --listen")
     if not args.speed > 0:
@@ -167,14 +209,19 @@ def run_client(args: argparse.Namespace) -> int:
     )
 
 
+class Refused(RttError):
+    """The server answered the handshake with an HTTP error that retrying will not fix."""
+
+
 async def _connect(url: str, headers: dict | None) -> ClientConnection:
     try:
-        return await connect(url, additional_headers=headers, max_size=None)
+        return await connect(url, additional_headers=headers, max_size=None, open_timeout=10)
     except InvalidStatus as exc:
-        raise RttError(
-            f"the server refused the connection: HTTP {exc.response.status_code} {exc.response.body.decode(errors='replace').strip()}"
-        ) from None
-    except OSError as exc:
+        status = exc.response.status_code
+        body = exc.response.body.decode(errors="replace").strip()
+        error = Refused if 400 <= status < 500 else RttError  # 5xx: a proxy, a restart
+        raise error(f"the server refused the connection: HTTP {status} {body}") from None
+    except (OSError, TimeoutError) as exc:
         raise RttError(f"cannot connect to {url}: {exc}") from None
 
 
@@ -186,8 +233,12 @@ def _show(view: JsonlView | TextView, text: str) -> dict:
         view.out.write(text + "\n")
         view.out.flush()
     else:
-        view.show(from_json({k: v for k, v in frame.items() if k not in ("seq", "channel")}))
+        view.show(from_json(event_fields(frame)))
     return frame
+
+
+def _say(message: str) -> None:
+    print(f"rtt client: {message}", file=sys.stderr, flush=True)
 
 
 async def speak(
@@ -244,49 +295,72 @@ async def _stop_on(
 
 
 async def listen(
-    url, join: dict, view, *, headers=None, since: dict | None = None, until_end: bool = True
+    url,
+    join: dict,
+    view,
+    *,
+    headers=None,
+    since: dict | None = None,
+    until_end: bool = True,
+    retry_for: float | None = None,
+    backoff: Backoff = _BACKOFF,
+    say: Callable[[str], None] = _say,
 ) -> int:
-    """Print a room's frames; reconnect with `since` after a drop; return after `end` on every channel."""
-    since = dict(since or {})
-    ended: set[str] = set()
-    failures = 0
+    """Print a room's frames; after a drop reconnect with `since` (for `retry_for` s,
+    None: for ever), saying so; return after `end` on every channel."""
+    state = ListenerState(join["room"], tuple(join.get("languages", ())), join.get("source", True))
+    state.since.update(since or {})
     connected = False  # a server that never answered is an error at once; a dropped one is retried
+    failures, lost_at = 0, 0.0
     while True:
         try:
             ws = await _connect(url, headers)
-            connected = True
-        except RttError:
-            failures += 1
-            if not connected or failures > _RETRIES:
+        except Refused:
+            raise
+        except RttError as exc:
+            if not connected:
                 raise
-            await asyncio.sleep(min(8.0, 0.5 * 2**failures))
+            failures += 1
+            await _wait_to_retry(exc, failures, lost_at, retry_for, backoff, say)
             continue
+        connected = True
         try:
-            await ws.send(json.dumps({**join, **({"since": since} if since else {})}))
+            await ws.send(json.dumps(state.join()))
             async for text in ws:
-                frame = _show(view, text)
-                failures = 0
-                kind, channel = frame.get("type"), frame.get("channel")
-                if kind == "ready":
-                    channels = set(frame["channels"])
-                elif kind == "error" and channel is None:
+                got = state.on_frame(json.loads(text))
+                if not got.ready and not got.retry:
+                    failures = 0  # a server that takes us and then drops us still counts as lost
+                elif got.ready:
+                    for channel in got.reset:
+                        say(
+                            f"the server's journal of {channel} is a new one: replaying it from the start"
+                        )
+                    continue
+                _show(view, text)
+                if got.refused:
                     return 1  # refused by the server (limits, bad join)
-                elif (
-                    kind in ("source_commit", "target_commit", "error", "end")
-                    and channel is not None
-                ):
-                    since[channel] = frame["seq"]
-                    if kind == "end":
-                        ended.add(channel)
-                        if until_end and ended >= channels:
-                            return 0
+                if got.retry or (until_end and got.over):
+                    break
+            if until_end and state.channels and state.ended >= state.channels:
+                return 0
             if ws.close_code == 1000:
                 return 0
         except ConnectionClosed:
             pass
         finally:
             await ws.close()
+        if failures == 0:
+            lost_at = time.monotonic()
+            say(f"lost the connection to {url} ({ws.close_code or 'dropped'}); reconnecting")
         failures += 1
-        if failures > _RETRIES:
-            raise RttError("lost the connection to the server")
-        await asyncio.sleep(min(8.0, 0.5 * 2**failures))
+        await _wait_to_retry(None, failures, lost_at, retry_for, backoff, say)
+
+
+async def _wait_to_retry(error, failures, lost_at, retry_for, backoff: Backoff, say) -> None:
+    waited = time.monotonic() - lost_at
+    if retry_for is not None and waited >= retry_for:
+        raise RttError(f"gave up reconnecting after {waited:.0f} s (--retry-for {retry_for:g})")
+    delay = backoff.delay(failures)
+    if error is not None:
+        say(f"{error}; retrying in {delay:.1f} s (attempt {failures}; Ctrl-C stops)")
+    await asyncio.sleep(delay)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import ipaddress
 import logging
 import os
 import signal
@@ -16,7 +17,8 @@ from rich.console import Console
 from pipeline.errors import ConfigError
 from pipeline.mt.engine import EngineRegistry
 
-from .server import EngineKit, Limits, Retention, RttServer, ServerConfig
+from .server import EngineKit, Limits, Retention, RttServer, ServerConfig, StageKit
+from .server.credentials import read_token_file
 from .settings import add_pipeline_options, config_from_args
 
 __all__ = ["add_serve_parser", "default_journal", "run_serve"]
@@ -24,11 +26,13 @@ __all__ = ["add_serve_parser", "default_journal", "run_serve"]
 EPILOG = """\
 examples:
   rtt serve                                   on 127.0.0.1:8765; open http://127.0.0.1:8765/
-  rtt serve --host 0.0.0.0 --token s3cret     reachable from the network (a token is then required)
-  rtt serve --to de,es --allow-origin https://example.org
+  rtt serve --host 0.0.0.0 --token-file keys  reachable from the network (a token is then required)
+  rtt serve --to de,es --allow-origin https://captions.example.org --trusted-proxy 127.0.0.1
 
-Clients: `rtt client`, the page at /, or any websocket client speaking docs/protocol.md at /ws.
-Also served: /healthz, /metrics (Prometheus)."""
+Clients: `rtt client`, the page at / (with a token: /#token=T), or any websocket client speaking
+docs/protocol.md at /ws. Also served: /healthz, /metrics (Prometheus).
+SIGTERM or Ctrl-C: every room finishes what was said and sends `end` (--shutdown-timeout), then
+clients get 1001 and reconnect to the next server."""
 
 _LIMITS = Limits()
 _RETENTION = Retention()
@@ -62,15 +66,38 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument(
         "--token",
-        default=os.environ.get("RTT_TOKEN"),
-        help="access token for /ws and /metrics (default: $RTT_TOKEN, else none)",
+        help="access token for /ws and /metrics (default: $RTT_TOKEN, else none; on the command "
+        "line it shows in `ps`: prefer $RTT_TOKEN or --token-file)",
+    )
+    s.add_argument(
+        "--token-file",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="file of access tokens, one a line, '#' comments (repeatable; with $RTT_TOKEN)",
     )
     s.add_argument(
         "--allow-origin",
         action="append",
         default=[],
         metavar="ORIGIN",
-        help="browser origin allowed besides the page's own, e.g. https://example.org; '*' for any (repeatable)",
+        help="browser origin allowed besides the server's own address, e.g. https://example.org "
+        "(needed behind a reverse proxy with a host name); '*' for any (repeatable)",
+    )
+    s.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="address or network of a reverse proxy whose X-Forwarded-For names the client "
+        "(for the per-address limits; repeatable)",
+    )
+    s.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=10.0,
+        help="seconds rooms get to finish and send `end` on SIGTERM/Ctrl-C (default: %(default)g)",
     )
     s.add_argument(
         "--journal", type=Path, help=f"folder of the commit journal (default: {default_journal()})"
@@ -125,6 +152,30 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         help="seconds a speaker may send nothing (default: %(default)g)",
     )
     lim.add_argument(
+        "--start-timeout",
+        type=float,
+        default=_LIMITS.start_timeout,
+        help="seconds a new connection has to send start or join (default: %(default)g)",
+    )
+    lim.add_argument(
+        "--listener-idle",
+        type=float,
+        default=_LIMITS.listener_idle,
+        help="seconds a listener may wait in a room without a speaker (default: %(default)g)",
+    )
+    lim.add_argument(
+        "--max-per-address",
+        type=int,
+        default=_LIMITS.per_address,
+        help="open sessions per client address (default: %(default)s)",
+    )
+    lim.add_argument(
+        "--rooms-per-address",
+        type=int,
+        default=_LIMITS.rooms_per_address,
+        help="rooms and streams one client address may open (default: %(default)s)",
+    )
+    lim.add_argument(
         "--max-message",
         type=int,
         default=_LIMITS.max_message,
@@ -146,11 +197,19 @@ def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
         "max_languages",
         "max_message",
         "outbox",
+        "max_per_address",
+        "rooms_per_address",
     ):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
-    if not args.idle_timeout > 0:
-        raise ConfigError("--idle-timeout must be positive")
+    for name in ("idle_timeout", "start_timeout", "listener_idle", "shutdown_timeout"):
+        if not getattr(args, name) > 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be positive")
+    for proxy in args.trusted_proxy:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"--trusted-proxy {proxy}: not an address or network") from None
     limits = dataclasses.replace(
         _LIMITS,
         max_sessions=args.max_sessions,
@@ -159,6 +218,10 @@ def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_languages=args.max_languages,
         outbox=args.outbox,
         idle_timeout=args.idle_timeout,
+        start_timeout=args.start_timeout,
+        listener_idle=args.listener_idle,
+        per_address=args.max_per_address,
+        rooms_per_address=args.rooms_per_address,
         max_message=args.max_message,
     )
     retention = Retention(max_age=args.journal_days * 86400, max_bytes=int(args.journal_mb * 2**20))
@@ -166,12 +229,27 @@ def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
         journal=args.journal or default_journal(),
         host=args.host,
         port=args.port,
-        token=args.token or None,
+        token=server_token(args),
+        tokens=tuple(key for path in args.token_file for key in read_token_file(path)),
         allow_origins=tuple(args.allow_origin),
+        trusted_proxies=tuple(args.trusted_proxy),
+        shutdown_timeout=args.shutdown_timeout,
         retention=retention,
         limits=limits,
         pipeline=pipeline,
     )
+
+
+def server_token(args: argparse.Namespace) -> str | None:
+    """--token (with a warning: `ps` shows it), else $RTT_TOKEN."""
+    if args.token:
+        print(
+            "rtt serve: warning: a token on the command line is visible to other users (ps); "
+            "use $RTT_TOKEN or --token-file",
+            file=sys.stderr,
+        )
+        return args.token
+    return os.environ.get("RTT_TOKEN") or None
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -183,10 +261,11 @@ def run_serve(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(config))
 
 
-async def _serve(config: ServerConfig) -> int:
+async def _serve(config: ServerConfig, kit: StageKit | None = None) -> int:
+    """Serve until SIGTERM or SIGINT, then shut down within `config.shutdown_timeout`."""
     console = Console(file=sys.stderr)
     registry = EngineRegistry()
-    kit = EngineKit(registry)
+    kit = kit or EngineKit(registry)
     try:
         server = RttServer(config, kit)  # checks the token rule before any model loads
         console.print("[dim]loading models…[/]")
@@ -201,7 +280,9 @@ async def _serve(config: ServerConfig) -> int:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             await stop.wait()
-            console.print("[dim]shutting down…[/]")
+            console.print(
+                f"[dim]shutting down: rooms finish (at most {config.shutdown_timeout:g} s)…[/]"
+            )
         return 0
     finally:
         await asyncio.to_thread(registry.close)

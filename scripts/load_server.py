@@ -37,6 +37,7 @@ from pipeline.observers import LatencyObserver, percentiles  # noqa: E402
 from rtt.client import ScaledClock  # noqa: E402
 from rtt.corpus import corpus_item  # noqa: E402
 from rtt.server import EngineKit, Limits, RttServer, ServerConfig  # noqa: E402
+from rtt.server.listener import event_fields  # noqa: E402
 
 SAMPLE = "short-workshop-en"
 LISTENER_PROCESS = r"""
@@ -89,9 +90,7 @@ async def one_stream(url: str, audio: Path) -> list[float]:
         sender = asyncio.create_task(send())
         async for text in ws:
             frame = json.loads(text)
-            observer.on_event(
-                from_json({k: v for k, v in frame.items() if k not in ("seq", "channel")})
-            )
+            observer.on_event(from_json(event_fields(frame)))
         await sender
     return observer.time_to_final()
 

@@ -4,12 +4,14 @@ Inputs are files, folders (searched recursively for media files) and URLs of fin
 files (http/https, a VOD HLS playlist; a live stream fails as that job's error). Outputs mirror
 the input folders under `--out`: `talks/day1/a.mp4` given as the folder `talks`
 writes `OUT/day1/a.<lang>.srt`. A file whose outputs all exist is skipped unless
-`force`. A file that fails is reported and the others go on.
+`force`. A file that fails, whatever the exception (a decoder or model bug as much
+as a bad file), is reported and the others go on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +33,8 @@ __all__ = [
     "finished",
     "run_batch_jobs",
 ]
+
+log = logging.getLogger("rtt.batch")
 
 # What a folder search picks up; a file named on the command line is tried whatever its suffix.
 MEDIA_SUFFIXES = frozenset(
@@ -174,5 +178,9 @@ async def _run_one(
         outputs = await asyncio.to_thread(write_outputs, result, job.plan, options.limits)
     except (RttError, OSError) as exc:  # one bad file never stops the others
         return FileReport(job, "failed", seconds=time.perf_counter() - started, error=str(exc))
+    except Exception as exc:  # nor does a bug met on one file: it is that file's failure
+        log.debug("%s failed", job.path, exc_info=True)
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return FileReport(job, "failed", seconds=time.perf_counter() - started, error=error)
     status = "ok" if result.sentences else "no speech"
     return FileReport(job, status, result.duration, time.perf_counter() - started, outputs)

@@ -1,16 +1,18 @@
 """Output files of `rtt batch`: SRT and VTT (pysubs2), plain text, JSONL events, bilingual SRT.
 
 Every file is written atomically: to a hidden temporary file in the same folder,
-flushed to disk, then renamed over the final name. An interrupted run therefore
-leaves either a whole file or none (at worst a stray `.<name>.*.tmp`, never taken
-for an output).
+flushed to disk, then renamed over the final name, and the folder fsynced so the
+new name is durable too. An interrupted run therefore leaves either a whole file
+or none (at worst a stray `.<name>.*.tmp`, never taken for an output). Files are
+created with the usual permissions (0666 less the umask), not a temporary file's
+0600.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from pipeline.offline import (
     source_cues,
     target_cues,
 )
+from rtt.durable import fsync_dir, make_dirs
 
 __all__ = [
     "FORMATS",
@@ -70,14 +73,16 @@ class OutputPlan:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    make_dirs(path.parent)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:  # KeyboardInterrupt included: never leave the temporary behind
         Path(tmp).unlink(missing_ok=True)
         raise

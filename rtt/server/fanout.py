@@ -30,7 +30,7 @@ JournalReader = Callable[[str, int], Awaitable[list[tuple[int, str]]]]
 @dataclass(frozen=True, slots=True)
 class Frame:
     channel: str
-    seq: int
+    seq: int | None  # None: a notice outside the journal's sequence (journal failure)
     text: str  # the JSON text sent
     durable: bool  # in the journal (commits, errors, end)
     key: tuple | None = None  # partials: what a newer partial replaces
@@ -101,11 +101,14 @@ class Outbox:
                     if seq > self._cursor[channel]:
                         self._cursor[channel] = seq
                         out.append(text)
-                if out:
+                if out:  # one page of the journal: read on from here next time
+                    self._catch_up.add(channel)
                     return out
                 continue
             while self._queue:
                 frame = self._queue.popleft()
+                if frame.seq is None:
+                    return [frame.text]
                 if frame.seq > self._cursor[frame.channel]:
                     self._cursor[frame.channel] = frame.seq
                     return [frame.text]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import platform
+from importlib import metadata
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -22,12 +27,34 @@ class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(
+            registry=r
+        )  # process_cpu_seconds_total, process_resident_memory_bytes, fds
+        PlatformCollector(registry=r)  # python_info
+        Gauge(
+            "rtt_build_info",
+            "the running rtt: version and Python",
+            ["version", "python"],
+            registry=r,
+        ).labels(_version(), platform.python_version()).set(1)
         self.sessions = Gauge(
             "rtt_sessions", "open websocket sessions by role", ["role"], registry=r
         )
         self.rooms = Gauge("rtt_rooms", "rooms held in memory", registry=r)
         self.listeners = Gauge("rtt_listeners", "listeners joined to rooms", registry=r)
         self.audio_seconds = Counter("rtt_audio_seconds", "seconds of audio received", registry=r)
+        self.audio_messages = Counter(
+            "rtt_audio_messages", "binary audio messages received", registry=r
+        )
+        self.journal_failures = Counter(
+            "rtt_journal_failures",
+            "streams ended because their journal could not be written",
+            registry=r,
+        )
+        self.journal_ok = Gauge(
+            "rtt_journal_healthy", "1 while the last journal write succeeded, else 0", registry=r
+        )
+        self.journal_ok.set(1)
         self.events = Counter(
             "rtt_events", "events sent out of room pipelines", ["type"], registry=r
         )
@@ -71,5 +98,13 @@ class ServerMetrics:
         for stage, seconds in busy.items():
             self.busy.labels(stage).inc(seconds)
 
-    def render(self) -> bytes:
+    def render(self, journal_healthy: bool = True) -> bytes:
+        self.journal_ok.set(1 if journal_healthy else 0)
         return generate_latest(self.registry)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("rtt")
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -16,12 +16,15 @@ from typing import Any
 import numpy as np
 
 from pipeline.audio.convert import RATE, Resampler
+from pipeline.events import PUBLIC_EVENTS, End, Error, SourceCommit, TargetCommit
 from pipeline.languages import LANGUAGES
 
 __all__ = [
     "PROTOCOL_VERSION",
     "AudioDecoder",
     "Close",
+    "DURABLE_EVENTS",
+    "DURABLE_TYPES",
     "JoinMessage",
     "ProtocolError",
     "SOURCE_CHANNEL",
@@ -35,7 +38,10 @@ __all__ = [
 PROTOCOL_VERSION = 1
 SOURCE_CHANNEL = "source"  # a room's transcript (speech, source partials and commits)
 STREAM_CHANNEL = "stream"  # the one channel of a plain stream session
-_ROOM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The frames that are journaled (and so count for `since` and carry `journal_epoch`).
+DURABLE_EVENTS = (SourceCommit, TargetCommit, Error, End)
+DURABLE_TYPES = frozenset(name for name, cls in PUBLIC_EVENTS.items() if cls in DURABLE_EVENTS)
+_ROOM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _RATES = (8000, 192000)
 _VADS = ("webrtc", "silero")
 
@@ -91,6 +97,7 @@ class JoinMessage:
     languages: tuple[str, ...]
     source: bool = True
     since: tuple[tuple[str, int], ...] = ()
+    epochs: tuple[tuple[str, str], ...] = ()  # the journal_epoch each `since` belongs to
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -106,6 +113,8 @@ def parse_message(text: str) -> Message:
         obj = json.loads(text)
     except ValueError as exc:
         raise ProtocolError("bad_json", f"not valid JSON: {exc}", Close.INVALID_DATA) from None
+    except RecursionError:
+        raise ProtocolError("bad_message", "JSON nested too deeply", Close.PROTOCOL) from None
     if not isinstance(obj, dict):
         raise ProtocolError("bad_json", "a message must be a JSON object", Close.INVALID_DATA)
     version = obj.get("version", PROTOCOL_VERSION)
@@ -184,7 +193,7 @@ def _start(obj: dict[str, Any]) -> StartMessage:
 
 
 def _join(obj: dict[str, Any]) -> JoinMessage:
-    _known(obj, {"type", "version", "room", "languages", "source", "since"})
+    _known(obj, {"type", "version", "room", "languages", "source", "since", "journal_epoch"})
     if "room" not in obj:
         raise ProtocolError("bad_message", "join needs a room")
     message = JoinMessage(
@@ -197,6 +206,9 @@ def _join(obj: dict[str, Any]) -> JoinMessage:
     since = obj.get("since")
     if since is None:
         return message
+    epochs = obj.get("journal_epoch", {})
+    if not isinstance(epochs, dict) or not all(isinstance(v, str) for v in epochs.values()):
+        raise ProtocolError("bad_message", "journal_epoch must be an object {channel: epoch}")
     if isinstance(since, int) and not isinstance(since, bool):
         if len(message.channels) != 1:
             raise ProtocolError(
@@ -216,7 +228,11 @@ def _join(obj: dict[str, Any]) -> JoinMessage:
             "bad_message", f"since names channel(s) not joined: {', '.join(sorted(stray))}"
         )
     return JoinMessage(
-        message.room, message.languages, message.source, tuple(sorted(since.items()))
+        message.room,
+        message.languages,
+        message.source,
+        tuple(sorted(since.items())),
+        tuple(sorted((c, e) for c, e in epochs.items() if c in since)),
     )
 
 
@@ -259,7 +275,7 @@ def _languages(value: Any) -> tuple[str, ...]:
 
 
 def _room(name: str) -> str:
-    if not _ROOM_NAME.match(name):
+    if not _ROOM_NAME.match(name):  # match + \Z: a trailing newline is not allowed
         raise ProtocolError(
             "bad_message", "a room name is 1-64 characters of A-Z, a-z, 0-9, _ and -"
         )
@@ -296,19 +312,30 @@ class AudioDecoder:
 class Throttle:
     """Audio may arrive at most `factor` × real time; beyond a burst the reader waits.
 
-    `delay(audio, elapsed)` says how long to wait before reading the next frame.
-    `abusive` turns true once the client has been ahead of the limit for longer
-    than `patience` seconds in a row: it is sending faster on purpose.
+    `delay(audio, elapsed, messages)` says how long to wait before reading the
+    next frame. Each message counts as at least `message_seconds` of audio, so
+    a flood of tiny frames is held back like a flood of audio. `abusive` turns
+    true once the client has been ahead of the limit for longer than `patience`
+    seconds in a row: it is sending faster on purpose.
     """
 
-    def __init__(self, factor: float = 4.0, *, burst: float = 2.0, patience: float = 30.0) -> None:
+    def __init__(
+        self,
+        factor: float = 4.0,
+        *,
+        burst: float = 2.0,
+        patience: float = 30.0,
+        message_seconds: float = 0.0,
+    ) -> None:
         self.factor = factor
         self.burst = burst
         self.patience = patience
+        self.message_seconds = message_seconds
         self._ahead_since: float | None = None
         self.abusive = False
 
-    def delay(self, audio_seconds: float, elapsed: float) -> float:
+    def delay(self, audio_seconds: float, elapsed: float, messages: int = 0) -> float:
+        audio_seconds = max(audio_seconds, messages * self.message_seconds)
         allowed = self.burst + elapsed * self.factor
         if audio_seconds <= allowed:
             self._ahead_since = None

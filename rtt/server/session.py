@@ -3,7 +3,11 @@
 The first message decides the role: `start` streams audio (into a private room,
 or as the speaker of a named room), `join` listens to a room. Every failure is
 caught here and ends this session alone: a protocol error becomes an `error`
-event and its close code, a bug becomes `internal` and close 1011.
+event and its close code, a journal that cannot be read `journal_failed` and
+1013, a bug `internal` and close 1011.
+
+Each session holds one socket (one file descriptor); each room holds one more
+per channel with a journal file open for appending.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import dataclasses
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -23,6 +28,7 @@ from pipeline.events import Error, to_json
 
 from .engines import StageKit
 from .fanout import Outbox
+from .journal import JournalError
 from .metrics import ServerMetrics
 from .protocol import (
     PROTOCOL_VERSION,
@@ -52,6 +58,35 @@ class ServerContext:
     limits: Limits
     metrics: ServerMetrics
     sessions: int = 0
+    by_address: dict[str, int] = field(default_factory=dict)  # open sessions per client address
+    working: int = 0  # speakers and listeners (shutdown waits for them)
+    closing: bool = False  # shutting down: sessions end with 1001 after their last frames
+
+    def enter(self, address: str) -> None:
+        self.sessions += 1
+        self.by_address[address] = self.by_address.get(address, 0) + 1
+
+    def leave(self, address: str) -> None:
+        self.sessions -= 1
+        left = self.by_address[address] - 1
+        if left:
+            self.by_address[address] = left
+        else:
+            del self.by_address[address]
+
+    def check(self, address: str) -> None:
+        if self.sessions > self.limits.max_sessions:
+            raise ProtocolError(
+                "server_full",
+                f"the server has the most sessions allowed ({self.limits.max_sessions})",
+                Close.TRY_AGAIN,
+            )
+        if self.by_address[address] > self.limits.per_address:
+            raise ProtocolError(
+                "address_limit",
+                f"your address has the most sessions allowed ({self.limits.per_address})",
+                Close.TRY_AGAIN,
+            )
 
 
 def _spawn(coro) -> asyncio.Task:
@@ -62,24 +97,21 @@ def _spawn(coro) -> asyncio.Task:
 
 
 class Session:
-    def __init__(self, ws: ServerConnection, ctx: ServerContext) -> None:
+    def __init__(self, ws: ServerConnection, ctx: ServerContext, address: str = "") -> None:
         self.ws = ws
         self.ctx = ctx
+        self.address = address  # the client's (behind a trusted proxy: X-Forwarded-For)
         self.stream = ""
         self.role = "new"
+        self._joined = time.monotonic()
 
     async def run(self) -> None:
         ctx = self.ctx
-        ctx.sessions += 1
+        ctx.enter(self.address)
         self._count(+1)
         try:
-            if ctx.sessions > ctx.limits.max_sessions:
-                raise ProtocolError(
-                    "server_full",
-                    f"the server has the most sessions allowed ({ctx.limits.max_sessions})",
-                    Close.TRY_AGAIN,
-                )
-            first = await self._receive(ctx.limits.idle_timeout)
+            ctx.check(self.address)
+            first = await self._receive(min(ctx.limits.start_timeout, ctx.limits.idle_timeout))
             if isinstance(first, StartMessage):
                 await self._speak(first)
             elif isinstance(first, JoinMessage):
@@ -92,13 +124,15 @@ class Session:
                 raise ProtocolError("not_started", "stop before start")
         except ProtocolError as exc:
             await self._fail(exc.code, str(exc), exc.close)
+        except JournalError as exc:  # e.g. no file descriptors left to open a journal file
+            await self._fail(exc.code, str(exc), Close.TRY_AGAIN)
         except ConnectionClosed:
             pass  # the client went away; a speaker's pipeline still flushes for its listeners
         except Exception as exc:
             log.exception("session failed")
             await self._fail("internal", f"{type(exc).__name__}: {exc}", Close.INTERNAL)
         finally:
-            ctx.sessions -= 1
+            ctx.leave(self.address)
             self._count(-1)
 
     def _count(self, delta: int) -> None:
@@ -147,19 +181,24 @@ class Session:
     async def _pump(self, outbox: Outbox) -> None:
         """Send the outbox's frames at the pace of the socket, until it is finished."""
         while texts := await outbox.get():
-            for text in texts:
+            for i, text in enumerate(texts, 1):
                 await self.ws.send(text)
+                if i % 32 == 0:  # a journal page is many frames: let the other sessions run
+                    await asyncio.sleep(0)
 
     # -- speaker --------------------------------------------------------------------
     async def _speak(self, start: StartMessage) -> None:
         self._become("speaker" if start.room else "stream")
         rooms = self.ctx.rooms
         self.stream = start.room or f"s-{secrets.token_hex(6)}"
-        room = rooms.get(self.stream, private=start.room is None)
+        room = rooms.get(self.stream, private=start.room is None, owner=self.address, speaker=True)
         outbox: Outbox | None = None
         pump: asyncio.Task | None = None
+        started = False
         try:
             source = await room.start(self._config_for(start), self.ctx.kit)
+            self.ctx.working += 1
+            started = True
             try:
                 if start.receive:
                     channels = room.channels if room.private else [SOURCE_CHANNEL, *start.targets]
@@ -169,20 +208,47 @@ class Session:
                     self._ready(room, "speaker", outbox.channels if outbox is not None else ())
                 )
                 pump = _spawn(self._pump(outbox)) if outbox is not None else None
-                await self._read_audio(source, start.rate)
+                await self._read_until_over(room, source, start.rate)
             finally:
                 source.end()  # also when the client vanished or broke the rules: what it said still flushes
             await asyncio.shield(room.task)  # type: ignore[arg-type]
             if outbox is not None and pump is not None:
                 outbox.finish()
                 await pump
-            await self.ws.close(Close.NORMAL)
+            await self._close_after(room, told=outbox is not None)
         finally:
             if pump is not None:
                 pump.cancel()
+            if started:
+                self.ctx.working -= 1
             if outbox is not None:
                 self._settle(room, outbox)
             rooms.release(room)
+
+    async def _read_until_over(self, room: Room, source: QueueSource, rate: int) -> None:
+        """Read audio until `stop`, or until the room's stream ends first (its journal
+        failed, or the server shuts down)."""
+        reader = _spawn(self._read_audio(source, rate))
+        await asyncio.wait({reader, room.task}, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[arg-type]
+        if reader.done() or (room.failure is None and not self.ctx.closing):
+            await reader  # a pipeline error: the client still says `stop` as usual
+        else:
+            reader.cancel()
+
+    async def _close_after(self, room: Room, *, told: bool = True) -> None:
+        """The close that follows a stream's last frame (`told`: the failure, if any, was
+        sent through the outbox)."""
+        failure = room.failure
+        if failure is not None:
+            if not told:
+                await self._send(
+                    to_json(Error(stream=self.stream, code=failure.code, message=str(failure)))
+                )
+            await self.ws.close(Close.INTERNAL, failure.code)
+        elif self.ctx.closing:
+            await self.ws.close(Close.GOING_AWAY, "server shutting down")
+        elif self.role != "listener":
+            await self.ws.close(Close.NORMAL)
 
     def _config_for(self, start: StartMessage) -> PipelineConfig:
         base = self.ctx.config
@@ -196,12 +262,16 @@ class Session:
         return dataclasses.replace(base, stream=self.stream, asr=asr, vad=vad, mt=mt)
 
     async def _read_audio(self, source: QueueSource, rate: int) -> None:
-        """Until `stop`: decode, feed, and hold the client to `rate_factor` × real time."""
+        """Until `stop`: decode, feed, and hold the client to `rate_factor` × real time,
+        counting both its audio and its messages."""
         limits, metrics = self.ctx.limits, self.ctx.metrics
         decoder = AudioDecoder(rate)
-        throttle = Throttle(limits.rate_factor, patience=limits.abuse_after)
+        throttle = Throttle(
+            limits.rate_factor, patience=limits.abuse_after, message_seconds=limits.message_seconds
+        )
         loop = asyncio.get_running_loop()
         t0 = loop.time()
+        messages = 0
         while True:
             message = await self._receive(limits.idle_timeout)
             if isinstance(message, StopMessage):
@@ -212,13 +282,16 @@ class Session:
                     "unexpected_message", "a stream takes audio and stop only after start"
                 )
             samples = decoder.decode(message)
+            messages += 1
             metrics.audio_seconds.inc(len(message) / 2 / rate)
+            metrics.audio_messages.inc()
             await source.feed(samples)
-            delay = throttle.delay(decoder.seconds, loop.time() - t0)
+            delay = throttle.delay(decoder.seconds, loop.time() - t0, messages)
             if throttle.abusive:
                 raise ProtocolError(
                     "rate_limited",
-                    f"audio kept arriving faster than {limits.rate_factor:g}x real time",
+                    f"audio (or messages) kept arriving faster than {limits.rate_factor:g}x "
+                    "real time",
                     Close.RATE,
                 )
             if delay > 0:
@@ -229,42 +302,69 @@ class Session:
         self._become("listener")
         self.stream = join.room
         rooms = self.ctx.rooms
-        room = rooms.get(join.room)
+        room = rooms.get(join.room, owner=self.address)
         outbox = Outbox(join.channels, room.read_since, limit=self.ctx.limits.outbox)
         pump: asyncio.Task | None = None
+        counted = False
         try:
             room.check_capacity()
             await room.add_languages(join.languages)
-            await room.subscribe(outbox, dict(join.since))
+            reset = await room.subscribe(outbox, dict(join.since), dict(join.epochs))
             self.ctx.metrics.listeners.inc()
-            await self._send(self._ready(room, "listener", join.channels))
+            self.ctx.working += 1
+            counted = True
+            await self._send(self._ready(room, "listener", join.channels, reset))
             pump = _spawn(self._pump(outbox))
             reader = _spawn(self._receive(None))
-            done, _ = await asyncio.wait({pump, reader}, return_when=asyncio.FIRST_COMPLETED)
+            idle = _spawn(self._watch_idle(room))
+            done, _ = await asyncio.wait({pump, reader, idle}, return_when=asyncio.FIRST_COMPLETED)
             reader.cancel()
+            idle.cancel()
             if pump in done:
                 pump.result()  # ConnectionClosed when the client vanished
+                await self._close_after(room)  # its stream failed, or the server shuts down
+            elif idle in done:
+                idle.result()
             else:
                 reader.result()  # ConnectionClosed when the client leaves; else what it sent
                 raise ProtocolError("unexpected_message", "a listener sends nothing after join")
         finally:
             if pump is not None:
                 pump.cancel()
+            if counted:
                 self.ctx.metrics.listeners.dec()
+                self.ctx.working -= 1
             self._settle(room, outbox)
             rooms.release(room)
+
+    async def _watch_idle(self, room: Room) -> None:
+        """Raise idle_timeout once the room has been without a speaker for `listener_idle` s."""
+        limit = self.ctx.limits.listener_idle
+        while True:
+            quiet = 0.0 if room.speaking else time.monotonic() - max(room.quiet_since, self._joined)
+            if quiet >= limit:
+                raise ProtocolError(
+                    "idle_timeout",
+                    f"room {room.name} has had no speaker for {limit:g} s",
+                    Close.IDLE,
+                )
+            await asyncio.sleep(min(limit - quiet, 5.0) if not room.speaking else min(limit, 5.0))
 
     def _settle(self, room: Room, outbox: Outbox) -> None:
         room.unsubscribe(outbox)
         self.ctx.metrics.coalesced.inc(outbox.coalesced)
         self.ctx.metrics.overflows.inc(outbox.overflows)
 
-    def _ready(self, room: Room, role: str, channels) -> dict:
-        return {
+    def _ready(self, room: Room, role: str, channels, reset=()) -> dict:
+        ready = {
             "type": "ready",
             "version": PROTOCOL_VERSION,
             "role": role,
             "room": None if room.private else room.name,
             "stream": room.name,
             "channels": {c: room.seq(c) for c in channels},
+            "journal_epoch": {c: room.epoch(c) for c in channels},
         }
+        if reset:
+            ready["reset"] = list(reset)  # their `since` was of another journal: from the start
+        return ready

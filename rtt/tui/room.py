@@ -1,11 +1,14 @@
 """`RoomSession`: the TUI as a listener of a room on an rtt server (docs/protocol.md).
 
 It sends `join` with the target languages and the transcript, and yields the
-events that come back (the spine's vocabulary; `seq` and `channel` are taken
-off). It remembers the `seq` of the last commit per channel, so when the
-connection drops it reconnects with backoff and sends `since`: the server
-replays every commit it missed from its journal, then goes on live. Changing
-the languages re-joins the same way. Pausing holds the display (events wait).
+events that come back (the spine's vocabulary; the transport fields are taken
+off). The listener's state (rtt/server/listener.py, shared with `rtt client
+--listen`) remembers the `seq` and journal epoch of the last commit per
+channel, so when the connection drops it reconnects with backoff, for as long
+as the app runs, and sends `since`: the server replays every commit it missed
+from its journal (from the start of a new journal if the old one is gone), then
+goes on live. Changing the languages re-joins the same way. Pausing holds the
+display (events wait).
 """
 
 from __future__ import annotations
@@ -21,11 +24,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from pipeline.errors import RttError
 from pipeline.events import Event, SpeechEnd, SpeechStart, from_json
 
+from ..server.listener import Backoff, ListenerState
 from .session import LiveStats, RollingLatency
 
 __all__ = ["RoomSession", "ServerError"]
-
-_DURABLE = ("source_commit", "target_commit", "error", "end")  # the frames `since` counts
 
 
 class ServerError(RttError):
@@ -45,13 +47,14 @@ class RoomSession:
         targets: tuple[str, ...],
         *,
         token: str | None = None,
-        retries: int = 6,
+        retries: int | None = None,
         backoff: float = 0.5,
     ) -> None:
         self.url, self.room, self.targets = url, room, tuple(targets)
         self.headers = {"Authorization": f"Bearer {token}"} if token else None
-        self.retries, self.backoff = retries, backoff
-        self.since: dict[str, int] = {}  # channel -> seq of the last durable frame received
+        self.retries = retries  # failed reconnections in a row before giving up; None: never
+        self.backoff = Backoff(base=backoff)
+        self.state = ListenerState(room, self.targets)
         self.ready = False
         self.connection = "connecting"
         self.reconnects = 0
@@ -62,6 +65,7 @@ class RoomSession:
         self._ws: ClientConnection | None = None
         self._rejoin = False
         self._closing = False
+        self._retry_later = False
 
     # -- the stream -----------------------------------------------------------------
     async def events(self) -> AsyncIterator[Event]:
@@ -72,10 +76,12 @@ class RoomSession:
                 failures += 1
                 continue
             try:
-                await ws.send(json.dumps(self._join()))
+                await ws.send(json.dumps(self.state.join()))
                 async for text in ws:
                     event = self._receive(json.loads(text))
                     failures = 0
+                    if event is None and self._retry_later:
+                        break
                     if event is not None:
                         await self._running.wait()
                         yield event
@@ -93,8 +99,8 @@ class RoomSession:
     async def _connect(self, failures: int) -> ClientConnection | None:
         """A connection; None after a failed retry (the caller counts it); ServerError when out of tries."""
         if failures:
-            delay = min(8.0, self.backoff * 2 ** (failures - 1))
-            self.connection = f"reconnecting in {delay:.1f}s"
+            delay = self.backoff.delay(failures)
+            self.connection = f"reconnecting in {delay:.1f}s (attempt {failures})"
             await asyncio.sleep(delay)
         try:
             self._ws = await connect(
@@ -105,36 +111,30 @@ class RoomSession:
                 f"the server at {self.url} refused the connection: HTTP {exc.response.status_code}"
             ) from None
         except (OSError, TimeoutError) as exc:
-            if not self.ready or failures >= self.retries:
+            if not self.ready or (self.retries is not None and failures >= self.retries):
                 what = "cannot connect to" if not self.ready else "lost the connection to"
                 raise ServerError(f"{what} {self.url}: {exc}") from None
             return None
         self.ready, self.connection = True, "connected"
         return self._ws
 
-    def _join(self) -> dict[str, Any]:
-        join: dict[str, Any] = {
-            "type": "join",
-            "version": 1,
-            "room": self.room,
-            "languages": list(self.targets),
-            "source": True,
-        }
-        if self.since:
-            join["since"] = dict(self.since)
-        return join
+    @property
+    def since(self) -> dict[str, int]:
+        return self.state.since
 
     def _receive(self, frame: dict[str, Any]) -> Event | None:
-        kind, channel = frame.get("type"), frame.get("channel")
-        if kind == "ready":
+        got = self.state.on_frame(frame)
+        self._retry_later = got.retry
+        if got.ready:
+            if got.reset:
+                self.connection = f"connected (new journal for {', '.join(got.reset)})"
             return None
-        if kind == "error" and channel is None:  # the server refused the join: not worth retrying
-            raise ServerError(
-                f"the server refused to join room {self.room!r}: {frame.get('code')}: {frame.get('message')}"
-            )
-        if kind in _DURABLE and channel is not None and isinstance(frame.get("seq"), int):
-            self.since[channel] = frame["seq"]
-        event = from_json({k: v for k, v in frame.items() if k not in ("seq", "channel")})
+        if got.refused:  # the server refused the join: not worth retrying
+            raise ServerError(f"the server refused to join room {self.room!r}: {got.refused}")
+        if got.retry:
+            self.connection = f"the server said {frame.get('code')}"
+            return None
+        event = from_json(got.event)
         self.latency.on_event(event)
         if isinstance(event, (SpeechStart, SpeechEnd)):
             self._speech = isinstance(event, SpeechStart)
@@ -169,6 +169,7 @@ class RoomSession:
     def set_targets(self, targets: tuple[str, ...]) -> None:
         """Join again with these languages (and `since`: nothing committed is missed)."""
         self.targets = tuple(targets)
+        self.state.set_languages(self.targets)
         self._reconnect_now()
 
     def _reconnect_now(self) -> None:

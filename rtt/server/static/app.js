@@ -8,10 +8,37 @@ const DURABLE = new Set(["source_commit", "target_commit", "error", "end"]);
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 
-function socketUrl() {
+// The token: from the URL fragment (#token=T, never sent to any server or log), else asked for
+// once the server refuses us; kept for this tab only. A legacy ?token= is moved to the fragment.
+const credentials = { token: null, asked: false };
+(function takeToken() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  credentials.token = fragment.get("token") || params.get("token") || sessionStorage.getItem("rtt-token");
+  if (fragment.has("token") || params.has("token")) {
+    params.delete("token"); fragment.delete("token");
+    const query = params.toString(), hash = fragment.toString();
+    history.replaceState(null, "", location.pathname + (query ? "?" + query : "") + (hash ? "#" + hash : ""));
+  }
+  if (credentials.token) sessionStorage.setItem("rtt-token", credentials.token);
+})();
+
+function askToken() {  // after a refused handshake (a browser sees only close code 1006)
+  if (credentials.asked) return false;
+  credentials.asked = true;
+  const token = window.prompt("This server needs an access token:");
+  if (!token) return false;
+  credentials.token = token;
+  sessionStorage.setItem("rtt-token", token);
+  return true;
+}
+
+function openSocket() {  // the token travels as a subprotocol, not in the URL
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const token = params.get("token");
-  return `${scheme}://${location.host}/ws` + (token ? `?token=${encodeURIComponent(token)}` : "");
+  const url = `${scheme}://${location.host}/ws`;
+  if (!credentials.token) return new WebSocket(url);
+  const encoded = btoa(unescape(encodeURIComponent(credentials.token)))
+    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return new WebSocket(url, ["rtt", "rtt.bearer." + encoded]);
 }
 
 // One scrolling caption area: a paragraph per utterance, committed spans, one tentative span.
@@ -73,7 +100,7 @@ class CaptionView {
 }
 
 // ---- listener ----------------------------------------------------------------------------
-const listener = { ws: null, since: {}, wanted: false, retry: 0, key: "" };
+const listener = { ws: null, since: {}, epochs: {}, wanted: false, retry: 0, key: "", opened: false };
 
 function fillLanguages() {
   const select = $("lang");
@@ -90,23 +117,28 @@ function listen() {
   const lang = $("lang").value;
   const key = `${room}/${lang}/${$("show-source").checked}`;
   if (key !== listener.key) {  // a different room or language starts afresh
-    listener.key = key; listener.since = {};
+    listener.key = key; listener.since = {}; listener.epochs = {};
     captions.clear(); transcript.clear();
   }
   listener.wanted = true;
   $("join").hidden = true; $("leave").hidden = false;
   $("transcript").hidden = !$("show-source").checked;
-  const ws = new WebSocket(socketUrl());
+  const ws = openSocket();
   listener.ws = ws;
   ws.onopen = () => {
+    listener.opened = true;
     const join = { type: "join", room, languages: [lang], source: $("show-source").checked };
-    if (Object.keys(listener.since).length) join.since = listener.since;
+    if (Object.keys(listener.since).length) {
+      join.since = listener.since;
+      join.journal_epoch = listener.epochs;  // a since of another journal is replayed from its start
+    }
     ws.send(JSON.stringify(join));
   };
   ws.onmessage = (message) => onListenerFrame(JSON.parse(message.data));
   ws.onclose = (event) => {
     if (listener.ws !== ws) return;
     if (!listener.wanted) { setStatus("status", "Left the room."); return; }
+    if (event.code === 1006 && !listener.opened && askToken()) { listen(); return; }
     listener.retry = Math.min(listener.retry + 1, 5);
     const wait = 500 * 2 ** listener.retry;
     setStatus("status", `Connection lost (${event.code}); reconnecting in ${wait / 1000} s…`);
@@ -117,10 +149,16 @@ function listen() {
 function onListenerFrame(frame) {
   if (frame.type === "ready") {
     listener.retry = 0;
-    setStatus("status", `Listening to ${frame.room} in ${$("lang").value}.`);
+    for (const channel of frame.reset || []) delete listener.since[channel];
+    Object.assign(listener.epochs, frame.journal_epoch || {});
+    const note = (frame.reset || []).length ? " (the server has a new journal: catching up from its start)" : "";
+    setStatus("status", `Listening to ${frame.room} in ${$("lang").value}.${note}`);
     return;
   }
-  if (frame.channel !== undefined && DURABLE.has(frame.type)) listener.since[frame.channel] = frame.seq;
+  if (frame.channel !== undefined && DURABLE.has(frame.type) && Number.isInteger(frame.seq)) {
+    listener.since[frame.channel] = frame.seq;
+    if (frame.journal_epoch) listener.epochs[frame.channel] = frame.journal_epoch;
+  }
   if (frame.type === "error") setStatus("status", `Error (${frame.code}): ${frame.message}`);
   else if (frame.type === "end") setStatus("status", "The speaker stopped; waiting for more…");
   (frame.channel === "source" ? transcript : captions).show(frame);
@@ -153,7 +191,7 @@ async function speak() {
   }
   // The browser's own "Stop sharing" ends the tab's tracks: stop as if Stop was pressed.
   for (const track of speaker.stream.getAudioTracks()) track.onended = () => { if (speaker.stream) stopSpeaking(); };
-  const ws = new WebSocket(socketUrl());
+  const ws = openSocket();
   ws.binaryType = "arraybuffer";
   speaker.ws = ws;
   speakerTranscript.clear(); speakerCaptions.clear();

@@ -1,0 +1,82 @@
+"""Test clients that survive the server closing on them, from chosen loopback addresses.
+
+Each test client connects from its own address (127.0.0.2, 127.0.0.3, ...) so that the
+per-address limits see distinct clients; they record every frame and the close code
+instead of raising, so a test can assert on what a client saw when the server ended it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+__all__ = ["connect_from", "listen_until_closed", "metric", "raw_http", "speak_until_closed"]
+
+
+def connect_from(url: str, address: str = "127.0.0.2", **kw):
+    return connect(url, local_addr=(address, 0), max_size=None, **kw)
+
+
+async def speak_until_closed(
+    url, audio: bytes, *, start: dict, address="127.0.0.2", speed=4.0, stop=True, frame_seconds=0.1
+):
+    """Stream `audio` (then `stop`, if asked); every frame received and the close code."""
+    frames: list[dict] = []
+    async with connect_from(url, address) as ws:
+        await ws.send(json.dumps({"type": "start", "rate": 16000, **start}))
+
+        async def send():
+            step = int(frame_seconds * 16000) * 2
+            try:
+                for i in range(0, len(audio), step):
+                    await ws.send(audio[i : i + step])
+                    await asyncio.sleep(frame_seconds / speed)
+                if stop:
+                    await ws.send(json.dumps({"type": "stop"}))
+            except ConnectionClosed:
+                pass
+
+        sender = asyncio.create_task(send())
+        try:
+            async for text in ws:
+                frames.append(json.loads(text))
+        except ConnectionClosed:
+            pass
+        sender.cancel()
+    return frames, ws.close_code
+
+
+async def listen_until_closed(url, join: dict, *, address="127.0.0.2", ready=None):
+    """Join and read until the server closes; every frame and the close code."""
+    frames: list[dict] = []
+    async with connect_from(url, address) as ws:
+        await ws.send(json.dumps({"type": "join", **join}))
+        try:
+            async for text in ws:
+                frames.append(json.loads(text))
+                if ready is not None and frames[0]["type"] == "ready":
+                    ready.set()
+        except ConnectionClosed:
+            pass
+    return frames, ws.close_code
+
+
+def raw_http(port: int, head: str) -> tuple[int, str]:
+    """Send a raw HTTP request head; the status code and the body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(head.replace("\n", "\r\n").encode() + b"\r\n")
+        data = b""
+        while chunk := s.recv(65536):  # the server closes after refusing a handshake
+            data += chunk
+            if data.startswith(b"HTTP/1.1 101") and b"\r\n\r\n" in data:
+                break  # accepted: a websocket now, not an HTTP answer
+    status = int(data.split(b" ", 2)[1])
+    return status, data.split(b"\r\n\r\n", 1)[-1].decode(errors="replace")
+
+
+def metric(server, name: str, **labels) -> float:
+    return server.metrics.registry.get_sample_value(name, labels or None) or 0.0
