@@ -13,10 +13,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
-from pipeline.mt.engine import EngineRegistry
+from pipeline.factory import load_engines
 
-from .server import EngineKit, Limits, Retention, RttServer, ServerConfig
+from .server import Limits, Retention, RttServer, ServerConfig
 from .settings import add_pipeline_options, config_from_args
 
 __all__ = ["add_serve_parser", "default_journal", "run_serve"]
@@ -186,11 +187,10 @@ def run_serve(args: argparse.Namespace) -> int:
 async def _serve(config: ServerConfig) -> int:
     console = Console(file=sys.stderr)
     registry = EngineRegistry()
-    kit = EngineKit(registry)
     try:
-        server = RttServer(config, kit)  # checks the token rule before any model loads
+        server = RttServer(config, registry)  # checks the token rule before any model loads
         console.print("[dim]loading models…[/]")
-        await asyncio.to_thread(kit.load, config.pipeline)
+        await asyncio.to_thread(load_engines, registry, config.pipeline)
         async with server:
             address = f"{config.host}:{server.port}"
             console.print(

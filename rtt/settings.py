@@ -78,8 +78,10 @@ def add_pipeline_options(parser: argparse.ArgumentParser, *, to_default: str = "
     )
     s.add_argument(
         "--use-draft-model",
-        choices=["auto", "yes", "no"],
-        help=f"run --draft-model ahead of the main one; auto: on CUDA only, where it pays (default: {_DEFAULTS.mt.use_draft_model})",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run --draft-model ahead of the main one (default: off; measured slower on CPU, "
+        "never measured on a GPU)",
     )
     c = parser.add_argument_group("compute")
     c.add_argument(

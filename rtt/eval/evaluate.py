@@ -82,11 +82,7 @@ def _models(setting: Setting) -> dict[str, Any]:
     compute = split_threads(config.compute)
     device, compute_type = resolve_device(compute)
     mt = config.mt
-    draft_used = (
-        mt.speculative != "off"
-        and mt.draft_model
-        and (mt.use_draft_model == "yes" or (mt.use_draft_model == "auto" and device == "cuda"))
-    )
+    draft_used = mt.speculative != "off" and mt.draft_model and mt.use_draft_model
     return {
         "asr": config.asr.model,
         "mt": mt.model,

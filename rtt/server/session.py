@@ -19,9 +19,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from pipeline.config import PipelineConfig
+from pipeline.engine import EngineRegistry
 from pipeline.events import Error, to_json
 
-from .engines import StageKit
 from .fanout import Outbox
 from .metrics import ServerMetrics
 from .protocol import (
@@ -47,7 +47,7 @@ log = logging.getLogger("rtt.server")
 @dataclass
 class ServerContext:
     rooms: Rooms
-    kit: StageKit
+    registry: EngineRegistry
     config: PipelineConfig
     limits: Limits
     metrics: ServerMetrics
@@ -159,7 +159,7 @@ class Session:
         outbox: Outbox | None = None
         pump: asyncio.Task | None = None
         try:
-            source = await room.start(self._config_for(start), self.ctx.kit)
+            source = await room.start(self._config_for(start), self.ctx.registry)
             try:
                 if start.receive:
                     channels = room.channels if room.private else [SOURCE_CHANNEL, *start.targets]
