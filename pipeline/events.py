@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .audio_format import RATE
+
 __all__ = [
     "AddTarget",
     "AudioChunk",
@@ -67,7 +69,7 @@ class AudioChunk:
 
     @property
     def end(self) -> float:
-        return self.start + len(self.samples) / 16000
+        return self.start + len(self.samples) / RATE
 
 
 @dataclass(**_EVENT)

@@ -229,11 +229,6 @@ class Pipeline:
             self._input_ended = True
             self._feeder.cancel()
 
-    @property
-    def busy(self) -> dict[str, float]:
-        """Busy seconds per stage name (also in `stats()`)."""
-        return dict(self.stats().busy)
-
     def stats(self) -> PipelineStats:
         """One consistent snapshot of the running pipeline, for front ends and metrics."""
         return PipelineStats(

@@ -67,7 +67,7 @@ async def bench(config: PipelineConfig, audio: Path) -> dict:
     return {
         "events": events,
         "observer": observer,
-        "busy": pipeline.busy,
+        "busy": dict(pipeline.stats().busy),
         "wall": wall,
         "load": load_seconds,
         "errors": errors,

@@ -11,13 +11,21 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.config import ASRConfig, MTConfig, PipelineConfig
-from pipeline.events import SourceCommit, Word
+from pipeline.events import AudioChunk, SourceCommit, Word
 from pipeline.fakes import FakeTranslator, fake_model_folders, fake_registry, voiced
 from pipeline.mt.translator import Translation
+from pipeline.offline import OfflineResult, SpeechSegment, split_sentences
 from pipeline.stats import EngineStats
 
 __all__ = [
+    "ArraySource",
+    "speech_samples",
+    "LONG",
+    "sample_result",
+    "timed",
     "FakeClock",
     "FakeEngine",
     "FakeTranslator",
@@ -96,3 +104,65 @@ def fake_config(root: Path, config: PipelineConfig | None = None) -> PipelineCon
             speculative="off",
         ),
     )
+
+
+# -- a whole-file result (rtt batch) ------------------------------------------------
+def timed(
+    text: str, start: float = 0.0, step: float = 0.35, pauses: dict[int, float] | None = None
+) -> list[Word]:
+    """Words of `text`, one every `step` seconds, with extra pauses before given word indices."""
+    words, t = [], start
+    for i, w in enumerate(text.split()):
+        t += (pauses or {}).get(i, 0.0)
+        words.append(Word(w, round(t, 3), round(t + step * 0.8, 3)))
+        t += step
+    return words
+
+
+LONG = (
+    "This year we received more than four hundred proposals from thirty five countries, "
+    "and the committee accepted sixty two talks after a long and careful review."
+)
+
+
+def sample_result(stream: str = "talk.wav") -> OfflineResult:
+    words = timed(
+        "Welcome to the workshop. " + LONG + " Thanks.", start=0.5, pauses={4: 1.5, 30: 2.5}
+    )
+    segments = (SpeechSegment(0.3, 2.0), SpeechSegment(3.2, 14.0), SpeechSegment(16.0, 17.0))
+    sentences = tuple(split_sentences(words, "en", segments, max_pause=2.0))
+    german = (
+        "Willkommen zum Workshop.",
+        "In diesem Jahr haben wir mehr als vierhundert Vorschläge aus fünfunddreißig Ländern erhalten, "
+        "und das Komitee hat nach einer langen und sorgfältigen Prüfung zweiundsechzig Vorträge angenommen.",
+        "Danke.",
+    )
+    return OfflineResult(stream, 18.0, "en", segments, sentences, {"de": german})
+
+
+class ArraySource:
+    """A `Source` of 16 kHz samples in 0.1 s chunks, paced by the clock (a file or a microphone)."""
+
+    def __init__(self, samples, stream: str = "s0", chunk: float = 0.1) -> None:
+        self.samples = np.asarray(samples, np.float32)
+        self.stream, self.step = stream, int(chunk * 16000)
+        self.closed = False
+
+    async def chunks(self, clock):
+        for i in range(0, len(self.samples), self.step):
+            if self.closed:
+                return
+            chunk = AudioChunk(
+                stream=self.stream, start=i / 16000, samples=self.samples[i : i + self.step]
+            )
+            await clock.sleep_until(chunk.end)
+            yield chunk
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def speech_samples(utterances: int, seconds: float = 2.0, pause: float = 1.0) -> np.ndarray:
+    """Float samples: utterances of voiced audio, each followed by silence."""
+    one = np.concatenate([voiced(seconds) / 32768.0, np.zeros(int(pause * 16000))])
+    return np.tile(one, utterances).astype(np.float32)

@@ -105,7 +105,7 @@ async def run_item(
         mode=mode,
         targets=config.mt.targets,
         events=tuple(recorder.events),
-        busy={k: round(v, 3) for k, v in pipeline.busy.items()},
+        busy={k: round(v, 3) for k, v in pipeline.stats().busy.items()},
         wall_s=round(time.perf_counter() - started, 3),
         audio_s=item.duration,
     )

@@ -44,7 +44,7 @@ class QueueSource:
             pass
 
     async def chunks(self, clock: Clock) -> AsyncIterator[AudioChunk]:
-        clock.start()  # type: ignore[attr-defined]
+        clock.start()
         while True:
             if self._ended and self._queue.empty():
                 break

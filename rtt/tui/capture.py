@@ -17,12 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import numpy as np
 
+from pipeline.audio_format import RATE
 from pipeline.events import AudioChunk
 from pipeline.stage import Clock, Source
 
 __all__ = ["CaptureGate", "PausableClock", "SILENCE_DB", "level_db"]
 
-RATE = 16000
 SILENCE_DB = -90.0  # the meter's floor
 
 
