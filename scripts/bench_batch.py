@@ -2,7 +2,7 @@
 """Benchmark `rtt batch` (the offline path) against the live pipeline run with
 --no-realtime on the same files, in the same run: real-time factor of each, and
 quality of each on the sample corpus (WER of the transcript; BLEU and chrF of each
-translation at document level, as in METRICS.md).
+translation at document level, as in docs/metrics.md).
 
 Each path runs as its command would: the batch path gives Whisper and the LLM
 every core (they never run together with one file at a time), the live pipeline

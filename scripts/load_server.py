@@ -3,7 +3,7 @@
 
 1. Capacity: N concurrent plain streams, each a sample file sent at real time,
    for N = 1, 2, ... until the median time-to-final (end of an utterance's speech
-   to its final translation, METRICS.md) exceeds twice the single-stream value,
+   to its final translation, docs/metrics.md) exceeds twice the single-stream value,
    or --max-streams. Models: whisper-tiny.en + qwen2.5-coder-0.5b, then with
    --defaults the default models too.
 2. Fan-out: one room, one speaker, 200 listeners (in a separate process, so the

@@ -19,7 +19,7 @@ __all__ = ["add_eval_parser", "run_eval"]
 EPILOG = f"""\
 Every setting runs computation-unaware (a simulated clock: repeatable, free of this
 machine's speed); settings marked headline also run computation-aware (the audio
-at real-time pace: costs the corpus length each). Definitions: METRICS.md.
+at real-time pace: costs the corpus length each). Definitions: docs/metrics.md.
 
 examples:
   rtt eval --quick                          small models, a few short items (~2 min on 2 cores)
