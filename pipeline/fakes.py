@@ -24,8 +24,8 @@ import numpy as np
 
 from .asr.backend import ASRRequest, ASRResult
 from .audio_format import RATE
+from .engine import EngineRegistry
 from .events import Word
-from .mt.engine import EngineRegistry
 from .mt.translator import Translation, TranslationRequest
 
 __all__ = [

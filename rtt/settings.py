@@ -146,11 +146,8 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineC
         "prompt_lookup",
         "use_draft_model",
     )
+    # MTConfig checks its settings where it is built (beta, display mask, modes)
     mt = _replace(mt, **{name: getattr(args, name, None) for name in speculation})
-    if not 0.0 <= mt.beta <= 1.0:
-        raise ConfigError("--beta must be within 0 and 1")
-    if mt.display_mask < 0:
-        raise ConfigError("--display-mask must be 0 or more")
     compute = _replace(
         config.compute,
         device=args.device,

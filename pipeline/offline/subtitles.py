@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import pysubs2
 
+from ..audio_format import SENTENCE_END
 from ..events import Word
 from ..mt.sentences import Sentence, segmenter, split_words
 from .config import SubtitleLimits
@@ -185,7 +186,7 @@ def _two_line_cost(tokens: list[str], joiner: str, k: int, limits: SubtitleLimit
     cost = float(max(len(first), len(second)))
     if max(len(first), len(second)) > limits.max_line:
         cost += 1000  # only when no split fits
-    if tokens[k - 1].endswith(_CLAUSE_END + (".", "!", "?")):
+    if tokens[k - 1].endswith(_CLAUSE_END + SENTENCE_END):
         cost -= 4  # a line that ends a clause reads better
     return cost
 
@@ -232,7 +233,7 @@ def _group_ok(group: Sequence[Word], limits: SubtitleLimits) -> bool:
 def _group_cost(group: Sequence[Word], limits: SubtitleLimits) -> float:
     """Fewest cues first; then breaks at punctuation; then cues of even length."""
     fill = min(1.0, len(_join(group)) / limits.max_chars)
-    clause = group[-1].word.endswith(_CLAUSE_END + (".", "!", "?", "…"))
+    clause = group[-1].word.endswith(_CLAUSE_END + SENTENCE_END)
     return 10.0 + (0.0 if clause else 3.0) + 4.0 * (1.0 - fill) ** 2
 
 

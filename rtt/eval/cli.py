@@ -8,8 +8,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
-from pipeline.mt.engine import EngineRegistry
 from rtt.corpus import DEFAULT_MANIFEST, load_corpus
 
 from .sweep import DEFAULT_SWEEP, QUICK_SWEEP, EvalPlan, load_sweep

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pipeline.compute import resolve_device
+from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
 from pipeline.events import to_json
 from pipeline.factory import split_threads
-from pipeline.mt.engine import EngineRegistry
 from rtt import __version__
 from rtt.corpus import CorpusItem
 

@@ -20,9 +20,9 @@ from typing import Literal
 from pipeline.audio import open_source
 from pipeline.clock import RealClock, SimulatedClock
 from pipeline.config import PipelineConfig
+from pipeline.engine import EngineRegistry
 from pipeline.events import Event
 from pipeline.factory import asr_engine, build_pipeline, load_engines
-from pipeline.mt.engine import EngineRegistry
 from pipeline.runner import Pipeline
 from rtt.corpus import CorpusItem
 

@@ -15,9 +15,9 @@ import srt
 from pipeline.audio import InputDevice, open_source
 from pipeline.clock import SimulatedClock
 from pipeline.config import MTConfig, PipelineConfig, SourceConfig
+from pipeline.engine import EngineRegistry
 from pipeline.errors import AudioInputError
 from pipeline.events import AudioChunk, SourceCommit, TargetCommit, Word
-from pipeline.mt.engine import EngineRegistry
 from pipeline.offline import SubtitleLimits
 from pipeline.offline.subtitles import subtitle_text
 from rtt.cli import main
