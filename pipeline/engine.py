@@ -31,7 +31,6 @@ from .compute import resolve_device
 from .config import ComputeConfig
 from .mt.ct2_backend import CT2GeneratorBackend
 from .mt.translator import Translation, TranslationRequest, Translator
-from .stats import EngineStats
 
 __all__ = ["BackendFactory", "BatchingEngine", "EngineRegistry", "MTEngine"]
 
@@ -149,9 +148,6 @@ class MTEngine:
     @property
     def requests(self) -> int:
         return self._engine.requests
-
-    def stats(self) -> EngineStats:
-        return EngineStats(self.name, self.batches, self.requests)
 
     def close(self) -> None:
         """Stop the worker, then free the model if the backend holds one."""

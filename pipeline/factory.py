@@ -148,11 +148,16 @@ def build_pipeline(
     """Realtime sources run on the wall clock; `--no-realtime` on the simulated clock."""
     if clock is None:
         clock = RealClock() if config.source.realtime else SimulatedClock()
+    stages = build_stages(config, registry, clock)
+    config = resolved(config)
+    main, fast = mt_engines(registry, config)
+    engines = [asr_engine(registry, config), main, *([fast] if fast is not None else [])]
     return Pipeline(
         source,
-        build_stages(config, registry, clock),
+        stages,
         clock=clock,
         stream=config.stream,
         observers=observers,
         queue_size=config.queue_size,
+        engines=engines,
     )

@@ -33,7 +33,7 @@ from .events import (
     TargetCommit,
 )
 from .stage import Clock, Source, Stage
-from .stats import PipelineStats, StageStats
+from .stats import CountedEngine, EngineStats, PipelineStats, StageStats
 
 __all__ = ["Observer", "Pipeline"]
 
@@ -58,12 +58,15 @@ class Pipeline:
         stream: str,
         observers: Sequence[Observer] = (),
         queue_size: int = 512,
+        engines: Sequence[CountedEngine] = (),
     ) -> None:
+        """`engines`: the shared engines the stages use, whose counters `stats()` shows."""
         self.source = source
         self.stages = list(stages)
         self.clock = clock
         self.stream = stream
         self.observers = list(observers)
+        self._engines = list(engines)
         self._queues: list[asyncio.Queue[Event]] = [
             asyncio.Queue(queue_size) for _ in range(len(self.stages) + 1)
         ]
@@ -241,6 +244,7 @@ class Pipeline:
             ),
             source_lag=self._lags.get(SourceCommit),
             target_lag=self._lags.get(TargetCommit),
+            engines=tuple(EngineStats(e.name, e.batches, e.requests) for e in self._engines),
         )
 
     # -- public ---------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The stats snapshot of a running pipeline: what front ends and metrics read.
 
 `Pipeline.stats()` returns one frozen `PipelineStats`: the runner's own figures
-(busy seconds per stage, audio fed, the latest lags) and what each stage
-reports of itself (`Stage.report()`: the translator's state, engine counters).
+(busy seconds per stage, audio fed, the latest lags, the counters of the
+shared engines the factory gave it) and what each stage reports of itself
+(`Stage.report()`: the translator's state).
 Front ends read this snapshot, never a stage object.
 """
 
@@ -11,8 +12,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Protocol
 
-__all__ = ["EngineStats", "PipelineStats", "StageReport", "StageStats", "TranslatorStats"]
+__all__ = [
+    "CountedEngine",
+    "EngineStats",
+    "PipelineStats",
+    "StageReport",
+    "StageStats",
+    "TranslatorStats",
+]
+
+
+class CountedEngine(Protocol):
+    """A shared engine as the stats see it (`MTEngine`, `ASREngine`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def batches(self) -> int: ...
+
+    @property
+    def requests(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +60,6 @@ class StageReport:
     """What a stage reports of itself (`Stage.report()`)."""
 
     translator: TranslatorStats | None = None
-    engines: tuple[EngineStats, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +77,7 @@ class PipelineStats:
     stages: tuple[StageStats, ...] = ()
     source_lag: float | None = None  # latest source commit: emitted - end of its words
     target_lag: float | None = None  # latest target commit: emitted - end of its source span
+    engines: tuple[EngineStats, ...] = ()  # the shared engines this pipeline uses
 
     @property
     def busy(self) -> Mapping[str, float]:
@@ -77,11 +99,3 @@ class PipelineStats:
     @property
     def translator(self) -> TranslatorStats | None:
         return next((s.report.translator for s in self.stages if s.report.translator), None)
-
-    @property
-    def engines(self) -> tuple[EngineStats, ...]:
-        seen: dict[str, EngineStats] = {}
-        for stage in self.stages:
-            for engine in stage.report.engines:
-                seen.setdefault(engine.name, engine)
-        return tuple(seen.values())

@@ -18,7 +18,6 @@ from pipeline.events import AudioChunk, SourceCommit, Word
 from pipeline.fakes import FakeTranslator, fake_model_folders, fake_registry, voiced
 from pipeline.mt.translator import Translation
 from pipeline.offline import OfflineResult, SpeechSegment, split_sentences
-from pipeline.stats import EngineStats
 
 __all__ = [
     "ArraySource",
@@ -47,9 +46,6 @@ class FakeEngine:
         self.requests.append(request)
         await asyncio.sleep(0)
         return Translation(f"{self.name}:{request.target_lang}:{request.source}", tokens=1, steps=1)
-
-    def stats(self) -> EngineStats:
-        return EngineStats(self.name, len(self.requests), len(self.requests))
 
 
 class FakeClock:

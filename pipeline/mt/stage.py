@@ -35,7 +35,7 @@ from ..events import (
     TargetPartial,
 )
 from ..stage import Capabilities, Clock, Stage
-from ..stats import EngineStats, StageReport, TranslatorStats
+from ..stats import StageReport, TranslatorStats
 from .scheduler import Job, LatestWinsScheduler
 from .sentences import Sentence, SentenceBuffer
 from .translator import Translation, TranslationRequest
@@ -56,8 +56,6 @@ class Engine(Protocol):
     name: str
 
     async def translate(self, request: TranslationRequest) -> Translation: ...
-
-    def stats(self) -> EngineStats: ...
 
 
 class TranslateStage(Stage):
@@ -120,7 +118,6 @@ class TranslateStage(Stage):
         yield self._result_event(job, result.text)
 
     def report(self) -> StageReport:
-        engines = [self.engine] + ([self.fast_engine] if self.fast_engine is not None else [])
         return StageReport(
             translator=TranslatorStats(
                 targets=self.targets,
@@ -128,8 +125,7 @@ class TranslateStage(Stage):
                 degraded=self.degraded,
                 skipped=self._scheduler.skipped,
                 steps=self.steps,
-            ),
-            engines=tuple(engine.stats() for engine in engines),
+            )
         )
 
     # -- internals --------------------------------------------------------------

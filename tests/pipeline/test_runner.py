@@ -7,6 +7,7 @@ import pytest
 
 from pipeline.clock import RealClock, SimulatedClock
 from pipeline.config import MTConfig
+from pipeline.engine import MTEngine
 from pipeline.errors import AudioInputError, ConfigError
 from pipeline.events import (
     AddTarget,
@@ -19,6 +20,7 @@ from pipeline.events import (
     TargetPartial,
     Word,
 )
+from pipeline.fakes import FakeTranslator
 from pipeline.mt.stage import TranslateStage
 from pipeline.mt.translator import Translation
 from pipeline.runner import Pipeline
@@ -300,8 +302,10 @@ async def test_switching_the_input_keeps_the_stream_contiguous():
 
 async def test_control_is_sent_in_band_and_the_stats_snapshot_reads_the_translator():
     clock = SimulatedClock()
-    stage = TranslateStage(FakeEngine(), MTConfig(targets=("de",), speculative="off"), clock=clock)
-    pipeline = Pipeline(FakeSource(12), [CommitEvery(), stage], clock=clock, stream="s")
+    engine = MTEngine(FakeTranslator())  # a real shared engine on a fake model: it counts
+    stage = TranslateStage(engine, MTConfig(targets=("de",), speculative="off"), clock=clock)
+    source = FakeSource(12)
+    pipeline = Pipeline(source, [CommitEvery(), stage], clock=clock, stream="s", engines=[engine])
     out = []
     async for event in pipeline.run():
         out.append(event)
@@ -313,6 +317,7 @@ async def test_control_is_sent_in_band_and_the_stats_snapshot_reads_the_translat
     assert stats.translator.targets == ("de", "es") and stats.translator.steps > 0
     assert set(stats.busy) == {"CommitEvery", "TranslateStage"}
     assert stats.engines[0].requests > 0 and stats.target_lag is not None
+    engine.close()
 
 
 def test_overlapping_work_must_be_declared_deferred():

@@ -40,3 +40,5 @@ async def test_targets_and_the_microphone_change_while_the_pipeline_runs(tmp_pat
     assert at + 2.9 <= stats.audio_seconds <= at + 3.5
     last = max(e.end for e in events if isinstance(e, SourceCommit))
     assert last > at + 1.0
+    engines = {e.name: e for e in session.pipeline.stats().engines}  # the shared engines' counters
+    assert set(engines) == {"fake-asr", "fake-mt"} and engines["fake-asr"].requests > 0
