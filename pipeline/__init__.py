@@ -14,6 +14,7 @@ from .config import (
     VADConfig,
     load_config,
 )
+from .engine import EngineRegistry
 from .errors import (
     AudioInputError,
     ConfigError,
@@ -23,11 +24,13 @@ from .errors import (
     RttError,
 )
 from .events import (
+    AddTarget,
     AudioChunk,
     End,
     Error,
     Event,
     Flush,
+    SetTargets,
     SourceCommit,
     SourcePartial,
     SpeechEnd,
@@ -39,10 +42,16 @@ from .events import (
     to_json,
 )
 from .factory import build_pipeline, load_engines
-from .mt.engine import EngineRegistry
 from .runner import Observer, Pipeline
+from .stage import Capabilities, Stage
+from .stats import PipelineStats
 
 __all__ = [
+    "AddTarget",
+    "Capabilities",
+    "PipelineStats",
+    "SetTargets",
+    "Stage",
     "ASRConfig",
     "AudioChunk",
     "AudioInputError",

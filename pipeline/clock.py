@@ -24,6 +24,9 @@ class RealClock:
         self._time = time_fn
         self._t0: float | None = None
 
+    def bind(self, wait_idle: Callable[[], Awaitable[None]]) -> None:
+        """Wall time does not wait for the pipeline."""
+
     def start(self) -> None:
         if self._t0 is None:
             self._t0 = self._time()

@@ -2,17 +2,22 @@
 
 Every engine that loads a CTranslate2 model (ASR and MT) resolves its device
 here, so `--device cuda` on a machine without a GPU fails once, clearly, before
-any model is read.
+any model is read. `resolve_compute()` is the one place a pipeline's compute
+section is made concrete (device, compute type, thread split); the factory calls
+it once and hands the result to every engine.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import os
 
 import ctranslate2
 
 from .config import ComputeConfig
 from .errors import ConfigError
 
-__all__ = ["default_compute_type", "resolve_device"]
+__all__ = ["default_compute_type", "resolve_compute", "resolve_device", "split_threads"]
 
 _DEFAULT_COMPUTE_TYPE = {"cpu": "int8", "cuda": "int8_float16"}
 # CTranslate2 resolves these itself to something the device supports.
@@ -21,6 +26,22 @@ _ALWAYS_SUPPORTED = frozenset({"default", "auto"})
 
 def default_compute_type(device: str) -> str:
     return _DEFAULT_COMPUTE_TYPE[device]
+
+
+def split_threads(compute: ComputeConfig) -> ComputeConfig:
+    """Give ASR and MT an explicit share of the CPU threads (0 means: split the cores)."""
+    cores = os.cpu_count() or 2
+    asr = compute.asr_threads or max(1, cores // 2)
+    mt = compute.mt_threads or max(1, cores - asr)
+    return dataclasses.replace(compute, asr_threads=asr, mt_threads=mt)
+
+
+def resolve_compute(config: ComputeConfig) -> ComputeConfig:
+    """The concrete compute section: device and compute type resolved, threads split."""
+    device, compute_type = resolve_device(config)
+    return split_threads(
+        dataclasses.replace(config, device=device, compute_type=compute_type)  # type: ignore[arg-type]
+    )
 
 
 def resolve_device(config: ComputeConfig) -> tuple[str, str]:

@@ -5,6 +5,15 @@ number of sessions (on any event loop) are grouped by a key (requests that can
 share one backend call, e.g. the same target language), run as one batch, and
 each caller's future is resolved with its own result. This is the seam where a
 distributed engine (the same protocol served elsewhere) plugs in later.
+
+`MTEngine` puts a `Translator` behind a `BatchingEngine` (requests batched by
+language pair: one pair shares one cached system prompt). The ASR engine
+(`asr/engine.py`) does the same for Whisper.
+
+`EngineRegistry` is created by the caller (the CLI, the server, a test), never a
+module singleton: it loads each engine once per (kind, key) and hands the same
+engine to every session that asks. Which backends it builds is its parameters
+(`asr_backend`, `mt_backend`): fakes (`pipeline/fakes.py`) plug in there.
 """
 
 from __future__ import annotations
@@ -14,9 +23,16 @@ import queue
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["BatchingEngine"]
+from .asr.whisper_backend import WhisperBackend
+from .compute import resolve_device
+from .config import ComputeConfig
+from .mt.ct2_backend import CT2GeneratorBackend
+from .mt.translator import Translation, TranslationRequest, Translator
+
+__all__ = ["BackendFactory", "BatchingEngine", "EngineRegistry", "MTEngine"]
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -107,3 +123,121 @@ def _resolve(future: asyncio.Future, result: Any, exc: BaseException | None) -> 
         future.set_exception(exc)
     else:
         future.set_result(result)
+
+
+class MTEngine:
+    """One loaded translator shared by many sessions through a batching worker."""
+
+    def __init__(self, backend: Translator, *, max_batch: int = 8) -> None:
+        self.name = backend.name
+        self.backend = backend
+        self._engine: BatchingEngine[TranslationRequest, Translation] = BatchingEngine(
+            backend.name,
+            backend.translate_batch,
+            key=lambda r: (r.source_lang, r.target_lang),
+            max_batch=max_batch,
+        )
+
+    async def translate(self, request: TranslationRequest) -> Translation:
+        return await self._engine.submit(request)
+
+    @property
+    def batches(self) -> int:
+        return self._engine.batches
+
+    @property
+    def requests(self) -> int:
+        return self._engine.requests
+
+    def close(self) -> None:
+        """Stop the worker, then free the model if the backend holds one."""
+        self._engine.close()
+        close_backend = getattr(self.backend, "close", None)
+        if callable(close_backend):
+            close_backend()
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+E = TypeVar("E", bound=_Closable)
+# (model path, *, device, compute_type, threads, max_new_tokens, family) -> a Translator
+BackendFactory = Callable[..., Translator]
+# (model path, *, device, compute_type, threads, padding, beam_size, no_speech_threshold)
+# -> an ASRBackend
+ASRBackendFactory = Callable[..., Any]
+
+
+class EngineRegistry:
+    """Loads each engine once and shares it; `close()` closes every engine it made."""
+
+    def __init__(
+        self,
+        *,
+        mt_backend: BackendFactory = CT2GeneratorBackend,
+        asr_backend: ASRBackendFactory = WhisperBackend,
+        max_batch: int = 8,
+    ) -> None:
+        self._mt_backend = mt_backend
+        self.asr_backend = asr_backend  # the factory wraps it in an ASREngine
+        self._max_batch = max_batch
+        self._engines: dict[tuple[str, Hashable], _Closable] = {}
+        self._locks: dict[tuple[str, Hashable], threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.loads = 0  # engines created: tests assert one per model however many sessions
+
+    def get(self, kind: str, key: Hashable, factory: Callable[[], E]) -> E:
+        """The engine for (kind, key), made by `factory` on first use only; thread-safe."""
+        slot = (kind, key)
+        with self._guard:
+            lock = self._locks.setdefault(slot, threading.Lock())
+        with lock:  # one load per slot; loads of other models proceed meanwhile
+            engine = self._engines.get(slot)
+            if engine is None:
+                engine = factory()
+                with self._guard:
+                    self._engines[slot] = engine
+                    self.loads += 1
+        return engine  # type: ignore[return-value]
+
+    def loaded(self, kind: str) -> int:
+        """How many engines of one kind ("asr", "mt", ...) this registry has made."""
+        with self._guard:
+            return sum(1 for k, _ in self._engines if k == kind)
+
+    def mt(
+        self,
+        path: Path,
+        compute: ComputeConfig,
+        *,
+        max_new_tokens: int = 160,
+        family: str = "chatml",
+    ) -> MTEngine:
+        """The shared MT engine for a model folder on the configured device.
+
+        Keyed by (folder, device, compute_type): the first caller's thread count and
+        token limit hold for everyone who shares the engine.
+        """
+        device, compute_type = resolve_device(compute)
+        path = Path(path).expanduser().resolve()
+
+        def load() -> MTEngine:
+            backend = self._mt_backend(
+                path,
+                device=device,
+                compute_type=compute_type,
+                threads=compute.mt_threads,
+                max_new_tokens=max_new_tokens,
+                family=family,
+            )
+            return MTEngine(backend, max_batch=self._max_batch)
+
+        return self.get("mt", (path, device, compute_type), load)
+
+    def close(self) -> None:
+        with self._guard:
+            engines, self._engines = list(self._engines.values()), {}
+            self._locks.clear()
+        for engine in engines:
+            engine.close()

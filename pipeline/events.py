@@ -5,8 +5,9 @@ stream clock (seconds of audio since the stream began). `emitted` is stamped by
 the runner as an event leaves the pipeline; stages never set it.
 
 Public events serialise to JSON with exactly the keys documented in the README
-(`to_json` / `from_json`). `AudioChunk` and `Flush` are internal: they never
-leave a pipeline and have no JSON form.
+(`to_json` / `from_json`). `AudioChunk` and the control events (`Flush`,
+`SetTargets`, `AddTarget`: sent in band with `Pipeline.send()`) are internal:
+they never leave a pipeline and have no JSON form.
 """
 
 from __future__ import annotations
@@ -17,13 +18,18 @@ from typing import Any
 
 import numpy as np
 
+from .audio_format import RATE
+
 __all__ = [
+    "AddTarget",
     "AudioChunk",
+    "CONTROL_EVENTS",
     "Event",
     "End",
     "Error",
     "Flush",
     "PUBLIC_EVENTS",
+    "SetTargets",
     "SourceCommit",
     "SourcePartial",
     "SpeechEnd",
@@ -63,7 +69,7 @@ class AudioChunk:
 
     @property
     def end(self) -> float:
-        return self.start + len(self.samples) / 16000
+        return self.start + len(self.samples) / RATE
 
 
 @dataclass(**_EVENT)
@@ -73,6 +79,30 @@ class Flush:
     stream: str
     utterance: int = 0
     emitted: float | None = None
+
+
+@dataclass(**_EVENT)
+class SetTargets:
+    """Control: translate into these languages from now on (new ones also get the
+    sentences of the current utterance, so their first sentence is whole)."""
+
+    stream: str
+    utterance: int = 0
+    emitted: float | None = None
+    targets: tuple[str, ...]
+
+
+@dataclass(**_EVENT)
+class AddTarget:
+    """Control: translate into one more language, like `SetTargets` (no-op if present)."""
+
+    stream: str
+    utterance: int = 0
+    emitted: float | None = None
+    lang: str
+
+
+CONTROL_EVENTS = (Flush, SetTargets, AddTarget)
 
 
 @dataclass(**_EVENT)
@@ -163,6 +193,8 @@ class End:
 Event = (
     AudioChunk
     | Flush
+    | SetTargets
+    | AddTarget
     | SpeechStart
     | SpeechEnd
     | SourcePartial

@@ -1,25 +1,28 @@
 """Builds a pipeline from a `PipelineConfig`: the one factory every front end uses.
 
 Models come from an `EngineRegistry` supplied by the caller, so any number of
-pipelines (streams) share one loaded model per engine.
+pipelines (streams) share one loaded model per engine. The compute section is
+resolved once (`resolve_compute`: device, compute type, thread split) and every
+engine gets the resolved one. A model folder's family (from its marker or its
+files) picks the prompt template, so a model of another family fails clearly
+instead of getting the wrong prompts.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 
 from .asr.engine import ASREngine
 from .asr.stage import ASRStage
-from .asr.whisper_backend import WhisperBackend
 from .clock import RealClock, SimulatedClock
-from .compute import resolve_device
-from .config import ComputeConfig, PipelineConfig
-from .models.cache import resolve_model
+from .compute import resolve_compute, split_threads
+from .config import PipelineConfig
+from .engine import EngineRegistry, MTEngine
+from .errors import ConfigError
+from .models.cache import model_family, resolve_model
 from .mt.ct2_backend import CT2GeneratorBackend
-from .mt.engine import EngineRegistry, MTEngine
-from .mt.speculative import SpeculationConfig, SpeculativeBackend
+from .mt.speculative import SpeculativeBackend
 from .mt.stage import TranslateStage
 from .runner import Observer, Pipeline
 from .stage import Clock, Source, Stage
@@ -31,27 +34,34 @@ __all__ = [
     "build_stages",
     "load_engines",
     "mt_engines",
+    "resolved",
     "speculative_engine",
     "split_threads",
 ]
 
 
-def split_threads(compute: ComputeConfig) -> ComputeConfig:
-    """Give ASR and MT an explicit share of the CPU threads (0 means: split the cores)."""
-    cores = os.cpu_count() or 2
-    asr = compute.asr_threads or max(1, cores // 2)
-    mt = compute.mt_threads or max(1, cores - asr)
-    return dataclasses.replace(compute, asr_threads=asr, mt_threads=mt)
+def resolved(config: PipelineConfig) -> PipelineConfig:
+    """`config` with its compute section made concrete (idempotent)."""
+    return dataclasses.replace(config, compute=resolve_compute(config.compute))
+
+
+def _mt_model(ref: str):
+    """A translation model's folder and its prompt family; a Whisper model is refused."""
+    path = resolve_model(ref)
+    family = model_family(path)
+    if family == "whisper":
+        raise ConfigError(f"{ref!r} is a speech recognition model, not a translation LLM")
+    return path, family
 
 
 def asr_engine(registry: EngineRegistry, config: PipelineConfig) -> ASREngine:
-    compute = split_threads(config.compute)
-    device, compute_type = resolve_device(compute)
+    compute = resolve_compute(config.compute)
+    device, compute_type = compute.device, compute.compute_type
     path = resolve_model(config.asr.model)
     asr = config.asr
 
     def load() -> ASREngine:
-        backend = WhisperBackend(
+        backend = registry.asr_backend(
             path,
             device=device,
             compute_type=compute_type,
@@ -69,15 +79,20 @@ def asr_engine(registry: EngineRegistry, config: PipelineConfig) -> ASREngine:
 def mt_engines(
     registry: EngineRegistry, config: PipelineConfig
 ) -> tuple[MTEngine, MTEngine | None]:
-    compute = split_threads(config.compute)
     mt = config.mt
-    main = registry.mt(resolve_model(mt.model), compute, max_new_tokens=mt.max_new_tokens)
+    main = _mt_engine(registry, mt.model, config)
     fast = None
     if mt.fast_model and mt.fast_model != mt.model:
-        fast = registry.mt(resolve_model(mt.fast_model), compute, max_new_tokens=mt.max_new_tokens)
+        fast = _mt_engine(registry, mt.fast_model, config)
     if mt.speculative != "off" and isinstance(main.backend, CT2GeneratorBackend):
         main = speculative_engine(registry, config, main)
     return main, fast
+
+
+def _mt_engine(registry: EngineRegistry, ref: str, config: PipelineConfig) -> MTEngine:
+    path, family = _mt_model(ref)
+    compute = resolve_compute(config.compute)
+    return registry.mt(path, compute, max_new_tokens=config.mt.max_new_tokens, family=family)
 
 
 def speculative_engine(
@@ -86,22 +101,18 @@ def speculative_engine(
     """The main model behind speculative re-translation, shared like any engine.
 
     It wraps the already loaded target (and draft) backends, so no model loads twice.
-    The draft model runs only where it pays: on CUDA under "auto" (on a 2-core CPU a
-    verification pass costs about a dozen decoder steps, more than it saves).
+    The draft model runs only when asked for (`use_draft_model`): measured at 0.38x on
+    a 2-core CPU (a verification pass costs about a dozen decoder steps), never on a GPU.
     """
-    compute = split_threads(config.compute)
-    device, compute_type = resolve_device(compute)
+    compute = resolve_compute(config.compute)
+    device, compute_type = compute.device, compute.compute_type
     mt = config.mt
     draft = None
-    if mt.draft_model and (
-        mt.use_draft_model == "yes" or (mt.use_draft_model == "auto" and device == "cuda")
-    ):
-        engine = registry.mt(
-            resolve_model(mt.draft_model), compute, max_new_tokens=mt.max_new_tokens
-        )
+    if mt.draft_model and mt.use_draft_model:
+        engine = _mt_engine(registry, mt.draft_model, config)
         if isinstance(engine.backend, CT2GeneratorBackend):
             draft = engine.backend
-    settings = SpeculationConfig.from_mt(mt)
+    settings = dataclasses.replace(mt, targets=())  # the engine is shared by every target
     key = (id(target.backend), device, compute_type, settings, id(draft) if draft else None)
     backend = target.backend
     return registry.get(
@@ -111,11 +122,13 @@ def speculative_engine(
 
 def load_engines(registry: EngineRegistry, config: PipelineConfig) -> None:
     """Load every model the config needs now (fail fast, before any audio flows)."""
+    config = resolved(config)
     asr_engine(registry, config)
     mt_engines(registry, config)
 
 
 def build_stages(config: PipelineConfig, registry: EngineRegistry, clock: Clock) -> list[Stage]:
+    config = resolved(config)
     main, fast = mt_engines(registry, config)
     return [
         VADStage(config.vad, stream=config.stream),
@@ -135,11 +148,16 @@ def build_pipeline(
     """Realtime sources run on the wall clock; `--no-realtime` on the simulated clock."""
     if clock is None:
         clock = RealClock() if config.source.realtime else SimulatedClock()
+    stages = build_stages(config, registry, clock)
+    config = resolved(config)
+    main, fast = mt_engines(registry, config)
+    engines = [asr_engine(registry, config), main, *([fast] if fast is not None else [])]
     return Pipeline(
         source,
-        build_stages(config, registry, clock),
+        stages,
         clock=clock,
         stream=config.stream,
         observers=observers,
         queue_size=config.queue_size,
+        engines=engines,
     )

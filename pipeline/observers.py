@@ -2,7 +2,7 @@
 
 Latency is read off the stream clock stamps (`emitted`), so the same observer
 measures a real-time run (computation-aware) and a simulated one
-(computation-unaware). Definitions: METRICS.md.
+(computation-unaware). Definitions: docs/metrics.md.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from pathlib import Path
 from pipeline.audio import MicSource, open_source
 from pipeline.audio.urls import is_url, mask_url, url_stem
 from pipeline.config import PipelineConfig
+from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
-from pipeline.mt.engine import EngineRegistry
 from pipeline.stage import Source
 
 from .settings import add_pipeline_options, config_from_args

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
-from pipeline.mt.engine import EngineRegistry
+from pipeline.factory import load_engines
 
-from .server import EngineKit, Limits, Retention, RttServer, ServerConfig, StageKit
+from .server import Limits, Retention, RttServer, ServerConfig
 from .server.credentials import read_token_file
 from .settings import add_pipeline_options, config_from_args
 
@@ -261,15 +262,14 @@ def run_serve(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(config))
 
 
-async def _serve(config: ServerConfig, kit: StageKit | None = None) -> int:
+async def _serve(config: ServerConfig, registry: EngineRegistry | None = None) -> int:
     """Serve until SIGTERM or SIGINT, then shut down within `config.shutdown_timeout`."""
     console = Console(file=sys.stderr)
-    registry = EngineRegistry()
-    kit = kit or EngineKit(registry)
+    registry = registry or EngineRegistry()
     try:
-        server = RttServer(config, kit)  # checks the token rule before any model loads
+        server = RttServer(config, registry)  # checks the token rule before any model loads
         console.print("[dim]loading models…[/]")
-        await asyncio.to_thread(kit.load, config.pipeline)
+        await asyncio.to_thread(load_engines, registry, config.pipeline)
         async with server:
             address = f"{config.host}:{server.port}"
             console.print(

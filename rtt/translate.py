@@ -13,9 +13,9 @@ from rich.console import Console
 from pipeline.audio import open_source
 from pipeline.clock import RealClock, SimulatedClock
 from pipeline.config import PipelineConfig
+from pipeline.engine import EngineRegistry
 from pipeline.events import Error
 from pipeline.factory import build_pipeline, load_engines
-from pipeline.mt.engine import EngineRegistry
 from pipeline.stage import Source
 
 from .render import make_view

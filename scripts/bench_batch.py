@@ -2,7 +2,7 @@
 """Benchmark `rtt batch` (the offline path) against the live pipeline run with
 --no-realtime on the same files, in the same run: real-time factor of each, and
 quality of each on the sample corpus (WER of the transcript; BLEU and chrF of each
-translation at document level, as in METRICS.md).
+translation at document level, as in docs/metrics.md).
 
 Each path runs as its command would: the batch path gives Whisper and the LLM
 every core (they never run together with one file at a time), the live pipeline
@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.audio import open_source  # noqa: E402
 from pipeline.compute import resolve_device  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
+from pipeline.engine import EngineRegistry  # noqa: E402
 from pipeline.events import SourceCommit, TargetCommit  # noqa: E402
 from pipeline.factory import build_pipeline, load_engines, split_threads  # noqa: E402
-from pipeline.mt.engine import EngineRegistry  # noqa: E402
 from pipeline.offline import OfflineConfig, build_processor  # noqa: E402
 from rtt.corpus import load_corpus  # noqa: E402
 from rtt.settings import add_pipeline_options, config_from_args  # noqa: E402

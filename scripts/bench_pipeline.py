@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.audio import open_source  # noqa: E402
 from pipeline.compute import resolve_device  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
+from pipeline.engine import EngineRegistry  # noqa: E402
 from pipeline.events import Error, SourceCommit, TargetCommit  # noqa: E402
 from pipeline.factory import build_pipeline, load_engines, split_threads  # noqa: E402
-from pipeline.mt.engine import EngineRegistry  # noqa: E402
 from pipeline.observers import LatencyObserver  # noqa: E402
 from rtt.corpus import corpus_item  # noqa: E402
 from rtt.settings import add_pipeline_options, config_from_args  # noqa: E402
@@ -67,7 +67,7 @@ async def bench(config: PipelineConfig, audio: Path) -> dict:
     return {
         "events": events,
         "observer": observer,
-        "busy": pipeline.busy,
+        "busy": dict(pipeline.stats().busy),
         "wall": wall,
         "load": load_seconds,
         "errors": errors,

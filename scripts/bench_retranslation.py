@@ -40,7 +40,7 @@ from pipeline.config import MTConfig  # noqa: E402
 from pipeline.models.cache import resolve_model  # noqa: E402
 from pipeline.mt.ct2_backend import CT2GeneratorBackend  # noqa: E402
 from pipeline.mt.drafts import common_prefix  # noqa: E402
-from pipeline.mt.speculative import SpeculationConfig, SpeculativeBackend  # noqa: E402
+from pipeline.mt.speculative import SpeculativeBackend  # noqa: E402
 from pipeline.mt.stage import masked_partial  # noqa: E402
 from pipeline.mt.translator import TranslationRequest  # noqa: E402
 
@@ -48,10 +48,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "prefixes.json"
 
 
-def variants(default: SpeculationConfig) -> dict[str, tuple[SpeculationConfig, bool]]:
+def variants(default: MTConfig) -> dict[str, tuple[MTConfig, bool]]:
     """name -> (settings, draft model on); the first is the default configuration."""
-    exact = SpeculationConfig(mode="exact")
-    stable = SpeculationConfig(mode="stable", beta=0.5, verify_seen="sentence_end")
+    exact = MTConfig(speculative="exact", beta=1.0)
+    stable = MTConfig(speculative="stable", beta=0.5, verify_seen="sentence_end")
     return {
         "default": (default, False),
         "exact": (exact, False),
@@ -187,7 +187,7 @@ def exact_ceiling(plain: Track) -> dict:
 
 
 def summary(
-    plain: Track, track: Track, sentences: list[dict], config: SpeculationConfig, draft: bool
+    plain: Track, track: Track, sentences: list[dict], config: MTConfig, draft: bool
 ) -> dict:
     stats = track.backend.stats
     spent = (
@@ -267,7 +267,7 @@ def main() -> None:
     data = json.loads(args.fixture.read_text())
     sentences = select(data["sentences"], args.min_prefixes)
     mt = MTConfig()
-    default = SpeculationConfig.from_mt(mt)
+    default = mt
     chosen = variants(default)
     chosen = {
         k: v for k, v in chosen.items() if k == "default" or v != (default, False)
@@ -289,7 +289,7 @@ def main() -> None:
     tracks = {
         name: Track(
             SpeculativeBackend(target, cfg, draft=draft if use else None),
-            cfg.display_mask if cfg.mode == "stable" else 0,
+            cfg.display_mask if cfg.speculative == "stable" else 0,
         )
         for name, (cfg, use) in chosen.items()
     }

@@ -3,12 +3,12 @@
 
 1. Capacity: N concurrent plain streams, each a sample file sent at real time,
    for N = 1, 2, ... until the median time-to-final (end of an utterance's speech
-   to its final translation, METRICS.md) exceeds twice the single-stream value,
+   to its final translation, docs/metrics.md) exceeds twice the single-stream value,
    or --max-streams. Models: whisper-tiny.en + qwen2.5-coder-0.5b, then with
    --defaults the default models too.
 2. Fan-out: one room, one speaker, 200 listeners (in a separate process, so the
-   server's CPU time is its own), on a fake stage kit so that only the fan-out is
-   measured: server CPU seconds with 200 listeners against 1, and the spread of
+   server's CPU time is its own), on fake engines (`pipeline/fakes.py`: the
+   real composition, no model) so that the fan-out, not the models, is measured: server CPU seconds with 200 listeners against 1, and the spread of
    each commit's arrival across the listeners.
 
     .venv/bin/python scripts/load_server.py --json out/load_server.json
@@ -29,14 +29,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from websockets.asyncio.client import connect  # noqa: E402
+
 from pipeline.audio import open_source  # noqa: E402
 from pipeline.config import ASRConfig, ComputeConfig, MTConfig, PipelineConfig, SourceConfig  # noqa: E402
+from pipeline.engine import EngineRegistry  # noqa: E402
 from pipeline.events import from_json  # noqa: E402
-from pipeline.mt.engine import EngineRegistry  # noqa: E402
+from pipeline.factory import load_engines  # noqa: E402
+from pipeline.fakes import fake_model_folders, fake_registry, voiced  # noqa: E402
 from pipeline.observers import LatencyObserver, percentiles  # noqa: E402
 from rtt.client import ScaledClock  # noqa: E402
 from rtt.corpus import corpus_item  # noqa: E402
-from rtt.server import EngineKit, Limits, RttServer, ServerConfig  # noqa: E402
+from rtt.server import Limits, RttServer, ServerConfig  # noqa: E402
 from rtt.server.listener import event_fields  # noqa: E402
 
 SAMPLE = "short-workshop-en"
@@ -74,8 +78,6 @@ def model_config(asr: str, mt: str, fast: str | None = None) -> PipelineConfig:
 
 async def one_stream(url: str, audio: Path) -> list[float]:
     """Stream the file at real time as a plain stream; time-to-final of each utterance."""
-    from websockets.asyncio.client import connect
-
     observer = LatencyObserver()
     source = open_source(str(audio), stream="load", config=SourceConfig(chunk_seconds=0.1))
     async with connect(url) as ws:
@@ -97,15 +99,14 @@ async def one_stream(url: str, audio: Path) -> list[float]:
 
 async def capacity(config: PipelineConfig, max_streams: int) -> dict:
     registry = EngineRegistry()
-    kit = EngineKit(registry)
-    await asyncio.to_thread(kit.load, config)
+    await asyncio.to_thread(load_engines, registry, config)
     audio = corpus_item(SAMPLE).audio
     rounds = []
     with tempfile.TemporaryDirectory() as journal:
         server_config = ServerConfig(
             journal=Path(journal), port=0, pipeline=config, limits=Limits(max_rooms=64)
         )
-        async with RttServer(server_config, kit) as server:
+        async with RttServer(server_config, registry) as server:
             url = f"ws://127.0.0.1:{server.port}/ws"
             for n in range(1, max_streams + 1):
                 load = os.getloadavg()[0]
@@ -145,18 +146,37 @@ async def capacity(config: PipelineConfig, max_streams: int) -> dict:
     }
 
 
-async def fanout(listeners: int) -> dict:
-    from tests.rtt.server.helpers import FakeKit, pcm, speak_frames
+async def speak(url: str, audio: bytes, *, start: dict, speed: float, frame_seconds=0.1) -> None:
+    """Send `start`, 16 kHz PCM paced at `speed` x real time, then `stop`; wait for the end."""
+    async with connect(url) as ws:
+        await ws.send(json.dumps({"type": "start", "rate": 16000, **start}))
+        await ws.recv()
+        step = int(frame_seconds * 16000) * 2
+        for i in range(0, len(audio), step):
+            await ws.send(audio[i : i + step])
+            await asyncio.sleep(frame_seconds / speed)
+        await ws.send(json.dumps({"type": "stop"}))
+        async for _ in ws:
+            pass
 
+
+async def fanout(listeners: int) -> dict:
     results = {}
     for n in (1, listeners):
         with tempfile.TemporaryDirectory() as journal:
+            asr, mt = fake_model_folders(Path(journal) / "models")
+            pipeline = PipelineConfig(
+                asr=ASRConfig(model=str(asr), language="en"),
+                mt=MTConfig(model=str(mt), fast_model=None, draft_model=None, speculative="off"),
+            )
             config = ServerConfig(
                 journal=Path(journal),
                 port=0,
+                pipeline=pipeline,
                 limits=Limits(max_listeners=listeners + 10, max_sessions=listeners + 10),
             )
-            async with RttServer(config, FakeKit()) as server:
+            registry = fake_registry()
+            async with RttServer(config, registry) as server:
                 url = f"ws://127.0.0.1:{server.port}/ws"
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable,
@@ -169,15 +189,16 @@ async def fanout(listeners: int) -> dict:
                 )
                 assert (await proc.stdout.readline()).strip() == b"joined"
                 cpu = time.process_time()
-                await speak_frames(
+                await speak(
                     url,
-                    pcm(20.0),
+                    voiced(20.0).tobytes(),
                     speed=2.0,
                     start={"room": "fan", "targets": ["de"], "receive": False},
                 )
                 out = json.loads((await proc.stdout.readline()).decode())
                 await proc.wait()
                 cpu = time.process_time() - cpu
+            await asyncio.to_thread(registry.close)
         results[n] = {
             "listeners": n,
             "server_cpu_s": round(cpu, 3),

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.audio import open_source  # noqa: E402
 from pipeline.config import ASRConfig, ComputeConfig, MTConfig, PipelineConfig, SourceConfig  # noqa: E402
+from pipeline.engine import EngineRegistry  # noqa: E402
 from pipeline.events import TargetCommit, TargetPartial  # noqa: E402
 from pipeline.factory import build_pipeline  # noqa: E402
-from pipeline.mt.engine import EngineRegistry  # noqa: E402
 from pipeline.mt.translator import Translation, TranslationRequest  # noqa: E402
 from rtt.corpus import corpus_item  # noqa: E402
 

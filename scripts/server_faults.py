@@ -46,16 +46,18 @@ sys.path.insert(0, str(ROOT))
 
 from server_fuzz import fuzz_in_process, fuzz_on_sockets  # noqa: E402  (scripts/)
 
+from pipeline.fakes import voiced  # noqa: E402
 from rtt.client import listen  # noqa: E402
 from rtt.render import JsonlView  # noqa: E402
-from rtt.server import Limits, RttServer, ServerConfig  # noqa: E402
+from rtt.server import Limits  # noqa: E402
 from rtt.server.listener import Backoff  # noqa: E402
-from tests.rtt.server.clients import (  # noqa: E402
+from rtt.server.loopback import (  # noqa: E402
+    commits,
     connect_from,
+    fake_server,
     listen_until_closed,
     speak_until_closed,
 )
-from tests.rtt.server.helpers import FakeKit, commits, pcm  # noqa: E402
 
 COMMITS = ("source_commit", "target_commit")
 
@@ -63,7 +65,7 @@ COMMITS = ("source_commit", "target_commit")
 # -- 1 and 2: in process ------------------------------------------------------------------
 async def load(journal: Path, listeners: int) -> bool:
     limits = Limits(max_listeners=listeners + 10, max_sessions=listeners + 50)
-    async with RttServer(ServerConfig(journal=journal, port=0, limits=limits), FakeKit()) as srv:
+    async with fake_server(journal, limits=limits) as srv:
         url = f"ws://127.0.0.1:{srv.port}/ws"
         ready = [asyncio.Event() for _ in range(listeners)]
         tasks = [
@@ -76,7 +78,10 @@ async def load(journal: Path, listeners: int) -> bool:
         ]
         await asyncio.gather(*(e.wait() for e in ready))
         spoken, _ = await speak_until_closed(
-            url, pcm(10.0), start={"room": "fan", "targets": ["de"]}, address="127.0.0.3"
+            url,
+            voiced(10.0).tobytes(),
+            start={"room": "fan", "targets": ["de"]},
+            address="127.0.0.3",
         )
         await asyncio.sleep(0.5)
         await srv.close()
@@ -90,7 +95,7 @@ async def load(journal: Path, listeners: int) -> bool:
 
 
 async def idle_sockets(journal: Path, sockets: int) -> bool:
-    async with RttServer(ServerConfig(journal=journal, port=0), FakeKit()) as srv:
+    async with fake_server(journal) as srv:
         url = f"ws://127.0.0.1:{srv.port}/ws"
         held, refused = [], {}
         for i in range(sockets):
@@ -106,7 +111,10 @@ async def idle_sockets(journal: Path, sockets: int) -> bool:
         t0 = time.monotonic()
         speaker = asyncio.create_task(
             speak_until_closed(
-                url, pcm(4.0), start={"room": "legit", "targets": ["de"]}, address="127.0.0.2"
+                url,
+                voiced(4.0).tobytes(),
+                start={"room": "legit", "targets": ["de"]},
+                address="127.0.0.2",
             )
         )
         await asyncio.sleep(0.2)
@@ -144,7 +152,7 @@ async def catch_up_memory(journal: Path, mib: int, listeners: int) -> bool:
                 json.dumps({"type": "source_commit", "text": pad, "seq": seq, "channel": "source"})
                 + "\n"
             )
-    async with RttServer(ServerConfig(journal=journal, port=0), FakeKit()) as srv:
+    async with fake_server(journal) as srv:
         url = f"ws://127.0.0.1:{srv.port}/ws"
         base, peak, health = rss_mib(), 0.0, []
 
@@ -187,11 +195,13 @@ def raw_get(port: int) -> None:
 SERVE = """
 import asyncio, sys
 from pathlib import Path
+from pipeline.fakes import fake_config, fake_registry
 from rtt.server import ServerConfig
 from rtt.server_cli import _serve
-from tests.rtt.server.helpers import FakeKit
-config = ServerConfig(journal=Path(sys.argv[1]), port=int(sys.argv[2]), shutdown_timeout=5.0)
-sys.exit(asyncio.run(_serve(config, FakeKit())))
+journal = Path(sys.argv[1])
+pipeline = fake_config(journal.parent / "models")
+config = ServerConfig(journal=journal, port=int(sys.argv[2]), shutdown_timeout=5.0, pipeline=pipeline)
+sys.exit(asyncio.run(_serve(config, fake_registry())))
 """
 
 
@@ -289,7 +299,11 @@ def report(name: str, journal: Path, room: str, seen: list, extra: str = "") -> 
 
 async def speak(url: str, room: str, seconds: float, **kw):
     return await speak_until_closed(
-        url, pcm(seconds), start={"room": room, "targets": ["de"]}, address="127.0.0.2", **kw
+        url,
+        voiced(seconds).tobytes(),
+        start={"room": room, "targets": ["de"]},
+        address="127.0.0.2",
+        **kw,
     )
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from rtt.server import RttServer, ServerConfig
-from tests.rtt.server.helpers import FakeKit
+from rtt.server.loopback import fake_server
 
 __all__ = ["fuzz_in_process", "fuzz_on_sockets"]
 
@@ -104,7 +103,7 @@ async def fuzz_on_sockets(journal: Path, cases: int) -> bool:
         ",",
     ]
     codes: dict[int, int] = {}
-    async with RttServer(ServerConfig(journal=journal, port=0), FakeKit()) as srv:
+    async with fake_server(journal) as srv:
         url = f"ws://127.0.0.1:{srv.port}/ws"
         for i in range(cases):
             text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 5)))

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from faster_whisper.audio import decode_audio  # noqa: E402
 
 from pipeline.config import ASRConfig, ComputeConfig, MTConfig, PipelineConfig, SourceConfig  # noqa: E402
+from pipeline.engine import EngineRegistry  # noqa: E402
 from pipeline.events import (
     AudioChunk,
     SourceCommit,
@@ -43,7 +44,6 @@ from pipeline.events import (
     TargetCommit,
     TargetPartial,
 )  # noqa: E402
-from pipeline.mt.engine import EngineRegistry  # noqa: E402
 from rtt.corpus import corpus_item  # noqa: E402
 from rtt.tui import LiveApp, LiveSession, LiveStats  # noqa: E402
 

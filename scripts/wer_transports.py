@@ -36,6 +36,13 @@ from whisper_normalizer.english import EnglishTextNormalizer  # noqa: E402
 
 from pipeline.asr.stage import ASRStage  # noqa: E402
 from pipeline.audio import PcmSource, StreamSource, open_source  # noqa: E402
+from pipeline.audio.loopback import (  # noqa: E402
+    LiveServer,
+    ffmpeg,
+    ffmpeg_sender,
+    free_port,
+    serve_dir,
+)
 from pipeline.clock import SimulatedClock  # noqa: E402
 from pipeline.config import ASRConfig, ComputeConfig, PipelineConfig, SourceConfig  # noqa: E402
 from pipeline.events import SourceCommit  # noqa: E402
@@ -44,13 +51,6 @@ from pipeline.mt.engine import EngineRegistry  # noqa: E402
 from pipeline.runner import Pipeline  # noqa: E402
 from pipeline.vad.stage import VADStage  # noqa: E402
 from rtt.corpus import corpus_item  # noqa: E402
-from tests.pipeline.audio.netserve import (  # noqa: E402
-    LiveServer,
-    ffmpeg,
-    ffmpeg_sender,
-    free_port,
-    serve_dir,
-)
 
 NET = SourceConfig(realtime=False, timeout=5.0, reconnect=0.0)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import ASRConfig, ComputeConfig, MTConfig, PipelineConfig, SourceConfig
+from pipeline.engine import EngineRegistry
 from pipeline.models.cache import is_installed, model_dir
-from pipeline.mt.engine import EngineRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -26,6 +26,7 @@ from ..events import (
     SpeechStart,
     Word,
 )
+from ..stage import Capabilities, Stage
 from .agreement import AgreementBuffer
 from .backend import ASRRequest
 from .engine import ASREngine
@@ -37,7 +38,9 @@ _SENTENCE_END = (".", "?", "!", "。", "？", "！")
 _CONTEXT_CHARS = 600
 
 
-class ASRStage:
+class ASRStage(Stage):
+    capabilities = Capabilities(deferred=True)
+
     def __init__(self, engine: ASREngine, config: ASRConfig) -> None:
         self.engine = engine
         self.config = config

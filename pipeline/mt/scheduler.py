@@ -3,7 +3,9 @@
 Commits are never dropped and run first, in order. Partials are tentative: at
 most one waits per language, and a newer one replaces it, so when the
 translator is behind stale re-translations are skipped, never queued. A
-partial for a sentence that has since been committed is dropped.
+partial for a sentence that has since been committed is dropped. Waiting
+partials are served round-robin over languages, so one language cannot starve
+the others.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class LatestWinsScheduler:
         self._commits: deque[Job] = deque()
         self._partials: dict[str, Job] = {}
         self._committed: set[tuple[str, int]] = set()
+        self._served: dict[str, int] = {}  # language -> turn it was last served a partial
+        self._turn = 0
         self.skipped = 0  # partials replaced before they ran
 
     def commit(self, lang: str, sentence: Sentence) -> None:
@@ -54,10 +58,15 @@ class LatestWinsScheduler:
         if self._commits:
             return self._commits.popleft()
         if self._partials:
-            lang = next(iter(self._partials))
+            lang = min(self._partials, key=lambda lang: self._served.get(lang, -1))
+            self._turn += 1
+            self._served[lang] = self._turn
             return self._partials.pop(lang)
         return None
 
-    def drop_partials(self) -> None:
-        self.skipped += len(self._partials)
-        self._partials.clear()
+    def drop_partials(self, langs: tuple[str, ...] | None = None) -> None:
+        """Drop the waiting partials (of these languages only, if given)."""
+        for lang in list(self._partials):
+            if langs is None or lang in langs:
+                del self._partials[lang]
+                self.skipped += 1

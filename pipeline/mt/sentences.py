@@ -14,34 +14,38 @@ import pysbd
 
 from ..events import Word
 
-__all__ = ["Sentence", "SentenceBuffer"]
+__all__ = ["Sentence", "SentenceBuffer", "segmenter", "split_words"]
 
-# pysbd knows these; others fall back to English rules, which is fine for punctuation.
-_PYSBD_LANGS = {
-    "en",
-    "de",
-    "es",
-    "fr",
-    "it",
-    "nl",
-    "pl",
-    "ru",
-    "zh",
-    "ja",
-    "el",
-    "ar",
-    "hi",
-    "fa",
-    "hy",
-    "my",
-    "am",
-    "bg",
-    "da",
-    "kk",
-    "mr",
-    "sk",
-    "ur",
-}
+
+def segmenter(language: str) -> pysbd.Segmenter:
+    """pysbd's splitter for a language; languages it has no rules for get English rules,
+    which split on punctuation fine."""
+    try:
+        return pysbd.Segmenter(language=language, clean=False)
+    except ValueError:
+        return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_words(splitter: pysbd.Segmenter, words: Sequence[Word]) -> list[list[Word]]:
+    """The one sentence mapper: pysbd's sentences of the words' text, mapped back onto
+    the words by counting non-space characters (robust to how pysbd treats whitespace
+    and to repeated sentences). Every word lands in exactly one group."""
+    sentences = splitter.segment(" ".join(w.word for w in words))
+    groups: list[list[Word]] = []
+    i = 0
+    for sentence in sentences:
+        want = sum(not c.isspace() for c in sentence)
+        group: list[Word] = []
+        got = 0
+        while i < len(words) and got < want:
+            group.append(words[i])
+            got += sum(not c.isspace() for c in words[i].word)
+            i += 1
+        if group:
+            groups.append(group)
+    if i < len(words):  # never lose words, whatever pysbd returned
+        groups.append(list(words[i:]))
+    return groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class Sentence:
     index: int  # per stream
     utterance: int  # the utterance its last word belongs to
     words: tuple[Word, ...]
+    lang: str = "en"  # the source language it was spoken in
 
     @property
     def text(self) -> str:
@@ -64,19 +69,20 @@ class Sentence:
 
 
 class SentenceBuffer:
-    def __init__(self, language: str = "en") -> None:
-        self._segmenter = pysbd.Segmenter(
-            language=language if language in _PYSBD_LANGS else "en", clean=False, char_span=True
-        )
+    """The open sentence of one source language; `next_index` continues a stream's count."""
+
+    def __init__(self, language: str = "en", *, next_index: int = 0) -> None:
+        self.language = language
+        self._segmenter = segmenter(language)
         self._words: list[Word] = []
         self._utterance = 0
-        self.next_index = 0  # index of the open sentence
+        self.next_index = next_index  # index of the open sentence
 
     @property
     def open(self) -> Sentence | None:
         if not self._words:
             return None
-        return Sentence(self.next_index, self._utterance, tuple(self._words))
+        return Sentence(self.next_index, self._utterance, tuple(self._words), self.language)
 
     def add(self, words: Sequence[Word], utterance: int) -> list[Sentence]:
         """Append committed words; return the sentences this completes."""
@@ -92,7 +98,9 @@ class SentenceBuffer:
         return self._close(len(self._words)) if self._words else None
 
     def _close(self, count: int) -> Sentence:
-        sentence = Sentence(self.next_index, self._utterance, tuple(self._words[:count]))
+        sentence = Sentence(
+            self.next_index, self._utterance, tuple(self._words[:count]), self.language
+        )
         self._words = self._words[count:]
         self.next_index += 1
         return sentence
@@ -101,15 +109,5 @@ class SentenceBuffer:
         """Word count of the first sentence, if pysbd sees another after it."""
         if len(self._words) < 2:
             return None
-        text = " ".join(w.word for w in self._words)
-        spans = self._segmenter.segment(text)
-        if len(spans) < 2:
-            return None
-        boundary = spans[0].end
-        length, count = 0, 0
-        for word in self._words:
-            length += len(word.word) + 1
-            count += 1
-            if length >= boundary:
-                break
-        return count if 0 < count < len(self._words) else None
+        groups = split_words(self._segmenter, self._words)
+        return len(groups[0]) if len(groups) >= 2 else None

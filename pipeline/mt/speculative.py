@@ -34,10 +34,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
+from ..audio_format import SENTENCE_END
 from ..config import MTConfig
 from ..errors import ConfigError, ModelError
 from .ct2_backend import CT2GeneratorBackend, reply_complete
@@ -45,45 +45,7 @@ from .drafts import DraftModel, DraftSource, PreviousHypothesis, PromptLookup
 from .translator import Translation, TranslationRequest
 from .verify import PositionScore, verify_draft
 
-__all__ = ["SpeculationConfig", "SpeculationStats", "SpeculativeBackend"]
-
-
-@dataclass(frozen=True, slots=True)
-class SpeculationConfig:
-    mode: Literal["exact", "stable"] = "exact"
-    beta: float = 1.0  # stable mode: keep a seen draft token with p >= beta * p(best)
-    display_mask: int = 3  # stable mode: last tokens of a partial that are not yet shown
-    prompt_lookup: bool = False  # n-gram lookup in the source as a draft source
-    draft_k: int = 6  # tokens the draft model decodes ahead
-    min_draft: int = 4  # shorter guesses are not worth a verification pass
-    # stable mode, beta > 0: verify the seen part at every update, or only when the
-    # source ends a sentence (the final translation); between passes it is kept as is
-    verify_seen: Literal["every", "sentence_end"] = "sentence_end"
-
-    @classmethod
-    def from_mt(cls, mt: MTConfig) -> SpeculationConfig:
-        """The speculation settings of a pipeline's MT section (mode "off" is the caller's)."""
-        return cls(
-            mode=mt.speculative,  # type: ignore[arg-type]
-            beta=mt.beta,
-            display_mask=mt.display_mask,
-            prompt_lookup=mt.prompt_lookup,
-            draft_k=mt.draft_k,
-            min_draft=mt.min_draft,
-            verify_seen=mt.verify_seen,
-        )
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("exact", "stable"):
-            raise ConfigError(f"speculative mode must be exact or stable, got {self.mode!r}")
-        if not 0.0 <= self.beta <= 1.0:
-            raise ConfigError(f"beta must be within [0, 1], got {self.beta}")
-        if self.verify_seen not in ("every", "sentence_end"):
-            raise ConfigError(
-                f"verify_seen must be every or sentence_end, got {self.verify_seen!r}"
-            )
-        if self.display_mask < 0 or self.draft_k < 1 or self.min_draft < 1:
-            raise ConfigError("display_mask must be >= 0, draft_k and min_draft >= 1")
+__all__ = ["SpeculationStats", "SpeculativeBackend"]
 
 
 @dataclass(slots=True)
@@ -107,6 +69,9 @@ class SpeculationStats:
         return self.accepted / self.proposed if self.proposed else 0.0
 
 
+_EXACT = MTConfig(speculative="exact", beta=1.0)
+
+
 class SpeculativeBackend:
     """A `Translator` that verifies `request.draft` with the target model before decoding.
 
@@ -117,15 +82,20 @@ class SpeculativeBackend:
     def __init__(
         self,
         target: CT2GeneratorBackend,
-        config: SpeculationConfig = SpeculationConfig(),
+        config: MTConfig = _EXACT,
         *,
         draft: CT2GeneratorBackend | None = None,
     ) -> None:
+        """`config` is the pipeline's MT section (its speculation settings, validated there)."""
+        if config.speculative not in ("exact", "stable"):
+            raise ConfigError(
+                f"speculative mode must be exact or stable, got {config.speculative!r}"
+            )
         self.target = target
         self.draft = draft
         self.config = config
         suffix = f"+{draft.name}" if draft is not None else ""
-        self.name = f"spec-{config.mode}:{target.name}{suffix}"
+        self.name = f"spec-{config.speculative}:{target.name}{suffix}"
         self.stats = SpeculationStats()
         self._static_ids: dict[tuple[str, ...], list[int]] = {}
 
@@ -197,8 +167,8 @@ class SpeculativeBackend:
 
 
 # When a request does not say whether it is final: an open sentence (a partial)
-# rarely ends with these; a finished one (the final) does.
-_SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？")
+# rarely ends with sentence-final punctuation; a finished one (the final) does.
+_SENTENCE_ENDS = SENTENCE_END
 
 
 class _Run:
@@ -245,7 +215,7 @@ class _Run:
         )
 
     def decode(self) -> tuple[list[int], int]:
-        if self.config.mode == "stable" and self.draft and not self._pass_due():
+        if self.config.speculative == "stable" and self.draft and not self._pass_due():
             self._append(self.draft[: self._seen()])  # kept as seen, without a pass
         while not self.finished and len(self.out) < self.limit:
             proposal = self._cheap_proposal()
@@ -306,12 +276,12 @@ class _Run:
         self.finished = self.finished or verdict.finished
 
     def _beta(self) -> float:
-        return self.config.beta if self.config.mode == "stable" else 1.0
+        return self.config.beta if self.config.speculative == "stable" else 1.0
 
     def _biased_until(self) -> int:
         """Proposal positions inside the seen part of the previous translation."""
         n = len(self.out)
-        if self.config.mode != "stable" or self.draft[:n] != self.out:
+        if self.config.speculative != "stable" or self.draft[:n] != self.out:
             return 0
         return max(0, self._seen() - n)
 

@@ -1,11 +1,20 @@
 """Incremental translation stage: re-translate the open sentence as words commit.
 
-Committed source words are assembled into sentences. Each change of the open
-sentence schedules a tentative re-translation (target_partial) per language,
-latest-wins; each completed sentence schedules its final translation
-(target_commit), which is never dropped and always uses the main model. When
-a job starts more than `fallback_lag` seconds behind the audio (stream clock),
-partials switch to the fast model until the lag is back under `recover_lag`.
+The one multi-language translator. Committed source words are assembled into
+sentences. Each change of the open sentence schedules a tentative
+re-translation (target_partial) per target language, latest-wins; each
+completed sentence schedules its final translation (target_commit), which is
+never dropped and always uses the main model. When a job starts more than
+`fallback_lag` seconds behind the audio (stream clock), partials switch to the
+fast model until the lag is back under `recover_lag`.
+
+- Targets change in band (`SetTargets`, `AddTarget`): a language added
+  mid-utterance first gets the sentences of the current utterance, so its first
+  sentence is whole. Partials are served round-robin over languages.
+- The source language follows each commit's `lang`: a commit in another
+  language closes the open sentence, and later sentences are split and
+  translated as that language. A target equal to a sentence's source language
+  gets the source text as it is, with no model call.
 """
 
 from __future__ import annotations
@@ -14,13 +23,24 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from ..config import MTConfig
-from ..events import End, Event, Flush, SourceCommit, SpeechEnd, TargetCommit, TargetPartial
-from ..stage import Clock
+from ..events import (
+    AddTarget,
+    End,
+    Event,
+    Flush,
+    SetTargets,
+    SourceCommit,
+    SpeechEnd,
+    TargetCommit,
+    TargetPartial,
+)
+from ..stage import Capabilities, Clock, Stage
+from ..stats import StageReport, TranslatorStats
 from .scheduler import Job, LatestWinsScheduler
 from .sentences import Sentence, SentenceBuffer
 from .translator import Translation, TranslationRequest
 
-__all__ = ["TranslateStage", "masked_partial"]
+__all__ = ["Engine", "TranslateStage", "masked_partial"]
 
 
 def masked_partial(text: str, mask: int) -> str:
@@ -38,10 +58,10 @@ class Engine(Protocol):
     async def translate(self, request: TranslationRequest) -> Translation: ...
 
 
-class TranslateStage:
+class TranslateStage(Stage):
     # process() only updates state, so the runner may forward source events while a
     # translation is in flight (on a real clock): captions of the source never wait for MT.
-    concurrent_work = True
+    capabilities = Capabilities(deferred=True, overlaps=True)
 
     def __init__(
         self, engine: Engine, config: MTConfig, *, clock: Clock, fast_engine: Engine | None = None
@@ -50,36 +70,26 @@ class TranslateStage:
         self.clock = clock
         self.fast_engine = fast_engine
         self.config = config
-        self.targets = config.targets
-        self._sentences: SentenceBuffer | None = None
+        self.targets = tuple(dict.fromkeys(config.targets))
+        self._sentences: SentenceBuffer | None = None  # of the current source language
+        self._utterance: list[Sentence] = []  # sentences completed in the current utterance
         self._scheduler = LatestWinsScheduler()
         self._drafts: dict[tuple[str, int], str] = {}  # last translation per (lang, sentence)
-        self._source_lang = "en"
         self._stream = ""
         self.degraded = False  # partials on the fast model
         self.steps = 0  # sequential decoder steps, for metrics
 
-    @property
-    def skipped(self) -> int:
-        """Stale partial re-translations skipped because a newer one replaced them."""
-        return self._scheduler.skipped
-
-    def set_targets(self, targets: tuple[str, ...]) -> None:
-        """Translate sentences scheduled from now on into these languages."""
-        self.targets = tuple(targets)
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
     # -- stage contract ---------------------------------------------------------
     async def process(self, event: Event) -> AsyncIterator[Event]:
+        if isinstance(event, (SetTargets, AddTarget)):
+            new = event.targets if isinstance(event, SetTargets) else (*self.targets, event.lang)
+            self._set_targets(new)
+            return  # handled: control does not travel further
         if isinstance(event, SourceCommit):
             self._on_commit(event)
         elif isinstance(event, (SpeechEnd, Flush, End)):
             self._close_sentence()
+            self._utterance = []
         if isinstance(event, End):
             self._scheduler.drop_partials()
             while self._scheduler.has_commits():  # nothing committed is lost
@@ -94,26 +104,55 @@ class TranslateStage:
         job = self._scheduler.next()
         if job is None:
             return
+        sentence = job.sentence
+        if sentence.lang == job.lang:  # the target is the language spoken: nothing to translate
+            yield self._result_event(job, sentence.text)
+            return
         engine = self._engine_for(job)
-        draft = self._drafts.get((job.lang, job.sentence.index))
+        draft = self._drafts.get((job.lang, sentence.index))
         request = TranslationRequest(
-            job.sentence.text, self._source_lang, job.lang, draft=draft, final=job.final
+            sentence.text, sentence.lang, job.lang, draft=draft, final=job.final
         )
         result = await engine.translate(request)
         self.steps += result.steps
         yield self._result_event(job, result.text)
 
+    def report(self) -> StageReport:
+        return StageReport(
+            translator=TranslatorStats(
+                targets=self.targets,
+                source_lang=self._sentences.language if self._sentences else None,
+                degraded=self.degraded,
+                skipped=self._scheduler.skipped,
+                steps=self.steps,
+            )
+        )
+
     # -- internals --------------------------------------------------------------
+    def _set_targets(self, targets: tuple[str, ...]) -> None:
+        targets = tuple(dict.fromkeys(targets))
+        added = [lang for lang in targets if lang not in self.targets]
+        self._scheduler.drop_partials(tuple(t for t in self.targets if t not in targets))
+        self.targets = targets
+        for lang in added:  # the current utterance first, so the first sentence is whole
+            for sentence in self._utterance:
+                self._scheduler.commit(lang, sentence)
+            self._schedule_partial((lang,))
+
     def _on_commit(self, event: SourceCommit) -> None:
         self._stream = event.stream
-        if self._sentences is None:
-            self._source_lang = event.lang
-            self._sentences = SentenceBuffer(event.lang)
+        if self._sentences is None or event.lang != self._sentences.language:
+            self._close_sentence()  # another language: what was open is a sentence of its own
+            start = self._sentences.next_index if self._sentences is not None else 0
+            self._sentences = SentenceBuffer(event.lang, next_index=start)
         for sentence in self._sentences.add(event.words, event.utterance):
             self._schedule_commit(sentence)
-        open_sentence = self._sentences.open
+        self._schedule_partial(self.targets)
+
+    def _schedule_partial(self, langs: tuple[str, ...]) -> None:
+        open_sentence = self._sentences.open if self._sentences is not None else None
         if open_sentence is not None and self.config.partials:
-            for lang in self.targets:
+            for lang in langs:
                 self._scheduler.partial(lang, open_sentence)
 
     def _close_sentence(self) -> None:
@@ -121,6 +160,7 @@ class TranslateStage:
             self._schedule_commit(sentence)
 
     def _schedule_commit(self, sentence: Sentence) -> None:
+        self._utterance.append(sentence)
         for lang in self.targets:
             self._scheduler.commit(lang, sentence)
 
@@ -148,6 +188,6 @@ class TranslateStage:
             self._drafts.pop(key, None)
             return TargetCommit(**common, start=sentence.start, end=sentence.end)
         self._drafts[key] = text  # the draft is the whole translation; only the display is masked
-        if self.config.speculative == "stable":
+        if self.config.speculative == "stable" and sentence.lang != job.lang:
             common["text"] = masked_partial(text, self.config.display_mask)
         return TargetPartial(**common)

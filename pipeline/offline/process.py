@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Protocol
 
 from ..config import PipelineConfig
+from ..engine import EngineRegistry, MTEngine
 from ..factory import asr_engine, mt_engines
-from ..mt.engine import EngineRegistry, MTEngine
 from .config import OfflineConfig
 from .result import OfflineResult
 from .segment import RATE, asr_windows, read_audio, speech_segments

@@ -8,6 +8,10 @@ split into balanced parts, and each part takes the times of the stretch of sourc
 words at the same share of the sentence. Finally every cue is held for at least
 `min_duration` and long enough to read at `max_cps`, without running into the
 next cue or past the end of the audio.
+
+This is the one subtitle builder: `rtt batch` feeds it the sentences of a whole
+file; the live TUI's Save feeds it what a stream committed (`stream_sentences`,
+`span_sentences`), so both write the same cues for the same events.
 """
 
 from __future__ import annotations
@@ -17,11 +21,25 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pysubs2
+
+from ..audio_format import SENTENCE_END
 from ..events import Word
-from ..mt.sentences import Sentence
+from ..mt.sentences import Sentence, segmenter, split_words
 from .config import SubtitleLimits
 
-__all__ = ["Cue", "bilingual_cues", "fits", "source_cues", "split_text", "target_cues", "wrap"]
+__all__ = [
+    "Cue",
+    "bilingual_cues",
+    "fits",
+    "source_cues",
+    "span_sentences",
+    "split_text",
+    "stream_sentences",
+    "subtitle_text",
+    "target_cues",
+    "wrap",
+]
 
 _CLAUSE_END = (",", ";", ":", "，", "、", "；")
 
@@ -84,6 +102,47 @@ def bilingual_cues(
     return _finish(cues, limits, duration)
 
 
+def stream_sentences(
+    utterances: Sequence[tuple[int, Sequence[Word]]], language: str
+) -> list[Sentence]:
+    """The sentences of a stream's committed words: each utterance's words (in order) split by
+    the one sentence mapper, as the translator splits them (an utterance end ends a sentence)."""
+    splitter = segmenter(language)
+    out: list[Sentence] = []
+    for utterance, words in utterances:
+        if words:
+            for group in split_words(splitter, words):
+                out.append(Sentence(len(out), utterance, tuple(group), language))
+    return out
+
+
+def span_sentences(
+    words: Sequence[Word], spans: Sequence[tuple[int, int, float, float]]
+) -> list[Sentence]:
+    """A translation's sentences, timed by the source words inside each committed span
+    (sentence index, utterance, start, end); a span without words gets one of its own."""
+    out: list[Sentence] = []
+    for index, utterance, start, end in spans:
+        inside = tuple(w for w in words if w.start >= start - 1e-3 and w.end <= end + 1e-3)
+        out.append(Sentence(index, utterance, inside or (Word("", start, end),)))
+    return out
+
+
+def subtitle_text(cues: Sequence[Cue], fmt: str) -> str:
+    """SRT or VTT text of the cues."""
+    subs = pysubs2.SSAFile()
+    for cue in cues:
+        # pysubs2 keeps times in integer milliseconds; "\N" is its line break
+        subs.append(
+            pysubs2.SSAEvent(
+                start=round(cue.start * 1000),
+                end=round(cue.end * 1000),
+                text=cue.text.replace("\n", r"\N"),
+            )
+        )
+    return subs.to_string(fmt)
+
+
 # --- text ------------------------------------------------------------------
 
 
@@ -127,7 +186,7 @@ def _two_line_cost(tokens: list[str], joiner: str, k: int, limits: SubtitleLimit
     cost = float(max(len(first), len(second)))
     if max(len(first), len(second)) > limits.max_line:
         cost += 1000  # only when no split fits
-    if tokens[k - 1].endswith(_CLAUSE_END + (".", "!", "?")):
+    if tokens[k - 1].endswith(_CLAUSE_END + SENTENCE_END):
         cost -= 4  # a line that ends a clause reads better
     return cost
 
@@ -174,7 +233,7 @@ def _group_ok(group: Sequence[Word], limits: SubtitleLimits) -> bool:
 def _group_cost(group: Sequence[Word], limits: SubtitleLimits) -> float:
     """Fewest cues first; then breaks at punctuation; then cues of even length."""
     fill = min(1.0, len(_join(group)) / limits.max_chars)
-    clause = group[-1].word.endswith(_CLAUSE_END + (".", "!", "?", "…"))
+    clause = group[-1].word.endswith(_CLAUSE_END + SENTENCE_END)
     return 10.0 + (0.0 if clause else 3.0) + 4.0 * (1.0 - fill) ** 2
 
 

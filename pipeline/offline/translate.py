@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from ..mt.engine import MTEngine
+from ..engine import MTEngine
 from ..mt.sentences import Sentence
 from ..mt.translator import TranslationRequest
 

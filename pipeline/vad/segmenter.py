@@ -21,12 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..audio_format import RATE
 from ..config import VADConfig
 from ..errors import ConfigError
 
 __all__ = ["Segment", "SegmentAudio", "SegmentEnd", "SegmentStart", "UtteranceSegmenter"]
-
-RATE = 16000
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import numpy as np
 from ..config import VADConfig
 from ..errors import ConfigError
 from ..events import AudioChunk, End, Event, Flush, SpeechEnd, SpeechStart
+from ..stage import Stage
 from .classifier import FrameClassifier
 from .segmenter import RATE, Segment, SegmentAudio, SegmentStart, UtteranceSegmenter
 from .silero import SileroClassifier, check_silero_config
@@ -40,7 +41,7 @@ def make_classifier(config: VADConfig) -> FrameClassifier:
     return SileroClassifier(config) if config.backend == "silero" else WebRtcClassifier(config)
 
 
-class VADStage:
+class VADStage(Stage):
     def __init__(
         self, config: VADConfig, *, stream: str, classifier: FrameClassifier | None = None
     ) -> None:

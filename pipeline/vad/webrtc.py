@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import webrtcvad
 
+from ..audio_format import RATE
 from ..config import VADConfig
 from ..errors import ConfigError
 
 __all__ = ["WebRtcClassifier", "check_webrtc_config"]
 
-RATE = 16000
 _FRAME_MS = (10, 20, 30)
 
 

@@ -15,8 +15,8 @@ from rich.markup import escape
 
 from pipeline.audio.urls import mask_url
 from pipeline.config import PipelineConfig
+from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
-from pipeline.mt.engine import EngineRegistry
 from pipeline.offline import OfflineConfig, build_processor
 
 from ..settings import add_pipeline_options, config_from_args

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pysubs2
-
 from pipeline.events import to_json
 from pipeline.offline import (
     Cue,
@@ -29,6 +27,7 @@ from pipeline.offline import (
     source_cues,
     target_cues,
 )
+from pipeline.offline.subtitles import subtitle_text
 from rtt.durable import fsync_dir, make_dirs
 
 __all__ = [
@@ -86,20 +85,6 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:  # KeyboardInterrupt included: never leave the temporary behind
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def subtitle_text(cues: Sequence[Cue], fmt: str) -> str:
-    subs = pysubs2.SSAFile()
-    for cue in cues:
-        # pysubs2 keeps times in integer milliseconds; "\N" is its line break
-        subs.append(
-            pysubs2.SSAEvent(
-                start=round(cue.start * 1000),
-                end=round(cue.end * 1000),
-                text=cue.text.replace("\n", r"\N"),
-            )
-        )
-    return subs.to_string(fmt)
 
 
 def transcript_text(lines: Sequence[str]) -> str:

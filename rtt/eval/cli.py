@@ -8,8 +8,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
-from pipeline.mt.engine import EngineRegistry
 from rtt.corpus import DEFAULT_MANIFEST, load_corpus
 
 from .sweep import DEFAULT_SWEEP, QUICK_SWEEP, EvalPlan, load_sweep
@@ -19,7 +19,7 @@ __all__ = ["add_eval_parser", "run_eval"]
 EPILOG = f"""\
 Every setting runs computation-unaware (a simulated clock: repeatable, free of this
 machine's speed); settings marked headline also run computation-aware (the audio
-at real-time pace: costs the corpus length each). Definitions: METRICS.md.
+at real-time pace: costs the corpus length each). Definitions: docs/metrics.md.
 
 examples:
   rtt eval --quick                          small models, a few short items (~2 min on 2 cores)

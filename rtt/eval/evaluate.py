@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pipeline.compute import resolve_device
+from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
 from pipeline.events import to_json
 from pipeline.factory import split_threads
-from pipeline.mt.engine import EngineRegistry
 from rtt import __version__
 from rtt.corpus import CorpusItem
 
@@ -82,11 +82,7 @@ def _models(setting: Setting) -> dict[str, Any]:
     compute = split_threads(config.compute)
     device, compute_type = resolve_device(compute)
     mt = config.mt
-    draft_used = (
-        mt.speculative != "off"
-        and mt.draft_model
-        and (mt.use_draft_model == "yes" or (mt.use_draft_model == "auto" and device == "cuda"))
-    )
+    draft_used = mt.speculative != "off" and mt.draft_model and mt.use_draft_model
     return {
         "asr": config.asr.model,
         "mt": mt.model,

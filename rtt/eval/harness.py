@@ -20,9 +20,9 @@ from typing import Literal
 from pipeline.audio import open_source
 from pipeline.clock import RealClock, SimulatedClock
 from pipeline.config import PipelineConfig
+from pipeline.engine import EngineRegistry
 from pipeline.events import Event
 from pipeline.factory import asr_engine, build_pipeline, load_engines
-from pipeline.mt.engine import EngineRegistry
 from pipeline.runner import Pipeline
 from rtt.corpus import CorpusItem
 
@@ -105,7 +105,7 @@ async def run_item(
         mode=mode,
         targets=config.mt.targets,
         events=tuple(recorder.events),
-        busy={k: round(v, 3) for k, v in pipeline.busy.items()},
+        busy={k: round(v, 3) for k, v in pipeline.stats().busy.items()},
         wall_s=round(time.perf_counter() - started, 3),
         audio_s=item.duration,
     )

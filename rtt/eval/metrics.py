@@ -1,4 +1,4 @@
-"""Pure metric functions for streaming translation (definitions: METRICS.md).
+"""Pure metric functions for streaming translation (definitions: docs/metrics.md).
 
 Nothing here runs a model or reads a clock: every function takes texts, times and
 counts and returns numbers, so each one is checked against hand-worked examples.

@@ -168,7 +168,7 @@ def write_report(results: dict[str, Any], out: Path, plots: Sequence[str] = PLOT
         f"- items: {len(meta['items'])} ({meta['audio_s']} s of audio): {', '.join(meta['items'])}",
         f"- target languages: {meta['targets']}",
         f"- reference word end times: {meta['word_times']}",
-        "- definitions: METRICS.md (AL/LAAL per reference utterance, delays from its start; TTF from its end; "
+        "- definitions: docs/metrics.md (AL/LAAL per reference utterance, delays from its start; TTF from its end; "
         "NE = erased tokens / final tokens; RTF = compute seconds / audio seconds, all stages summed).",
         "",
         "## Headline",

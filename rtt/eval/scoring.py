@@ -1,4 +1,4 @@
-"""Score one recorded run of one corpus item (definitions: METRICS.md).
+"""Score one recorded run of one corpus item (definitions: docs/metrics.md).
 
 Input: the item's references, the events the pipeline emitted (with their
 `emitted` stamps) and the end time of every reference word. Output: a plain dict

@@ -1,7 +1,6 @@
 """The websocket server: streams, rooms with many listeners, the captions page (docs/protocol.md)."""
 
 from .app import RttServer, ServerConfig, is_loopback
-from .engines import EngineKit, StageKit
 from .journal import Journal, Retention
 from .protocol import PROTOCOL_VERSION, Close
 from .rooms import Limits
@@ -9,12 +8,10 @@ from .rooms import Limits
 __all__ = [
     "PROTOCOL_VERSION",
     "Close",
-    "EngineKit",
     "Journal",
     "Limits",
     "Retention",
     "RttServer",
     "ServerConfig",
-    "StageKit",
     "is_loopback",
 ]

@@ -28,10 +28,10 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from pipeline.config import PipelineConfig
+from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
 
 from .credentials import SUBPROTOCOL, TokenStore
-from .engines import StageKit
 from .journal import Journal, Retention
 from .metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from .rooms import Limits, Rooms
@@ -101,9 +101,13 @@ def is_loopback(host: str) -> bool:
 
 
 class RttServer:
-    """`async with RttServer(config, kit) as server:` serves on `server.port` until the block ends."""
+    """`async with RttServer(config, registry) as server:` serves on `server.port` until the block ends.
 
-    def __init__(self, config: ServerConfig, kit: StageKit) -> None:
+    Every room builds its pipeline with `pipeline.factory` on the engines of `registry`
+    (loaded once for the whole server; `pipeline.fakes.fake_registry()` in tests).
+    """
+
+    def __init__(self, config: ServerConfig, registry: EngineRegistry) -> None:
         self.tokens = TokenStore([config.token or "", *config.tokens])
         if not is_loopback(config.host) and not self.tokens:
             raise ConfigError(
@@ -114,7 +118,7 @@ class RttServer:
         self.metrics = ServerMetrics()
         self.journal = Journal(config.journal, config.retention)
         self.rooms = Rooms(journal=self.journal, limits=config.limits, metrics=self.metrics)
-        self.ctx = ServerContext(self.rooms, kit, config.pipeline, config.limits, self.metrics)
+        self.ctx = ServerContext(self.rooms, registry, config.pipeline, config.limits, self.metrics)
         self._trusted = [ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies]
         self._server: Server | None = None
         self._pruner: asyncio.Task | None = None

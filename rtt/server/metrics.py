@@ -17,6 +17,7 @@ from prometheus_client import (
 )
 
 from pipeline.events import Event, SourceCommit, TargetCommit
+from pipeline.stats import PipelineStats
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServerMetrics"]
 
@@ -94,8 +95,9 @@ class ServerMetrics:
         elif isinstance(event, TargetCommit):
             self.latency.labels("mt", "commit").observe(max(0.0, event.emitted - event.end))
 
-    def add_busy(self, busy: dict[str, float]) -> None:
-        for stage, seconds in busy.items():
+    def add_stats(self, stats: PipelineStats) -> None:
+        """A room's pipeline has ended: count its compute time per stage."""
+        for stage, seconds in stats.busy.items():
             self.busy.labels(stage).inc(seconds)
 
     def render(self, journal_healthy: bool = True) -> bytes:

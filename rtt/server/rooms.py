@@ -1,7 +1,9 @@
 """Rooms: one speaker's pipeline, its channels, its listeners.
 
 A room runs one pipeline (one VAD and ASR pass) whatever the number of
-listeners, and one translation stage per language in use, up to a cap. Each
+listeners, built by the factory every front end uses, whose translator serves
+every language in use, up to a cap; a listener's new language reaches the
+running translator in band (`Pipeline.send(AddTarget)`). Each
 event leaving the pipeline goes to a channel (`source` for the transcript, a
 language code for a translation; errors and `end` go to every channel), gets
 the channel's next `seq`, is journaled if durable, then put in the outbox of
@@ -25,7 +27,9 @@ from dataclasses import dataclass
 
 from pipeline.clock import RealClock
 from pipeline.config import PipelineConfig
+from pipeline.engine import EngineRegistry
 from pipeline.events import (
+    AddTarget,
     End,
     Error,
     Event,
@@ -34,10 +38,9 @@ from pipeline.events import (
     TargetPartial,
     to_json,
 )
-from pipeline.fanout import LanguageFanoutStage
+from pipeline.factory import build_pipeline
 from pipeline.runner import Pipeline
 
-from .engines import StageKit
 from .fanout import Frame, Outbox
 from .journal import Journal, JournalError, JournalFile
 from .metrics import ServerMetrics
@@ -99,7 +102,7 @@ class Room:
         self.outboxes: set[Outbox] = set()
         self._files: dict[str, JournalFile] = {}
         self._seq: dict[str, int] = {}
-        self._fanout: LanguageFanoutStage | None = None
+        self._pipeline: Pipeline | None = None
         self.source: QueueSource | None = None
         self.task: asyncio.Task | None = None
         self._running = False
@@ -153,8 +156,8 @@ class Room:
         for lang in new:
             self.languages.append(lang)
             await self._open(lang)
-            if self._fanout is not None:
-                await self._fanout.add_language(lang)
+            if self._pipeline is not None:
+                await self._pipeline.send(AddTarget(stream=self.name, lang=lang))
 
     # -- listeners --------------------------------------------------------------
     async def subscribe(
@@ -196,7 +199,7 @@ class Room:
     def speaking(self) -> bool:
         return self._running
 
-    async def start(self, config: PipelineConfig, kit: StageKit) -> QueueSource:
+    async def start(self, config: PipelineConfig, registry: EngineRegistry) -> QueueSource:
         if self.speaking:
             raise ProtocolError("room_busy", f"room {self.name} already has a speaker", Close.BUSY)
         self._running = True  # claimed before the first await: one speaker per room
@@ -208,23 +211,21 @@ class Room:
             await self.add_languages(config.mt.targets)
             for channel in self.channels:
                 await self._open(channel)
-            clock = RealClock()
             config = dataclasses.replace(
-                config, mt=dataclasses.replace(config.mt, targets=tuple(self.languages))
+                config,
+                stream=self.name,
+                mt=dataclasses.replace(config.mt, targets=tuple(self.languages)),
             )
-            stages, fanout = kit.stages(config, clock)
+            source = QueueSource(
+                self.name,
+                chunk_seconds=config.source.chunk_seconds,
+                max_bytes=self._limits.audio_queue,
+            )
+            pipeline = build_pipeline(config, source, registry, clock=RealClock())
         except BaseException:
             self._running = False
             raise
-        source = QueueSource(
-            self.name,
-            chunk_seconds=config.source.chunk_seconds,
-            max_bytes=self._limits.audio_queue,
-        )
-        pipeline = Pipeline(
-            source, stages, clock=clock, stream=self.name, queue_size=config.queue_size
-        )
-        self._fanout, self.source = fanout, source
+        self._pipeline, self.source = pipeline, source
         self.task = asyncio.create_task(self._run(pipeline), name=f"room-{self.name}")
         return source
 
@@ -243,8 +244,8 @@ class Room:
                 message = f"{type(exc).__name__}: {exc}"
                 await self.publish(Error(stream=self.name, code="internal", message=message))
             finally:
-                self._metrics.add_busy(pipeline.busy)
-                self._fanout = None
+                self._metrics.add_stats(pipeline.stats())
+                self._pipeline = None
             await self.publish_end()
         except JournalError as exc:
             self.fail(exc)

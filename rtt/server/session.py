@@ -24,9 +24,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from pipeline.config import PipelineConfig
+from pipeline.engine import EngineRegistry
 from pipeline.events import Error, to_json
 
-from .engines import StageKit
 from .fanout import Outbox
 from .journal import JournalError
 from .metrics import ServerMetrics
@@ -53,7 +53,7 @@ log = logging.getLogger("rtt.server")
 @dataclass
 class ServerContext:
     rooms: Rooms
-    kit: StageKit
+    registry: EngineRegistry
     config: PipelineConfig
     limits: Limits
     metrics: ServerMetrics
@@ -196,7 +196,7 @@ class Session:
         pump: asyncio.Task | None = None
         started = False
         try:
-            source = await room.start(self._config_for(start), self.ctx.kit)
+            source = await room.start(self._config_for(start), self.ctx.registry)
             self.ctx.working += 1
             started = True
             try:

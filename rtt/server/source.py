@@ -53,7 +53,7 @@ class QueueSource:
         self._space.set()
 
     async def chunks(self, clock: Clock) -> AsyncIterator[AudioChunk]:
-        clock.start()  # type: ignore[attr-defined]
+        clock.start()
         while True:
             if self._ended and self._queue.empty():
                 break

@@ -151,8 +151,18 @@ class LiveApp(App[int]):
         if self.state in (self._starting, "ended") and not isinstance(event, End):
             self.state = "running"  # (a room goes on when a new speaker starts)
         if isinstance(event, SourceCommit):
+            words = tuple((w.word, w.start, w.end) for w in event.words)
             self.store.add(
-                Piece(event.lang, "source", event.utterance, 0, event.start, event.end, event.text)
+                Piece(
+                    event.lang,
+                    "source",
+                    event.utterance,
+                    0,
+                    event.start,
+                    event.end,
+                    event.text,
+                    words,
+                )
             )
             if not source.lang:
                 source.lang, source.border_title = event.lang, _title(event.lang)
@@ -219,7 +229,8 @@ class LiveApp(App[int]):
         if folder is None:
             return
         try:
-            written = await asyncio.to_thread(self.store.export, folder)
+            audio = self.session.stats().audio_seconds or None  # cues never outlast the audio
+            written = await asyncio.to_thread(self.store.export, folder, duration=audio)
         except OSError as exc:
             self.notify(
                 f"Could not save to {folder}: {exc.strerror or exc}", severity="error", timeout=8

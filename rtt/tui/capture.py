@@ -1,8 +1,7 @@
 """Capture control between the audio source and the pipeline: pause, level, device switch.
 
 `CaptureGate` wraps the session's source. It measures the level of every chunk
-(for the meter), re-stamps chunks so the stream stays contiguous when the
-microphone is switched, and mutes a live input while capture is paused (silence
+(for the meter), and mutes a live input while capture is paused (silence
 keeps the stream clock running, so the VAD ends the utterance and what was said
 is translated). A file cannot be muted without losing it, so a paused file waits
 instead: `PausableClock` freezes stream time while paused, which holds the file's
@@ -14,16 +13,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import numpy as np
 
+from pipeline.audio_format import RATE
 from pipeline.events import AudioChunk
 from pipeline.stage import Clock, Source
 
 __all__ = ["CaptureGate", "PausableClock", "SILENCE_DB", "level_db"]
 
-RATE = 16000
 SILENCE_DB = -90.0  # the meter's floor
 
 
@@ -49,13 +48,15 @@ class PausableClock:
     def paused(self) -> bool:
         return self._paused_at is not None
 
-    def bind(self, wait_idle) -> None:  # the simulated clock needs the pipeline's idleness
-        bind = getattr(self.inner, "bind", None)
-        if bind is not None:
-            bind(wait_idle)
+    @property
+    def simulated(self) -> bool:
+        return self.inner.simulated
+
+    def bind(self, wait_idle: Callable[[], Awaitable[None]]) -> None:
+        self.inner.bind(wait_idle)  # the simulated clock needs the pipeline's idleness
 
     def start(self) -> None:
-        self.inner.start()  # type: ignore[attr-defined]
+        self.inner.start()
 
     def now(self) -> float:
         inner_now = self._paused_at if self._paused_at is not None else self.inner.now()
@@ -81,34 +82,20 @@ class PausableClock:
 
 
 class CaptureGate:
-    """A Source around the real one: level meter, mute, and switching the input device."""
+    """A Source around the real one: level meter and mute. Switching the microphone is the
+    runner's (`Pipeline.switch_input` with a new gate), which keeps the stream contiguous."""
 
-    def __init__(self, source: Source, *, live: bool) -> None:
+    def __init__(self, source: Source, *, live: bool, muted: bool = False) -> None:
         self.live = live  # a microphone: muted while paused rather than held
-        self.muted = False
+        self.muted = muted
         self.level = SILENCE_DB  # of the latest chunk, before muting
         self.audio_seconds = 0.0  # stream time handed to the pipeline
-        self._source: Source | None = source
-        self._next: Source | None = None
+        self.source = source
         self._samples = 0
 
-    @property
-    def source(self) -> Source | None:
-        return self._source
-
-    async def switch(self, source: Source) -> None:
-        """Continue from `source` (another microphone) on the same stream clock."""
-        old, self._next = self._source, source
-        if old is not None:
-            await old.close()  # its chunks() ends; the loop below picks the next source
-
     async def chunks(self, clock: Clock) -> AsyncIterator[AudioChunk]:
-        while self._source is not None:
-            source = self._source
-            async for chunk in source.chunks(clock):
-                yield self._pass(chunk)
-            await source.close()
-            self._source, self._next = self._next, None
+        async for chunk in self.source.chunks(clock):
+            yield self._pass(chunk)
 
     def _pass(self, chunk: AudioChunk) -> AudioChunk:
         self.level = level_db(chunk.samples)
@@ -119,6 +106,4 @@ class CaptureGate:
         return dataclasses.replace(chunk, start=start, samples=samples)
 
     async def close(self) -> None:
-        self._next = None
-        if self._source is not None:
-            await self._source.close()
+        await self.source.close()

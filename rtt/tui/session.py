@@ -2,11 +2,12 @@
 
 `LiveSession` builds the pipeline through the spine's factory (models from a
 shared `EngineRegistry`), puts a `CaptureGate` between the source and the
-pipeline and a `PausableClock` under it, and reads the running pipeline for the
-status bar: latency from `LatencyObserver` (trimmed to a recent window, so memory
-stays bounded), RTF from `Pipeline.busy`, and whether the translator is behind
-from the `TranslateStage` (partials on the fast model, stale re-translations
-skipped). The app talks to it only through `events()`, `stats()` and the
+pipeline and a `PausableClock` under it. It steers the running pipeline only in
+band (`Pipeline.send(SetTargets)`, `Pipeline.switch_input`) and reads it only
+through its stats snapshot (`Pipeline.stats()`: RTF from busy time, whether the
+translator is behind: partials on the fast model, stale re-translations skipped),
+plus latency from `LatencyObserver` (trimmed to a recent window, so memory stays
+bounded). The app talks to it only through `events()`, `stats()` and the
 capture controls, so tests can stand a scripted session in its place.
 """
 
@@ -19,12 +20,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pipeline.clock import RealClock, SimulatedClock
-from pipeline.compute import resolve_device
+from pipeline.compute import resolve_compute
 from pipeline.config import PipelineConfig
-from pipeline.events import Event, SpeechEnd, SpeechStart
-from pipeline.factory import build_pipeline, load_engines, split_threads
-from pipeline.mt.engine import EngineRegistry
-from pipeline.mt.stage import TranslateStage
+from pipeline.engine import EngineRegistry
+from pipeline.events import Event, SetTargets, SpeechEnd, SpeechStart
+from pipeline.factory import build_pipeline, load_engines
 from pipeline.observers import LatencyObserver, percentiles
 from pipeline.runner import Pipeline
 from pipeline.stage import Source
@@ -125,6 +125,7 @@ class LiveSession:
         self.live = live
         self.ready = False
         self._speech = False
+        self._sending: set[asyncio.Future] = set()  # control on its way into the pipeline
         self._static = LiveStats(
             models=_models(config),
             input=input_label,
@@ -141,8 +142,10 @@ class LiveSession:
         self.gate = CaptureGate(source, live=self.live)
         try:
             await asyncio.to_thread(load_engines, self.registry, self.config)
-            device, compute_type = resolve_device(split_threads(self.config.compute))
-            self._static = dataclasses.replace(self._static, device=f"{device} {compute_type}")
+            compute = resolve_compute(self.config.compute)
+            self._static = dataclasses.replace(
+                self._static, device=f"{compute.device} {compute.compute_type}"
+            )
             self.pipeline = build_pipeline(
                 self.config, self.gate, self.registry, clock=self.clock, observers=[self.latency]
             )
@@ -160,20 +163,20 @@ class LiveSession:
         if self.gate is None or self.pipeline is None:
             return stats
         ttf = self.latency.ttf()
-        lags = self.latency.target_lags or self.latency.source_lags
-        audio = self.gate.audio_seconds
-        translate = self._translate_stage()
+        snapshot = self.pipeline.stats()
+        lag = snapshot.target_lag if snapshot.target_lag is not None else snapshot.source_lag
+        translator = snapshot.translator
         return dataclasses.replace(
             stats,
             level=self.gate.level,
             speech=self._speech,
             ttf_p50=ttf["p50"],
             ttf_p90=ttf["p90"],
-            lag=lags[-1] if lags else None,
-            rtf=sum(self.pipeline.busy.values()) / audio if audio > 1.0 else None,
-            audio_seconds=audio,
-            degraded=bool(translate and translate.degraded),
-            skipped=_skipped(translate),
+            lag=lag,
+            rtf=snapshot.rtf,
+            audio_seconds=snapshot.audio_seconds,
+            degraded=bool(translator and translator.degraded),
+            skipped=translator.skipped if translator else 0,
         )
 
     @property
@@ -196,16 +199,20 @@ class LiveSession:
         self.config = dataclasses.replace(
             self.config, mt=dataclasses.replace(self.config.mt, targets=targets)
         )
-        translate = self._translate_stage()
-        if translate is not None:
-            translate.set_targets(targets)
+        if self.pipeline is not None:  # in band: after the audio already in the pipeline
+            task = asyncio.ensure_future(
+                self.pipeline.send(SetTargets(stream=self.config.stream, targets=targets))
+            )
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
 
     async def switch_source(self, source: Source, label: str) -> None:
         """Go on from another microphone, on the same stream (utterances keep counting)."""
-        if self.gate is None:
+        if self.gate is None or self.pipeline is None:
             await source.close()
             return
-        await self.gate.switch(source)
+        self.gate = CaptureGate(source, live=self.live, muted=self.gate.muted)
+        self.pipeline.switch_input(self.gate)
         self._static = dataclasses.replace(self._static, input=label)
 
     def use_device(self, spec: str, label: str) -> None:
@@ -225,14 +232,6 @@ class LiveSession:
             await self.gate.close()
         if self._owns_registry:  # in-flight model calls then resolve on a loop that is still open
             await asyncio.to_thread(self.registry.close)
-
-    def _translate_stage(self) -> TranslateStage | None:
-        stages = self.pipeline.stages if self.pipeline is not None else []
-        return next((s for s in stages if isinstance(s, TranslateStage)), None)
-
-
-def _skipped(stage: TranslateStage | None) -> int:
-    return stage.skipped if stage is not None else 0
 
 
 def _models(config: PipelineConfig) -> str:

@@ -3,10 +3,12 @@
 Widgets keep only a bounded window of recent text; the whole session goes to an
 append-only JSON-lines file here, so memory stays flat over hours and saving
 reads the file back. Each line is one committed piece:
-`{"lang", "kind": "source"|"target", "utterance", "sentence", "start", "end", "text"}`
-(times in seconds of the session's stream). Saving writes, per language, an SRT
-file (source: words grouped into cues; targets: one cue per sentence) and a
-plain TXT file (one paragraph per utterance).
+`{"lang", "kind": "source"|"target", "utterance", "sentence", "start", "end", "text", "words"}`
+(times in seconds of the session's stream; `words`: `[word, start, end]` of a
+source commit). Saving writes, per language, an SRT file built by the one
+subtitle builder `rtt batch` uses, with its rules (`pipeline/offline/subtitles.py`:
+source sentences split into cues that fit, translations timed by the source words
+of their sentence), and a plain TXT file (one paragraph per utterance).
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pysubs2
+from pipeline.events import Word
+from pipeline.offline import SubtitleLimits, source_cues, target_cues
+from pipeline.offline.subtitles import (
+    Cue,
+    span_sentences,
+    stream_sentences,
+    subtitle_text,
+)
 
 __all__ = ["Piece", "TranscriptStore", "cues"]
-
-MAX_CUE_SECONDS = 6.0  # a source subtitle stays readable
-MAX_CUE_CHARS = 84  # two lines of 42
-_SENTENCE_END = (".", "?", "!", "。", "？", "！")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,40 +42,30 @@ class Piece:
     start: float
     end: float
     text: str
+    words: tuple[tuple[str, float, float], ...] = ()  # a source commit's timed words
 
 
-def cues(pieces: list[Piece]) -> pysubs2.SSAFile:
-    """Subtitles for one language: target sentences as they are, source words grouped."""
-    groups: list[list[Piece]] = []
-    for piece in pieces:
-        current = groups[-1] if groups else None
-        if current is None or piece.kind == "target" or _closes(current, piece):
-            groups.append([piece])
-        else:
-            current.append(piece)
-    subtitles = pysubs2.SSAFile()
-    for group in groups:
-        start, end = group[0].start, max(group[-1].end, group[0].start + 0.5)
-        text = " ".join(p.text.strip() for p in group if p.text.strip())
-        subtitles.append(
-            pysubs2.SSAEvent(
-                start=pysubs2.make_time(s=start), end=pysubs2.make_time(s=end), text=text
-            )
-        )
-    return subtitles
+def cues(pieces: list[Piece], limits: SubtitleLimits, duration: float) -> list[Cue]:
+    """Subtitles for one language, with the batch rules. Source pieces: the committed words,
+    in sentences per utterance; target pieces: one sentence each, timed by the source words
+    of its span (`source` pieces of any language in `pieces` give those)."""
+    words = [Word(*w) for p in pieces if p.kind == "source" for w in _words(p)]
+    targets = [p for p in pieces if p.kind == "target"]
+    if not targets:
+        utterances: dict[int, list[Word]] = {}
+        for piece in pieces:
+            utterances.setdefault(piece.utterance, []).extend(Word(*w) for w in _words(piece))
+        language = pieces[0].lang if pieces else "en"
+        sentences = stream_sentences(list(utterances.items()), language)
+        return source_cues(sentences, limits, duration)
+    spans = [(p.sentence, p.utterance, p.start, p.end) for p in targets]
+    sentences = span_sentences(words, spans)
+    return target_cues(sentences, [p.text for p in targets], limits, duration)
 
 
-def _closes(group: list[Piece], piece: Piece) -> bool:
-    """Start a new source cue: new utterance, finished sentence, or a cue that is full."""
-    last = group[-1]
-    text = " ".join(p.text for p in group)
-    return (
-        last.kind == "target"
-        or piece.utterance != last.utterance
-        or last.text.rstrip().endswith(_SENTENCE_END)
-        or piece.end - group[0].start > MAX_CUE_SECONDS
-        or len(text) + len(piece.text) > MAX_CUE_CHARS
-    )
+def _words(piece: Piece) -> list[tuple[str, float, float]]:
+    """A source piece's words; one word for the whole piece when the words were not kept."""
+    return [tuple(w) for w in piece.words] or [(piece.text, piece.start, piece.end)]
 
 
 class TranscriptStore:
@@ -95,7 +90,9 @@ class TranscriptStore:
         with self.path.open(encoding="utf-8") as f:
             for line in f:
                 if line.strip():
-                    yield Piece(**json.loads(line))
+                    data = json.loads(line)
+                    data["words"] = tuple(tuple(w) for w in data.get("words", ()))
+                    yield Piece(**data)
 
     def languages(self) -> list[str]:
         """Every language in the store, source languages first."""
@@ -104,15 +101,30 @@ class TranscriptStore:
             seen.setdefault(piece.lang, piece.kind)
         return sorted(seen, key=lambda lang: (seen[lang] != "source", list(seen).index(lang)))
 
-    def export(self, folder: Path, stem: str = "session") -> list[Path]:
-        """Write `<stem>.<lang>.srt` and `<stem>.<lang>.txt` per language; returns the paths."""
+    def export(
+        self,
+        folder: Path,
+        stem: str = "session",
+        *,
+        duration: float | None = None,
+        limits: SubtitleLimits | None = None,
+    ) -> list[Path]:
+        """Write `<stem>.<lang>.srt` and `<stem>.<lang>.txt` per language; returns the paths.
+        `duration`: seconds of audio of the session (default: the end of the last piece)."""
         folder = Path(folder).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
+        limits = limits or SubtitleLimits()
+        every = list(self.pieces())
+        if duration is None:
+            duration = max((p.end for p in every), default=0.0)
+        sources = [p for p in every if p.kind == "source"]
         written: list[Path] = []
         for lang in self.languages():
-            pieces = [p for p in self.pieces() if p.lang == lang]
+            pieces = [p for p in every if p.lang == lang]
+            timing = pieces if pieces and pieces[0].kind == "source" else sources + pieces
             srt_path, txt_path = folder / f"{stem}.{lang}.srt", folder / f"{stem}.{lang}.txt"
-            srt_path.write_text(cues(pieces).to_string("srt"), encoding="utf-8")
+            text = subtitle_text(cues(timing, limits, duration), "srt")
+            srt_path.write_text(text, encoding="utf-8")
             txt_path.write_text(_paragraphs(pieces), encoding="utf-8")
             written += [srt_path, txt_path]
         return written

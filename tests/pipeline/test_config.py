@@ -3,8 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import PipelineConfig, load_config
+from pipeline.config import MTConfig, PipelineConfig, load_config
 from pipeline.errors import ConfigError
+from pipeline.factory import mt_engines
+from pipeline.fakes import fake_model_folders, fake_registry
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -46,3 +48,32 @@ def test_bad_files_are_clear_errors(tmp_path, text, message):
 def test_missing_file():
     with pytest.raises(ConfigError, match="not found"):
         load_config(Path("/nonexistent/rtt.toml"))
+
+
+def test_none_means_none_in_a_config_file_as_on_the_command_line(tmp_path):
+    path = tmp_path / "rtt.toml"
+    path.write_text('[mt]\nfast_model = "none"\ndraft_model = "None"\n[asr]\nlanguage = "none"\n')
+    config = load_config(path)
+    assert config.mt.fast_model is None and config.mt.draft_model is None
+    assert config.asr.language is None
+
+
+def test_speculation_settings_are_checked_where_the_config_is_built(tmp_path):
+    path = tmp_path / "rtt.toml"
+    path.write_text("[mt]\nbeta = 1.5\n")
+    with pytest.raises(ConfigError, match="beta"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="speculative"):
+        MTConfig(speculative="fast")
+    assert MTConfig().use_draft_model is False  # off until a measurement says otherwise
+
+
+def test_a_translation_model_of_another_family_is_refused(tmp_path):
+    asr, mt = fake_model_folders(tmp_path)
+    config = PipelineConfig(mt=MTConfig(model=str(asr), fast_model=None, speculative="off"))
+    with pytest.raises(ConfigError, match="not a translation"):
+        mt_engines(fake_registry(), config)
+    (mt / "rtt-model.json").unlink()  # no marker, and files that say nothing about ChatML
+    config = PipelineConfig(mt=MTConfig(model=str(mt), fast_model=None, speculative="off"))
+    with pytest.raises(ConfigError, match="family"):
+        mt_engines(fake_registry(), config)

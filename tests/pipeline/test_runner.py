@@ -3,11 +3,14 @@
 import asyncio
 
 import numpy as np
+import pytest
 
 from pipeline.clock import RealClock, SimulatedClock
 from pipeline.config import MTConfig
-from pipeline.errors import AudioInputError
+from pipeline.engine import MTEngine
+from pipeline.errors import AudioInputError, ConfigError
 from pipeline.events import (
+    AddTarget,
     AudioChunk,
     End,
     Error,
@@ -17,9 +20,12 @@ from pipeline.events import (
     TargetPartial,
     Word,
 )
+from pipeline.fakes import FakeTranslator
 from pipeline.mt.stage import TranslateStage
 from pipeline.mt.translator import Translation
 from pipeline.runner import Pipeline
+from pipeline.stage import Capabilities, Stage
+from tests.support import FakeEngine
 
 
 class FakeSource:
@@ -41,17 +47,11 @@ class FakeSource:
         self.closed += 1
 
 
-class Counter:
+class Counter(Stage):
     """Turns each chunk into a partial; on End reports how many it saw."""
 
     def __init__(self):
         self.seen = 0
-
-    async def start(self):
-        pass
-
-    async def stop(self):
-        pass
 
     async def process(self, event):
         if isinstance(event, AudioChunk):
@@ -65,13 +65,14 @@ class Counter:
 
 class Deferred(Counter):
     """Deferred work after every chunk, `delay` seconds of wall time each: a simulated clock
-    must wait for it; with `concurrent_work` (like the translator) `process()` may overtake it."""
+    must wait for it; declaring `overlaps` (like the translator) lets `process()` overtake it."""
 
-    def __init__(self, delay=0.01, *, concurrent=False, echo=False, lang="en", text="done"):
+    capabilities = Capabilities(deferred=True)
+
+    def __init__(self, delay=0.01, *, echo=False, lang="en", text="done"):
         super().__init__()
         self.todo = 0
         self.delay = delay
-        self.concurrent_work = concurrent
         self.echo = echo  # forward each chunk as a source partial right away
         self.lang, self.text = lang, text
 
@@ -97,9 +98,13 @@ class Deferred(Counter):
         yield SourcePartial(stream="s", utterance=0, lang=self.lang, text=self.text)
 
 
+class Overlapping(Deferred):
+    capabilities = Capabilities(deferred=True, overlaps=True)
+
+
 def slow_translator():
     """0.3 s of work per chunk that the runner may overtake with source events."""
-    return Deferred(0.3, concurrent=True, echo=True, lang="de", text="work")
+    return Overlapping(0.3, echo=True, lang="de", text="work")
 
 
 class Broken(Counter):
@@ -208,9 +213,9 @@ async def test_simulated_clock_keeps_slow_work_in_order():
     assert [e.text for e in out[:-2]] == ["src 0.1", "work", "src 0.2", "work", "src 0.3", "work"]
 
 
-class FailingTranslator(Deferred):
+class FailingTranslator(Overlapping):
     def __init__(self):
-        super().__init__(0.05, concurrent=True, echo=True)
+        super().__init__(0.05, echo=True)
 
     async def work(self):
         self.todo -= 1
@@ -249,9 +254,7 @@ class CommitEvery(Counter):
         yield event
 
 
-class SlowEngine:
-    name = "slow"
-
+class SlowEngine(FakeEngine):
     async def translate(self, request):
         await asyncio.sleep(0.05)  # wall time: the simulated clock must not move meanwhile
         return Translation(request.source, tokens=1, steps=1)
@@ -266,3 +269,57 @@ async def test_simulated_clock_stands_still_while_the_translator_awaits_its_mode
     assert len(translations) == len(committed) == 4
     for translation in translations:  # compute is free: each leaves with the word it ends with
         assert translation.emitted == committed[translation.text.split()[-1]]
+
+
+class Endless(FakeSource):
+    """Chunks until closed (a microphone)."""
+
+    def __init__(self):
+        super().__init__(forever=True)
+
+    async def chunks(self, clock):
+        i = 0
+        while not self.closed:
+            chunk = AudioChunk(stream="s", start=i * 0.1, samples=np.zeros(1600, np.float32))
+            await clock.sleep_until(chunk.end)
+            yield chunk
+            i += 1
+
+
+async def test_switching_the_input_keeps_the_stream_contiguous():
+    first, second = Endless(), FakeSource(3)
+    pipeline = Pipeline(first, [Counter()], clock=RealClock(), stream="s")
+    out = []
+    async for event in pipeline.run():
+        out.append(event)
+        if len(out) == 3:
+            pipeline.switch_input(second)
+    starts = [float(e.text) for e in out if isinstance(e, SourcePartial) and " " not in e.text]
+    assert starts == pytest.approx([round(0.1 * i, 1) for i in range(len(starts))])
+    assert first.closed and second.closed and len(starts) >= 6
+    assert pipeline.stats().audio_seconds == pytest.approx(0.1 * len(starts))
+
+
+async def test_control_is_sent_in_band_and_the_stats_snapshot_reads_the_translator():
+    clock = SimulatedClock()
+    engine = MTEngine(FakeTranslator())  # a real shared engine on a fake model: it counts
+    stage = TranslateStage(engine, MTConfig(targets=("de",), speculative="off"), clock=clock)
+    source = FakeSource(12)
+    pipeline = Pipeline(source, [CommitEvery(), stage], clock=clock, stream="s", engines=[engine])
+    out = []
+    async for event in pipeline.run():
+        out.append(event)
+        if isinstance(event, SourceCommit) and len(out) < 3:
+            await pipeline.send(AddTarget(stream="s", lang="es"))
+    assert not [e for e in out if isinstance(e, AddTarget)]  # control never leaves
+    assert {e.lang for e in out if isinstance(e, TargetCommit)} == {"de", "es"}
+    stats = pipeline.stats()
+    assert stats.translator.targets == ("de", "es") and stats.translator.steps > 0
+    assert set(stats.busy) == {"CommitEvery", "TranslateStage"}
+    assert stats.engines[0].requests > 0 and stats.target_lag is not None
+    engine.close()
+
+
+def test_overlapping_work_must_be_declared_deferred():
+    with pytest.raises(ConfigError):
+        Capabilities(overlaps=True)

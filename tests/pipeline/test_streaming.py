@@ -16,6 +16,7 @@ from whisper_normalizer.english import EnglishTextNormalizer
 
 from pipeline.audio import open_source
 from pipeline.config import MTConfig
+from pipeline.engine import EngineRegistry
 from pipeline.events import (
     End,
     Error,
@@ -26,7 +27,6 @@ from pipeline.events import (
     TargetPartial,
 )
 from pipeline.factory import build_pipeline
-from pipeline.mt.engine import EngineRegistry
 from rtt.corpus import corpus_item
 from tests.conftest import model_path
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.audio.loopback import serve_dir, silent_listener
 from pipeline.errors import AudioInputError
 from pipeline.offline.segment import read_audio
 from rtt.batch.runner import BatchOptions, discover_inputs
@@ -16,7 +17,6 @@ from rtt.cli import main
 from rtt.live_cli import _input_label
 from rtt.settings import config_from_args
 from tests.conftest import ROOT, model_path
-from tests.pipeline.audio.netserve import serve_dir, silent_listener
 from tests.rtt.test_cli import SMALL
 
 CLIP = ROOT / "audio_samples" / "clip-en-quick-brown-fox.flac"

@@ -20,6 +20,15 @@ from whisper_normalizer.english import EnglishTextNormalizer
 
 from pipeline.asr.stage import ASRStage
 from pipeline.audio import FileSource, StreamSource, open_source
+from pipeline.audio.loopback import (
+    LiveServer,
+    ffmpeg,
+    ffmpeg_sender,
+    free_port,
+    needs_ffmpeg,
+    serve_dir,
+    silent_listener,
+)
 from pipeline.audio.reconnect import MIN_GAP
 from pipeline.clock import SimulatedClock
 from pipeline.config import SourceConfig
@@ -29,15 +38,6 @@ from pipeline.factory import asr_engine
 from pipeline.runner import Pipeline
 from pipeline.vad.stage import VADStage
 from rtt.corpus import corpus_item
-from tests.pipeline.audio.netserve import (
-    LiveServer,
-    ffmpeg,
-    ffmpeg_sender,
-    free_port,
-    needs_ffmpeg,
-    serve_dir,
-    silent_listener,
-)
 
 CLIP = "clip-en-quick-brown-fox"
 TALK = "short-workshop-en"

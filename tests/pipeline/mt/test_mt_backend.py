@@ -16,9 +16,9 @@ import pytest
 from pipeline import compute
 from pipeline.compute import resolve_device
 from pipeline.config import ComputeConfig
+from pipeline.engine import EngineRegistry, MTEngine
 from pipeline.errors import ConfigError, ModelMissingError
 from pipeline.mt.ct2_backend import CT2GeneratorBackend, _groups, _StopWhenDone
-from pipeline.mt.engine import EngineRegistry, MTEngine
 from pipeline.mt.translator import Translation, TranslationRequest
 from tests.conftest import model_path
 

@@ -12,10 +12,11 @@ from pipeline.config import MTConfig
 from pipeline.events import SourceCommit, TargetPartial, Word
 from pipeline.factory import mt_engines
 from pipeline.mt.ct2_backend import CT2GeneratorBackend
-from pipeline.mt.speculative import SpeculationConfig, SpeculativeBackend
+from pipeline.mt.speculative import SpeculativeBackend
 from pipeline.mt.stage import TranslateStage
 from pipeline.mt.translator import Translation, TranslationRequest
 from tests.conftest import model_path
+from tests.support import FakeClock, FakeEngine
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "prefixes.json"
 # Five short sentences of the recorded fixture (17 prefixes), as (item, sentence index).
@@ -52,7 +53,7 @@ def smollm_float32():
 
 @pytest.mark.models
 def test_exact_mode_gives_the_same_tokens_as_plain_greedy(smollm_float32):
-    speculative = SpeculativeBackend(smollm_float32, SpeculationConfig(mode="exact"))
+    speculative = SpeculativeBackend(smollm_float32, MTConfig(speculative="exact"))
     plain_steps = speculative_steps = 0
     for prefixes in prefix_sequences():
         draft = None
@@ -104,10 +105,9 @@ def test_factory_wraps_the_shared_engine_and_loads_nothing_twice(shared_registry
     assert main.backend.target.tokenizer.encode(second.text).ids[: len(seen)] == seen
 
 
-class EchoEngine:
-    name = "echo"
-
+class EchoEngine(FakeEngine):
     def __init__(self):
+        super().__init__("echo")
         self.drafts = []
 
     async def translate(self, request):
@@ -115,14 +115,11 @@ class EchoEngine:
         return Translation(f"T {request.source}", 1, 1)
 
 
-class Clock:
-    def now(self):
-        return 0.0
-
-
 def test_stable_mode_masks_the_tail_of_partials_but_drafts_the_whole_translation():
     engine = EchoEngine()
-    stage = TranslateStage(engine, MTConfig(speculative="stable", display_mask=2), clock=Clock())
+    stage = TranslateStage(
+        engine, MTConfig(speculative="stable", display_mask=2), clock=FakeClock()
+    )
 
     async def run():
         out = []

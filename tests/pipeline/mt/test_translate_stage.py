@@ -1,45 +1,9 @@
 """The translation stage's scheduling, with a fake engine (the model is not the point here)."""
 
-import asyncio
-
 from pipeline.config import MTConfig
-from pipeline.events import End, SourceCommit, SpeechEnd, TargetCommit, TargetPartial, Word
+from pipeline.events import AddTarget, End, SetTargets, SpeechEnd, TargetCommit, TargetPartial
 from pipeline.mt.stage import TranslateStage
-from pipeline.mt.translator import Translation
-
-
-class FakeEngine:
-    def __init__(self, name="main"):
-        self.name = name
-        self.requests = []
-
-    async def translate(self, request):
-        self.requests.append(request)
-        await asyncio.sleep(0)
-        return Translation(f"{self.name}:{request.target_lang}:{request.source}", tokens=1, steps=1)
-
-
-def commit(text, start, utt=1):
-    words = tuple(
-        Word(w, start + i * 0.3, start + i * 0.3 + 0.25) for i, w in enumerate(text.split())
-    )
-    return SourceCommit(
-        stream="s",
-        utterance=utt,
-        lang="en",
-        text=text,
-        words=words,
-        start=words[0].start,
-        end=words[-1].end,
-    )
-
-
-class FakeClock:
-    def __init__(self):
-        self.t = 0.0
-
-    def now(self):
-        return self.t
+from tests.support import FakeClock, FakeEngine, commit
 
 
 def make(engine, clock=None, fast=None, **config):
@@ -116,3 +80,60 @@ async def test_lagging_partials_switch_to_the_fast_model_and_back():
     clock.t = 4.0
     await run(stage, [commit("d", 3.5)])
     assert not stage.degraded and main.requests[-1].source == "d"
+
+
+async def test_a_language_added_mid_utterance_gets_the_whole_utterance():
+    engine = FakeEngine()
+    stage = make(engine, targets=("de",))
+    out = await run(stage, [commit("Good morning.", 0), commit("Dear", 1)])
+    out += await run(stage, [AddTarget(stream="s", lang="es"), commit("friends.", 2)])
+    out += await run(stage, [SpeechEnd(stream="s", utterance=1, end=3), End(stream="s")])
+    finals = [(o.lang, o.sentence, o.text) for o in out if isinstance(o, TargetCommit)]
+    assert ("es", 0, "main:es:Good morning.") in finals  # completed before es was added
+    assert ("es", 1, "main:es:Dear friends.") in finals  # whole, though es joined mid-sentence
+    assert sorted(f for f in finals if f[0] == "de") == [
+        ("de", 0, "main:de:Good morning."),
+        ("de", 1, "main:de:Dear friends."),
+    ]
+
+
+async def test_set_targets_takes_effect_in_band_and_is_not_forwarded():
+    engine = FakeEngine()
+    stage = make(engine, targets=("de",), partials=False)
+    forwarded = [o async for o in stage.process(SetTargets(stream="s", targets=("fr",)))]
+    assert forwarded == []
+    out = await run(stage, [commit("Hello.", 0), SpeechEnd(stream="s", utterance=1, end=1)])
+    assert [o.lang for o in out if isinstance(o, TargetCommit)] == ["fr"]
+    assert stage.report().translator.targets == ("fr",)
+
+
+async def test_partials_are_served_round_robin_over_languages():
+    engine = FakeEngine()
+    stage = make(engine, targets=("de", "es", "fr"))
+    served = []
+    for i, word in enumerate(["a", "b", "c", "d", "e", "f"]):
+        async for _ in stage.process(commit(word, i)):
+            pass
+        async for o in stage.work():  # one translation per new word: the translator is behind
+            served.append(o.lang)
+    assert served == ["de", "es", "fr", "de", "es", "fr"]
+
+
+async def test_the_source_language_follows_each_commit():
+    engine = FakeEngine()
+    stage = make(engine, targets=("de", "en"), partials=False)
+    events = [
+        commit("Good morning", 0),
+        commit("Guten Tag.", 1, lang="de"),
+        SpeechEnd(stream="s", utterance=1, end=3),
+    ]
+    out = await run(stage, events)
+    finals = [(o.lang, o.sentence, o.text) for o in out if isinstance(o, TargetCommit)]
+    assert finals == [
+        ("de", 0, "main:de:Good morning"),  # closed by the change of language
+        ("en", 0, "Good morning"),  # the language spoken: the source as it is
+        ("de", 1, "Guten Tag."),
+        ("en", 1, "main:en:Guten Tag."),
+    ]
+    assert [(r.source_lang, r.target_lang) for r in engine.requests] == [("en", "de"), ("de", "en")]
+    assert stage.report().translator.source_lang == "de"

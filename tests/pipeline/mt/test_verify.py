@@ -6,9 +6,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from pipeline.config import MTConfig
 from pipeline.errors import ConfigError
 from pipeline.mt.drafts import PreviousHypothesis, PromptLookup, ngram_continuation
-from pipeline.mt.speculative import SpeculationConfig, SpeculativeBackend
+from pipeline.mt.speculative import SpeculativeBackend
 from pipeline.mt.stage import masked_partial
 from pipeline.mt.translator import Translation, TranslationRequest
 from pipeline.mt.verify import PositionScore, Verdict, verify_draft
@@ -80,7 +81,7 @@ def test_beta_out_of_range_is_refused():
     with pytest.raises(ValueError):
         verify_draft([1], scripted([1, 2]), beta=1.5)
     with pytest.raises(ConfigError):
-        SpeculationConfig(mode="stable", beta=-0.1)
+        MTConfig(speculative="stable", beta=-0.1)
 
 
 # -- draft sources ----------------------------------------------------------------
@@ -192,7 +193,7 @@ ANSWER = [
 
 def speculate(draft, **settings):
     target = FakeTarget(ANSWER)
-    backend = SpeculativeBackend(target, SpeculationConfig(**settings))
+    backend = SpeculativeBackend(target, MTConfig(speculative=settings.pop("mode"), **settings))
     ids, steps = backend.speculate(TranslationRequest("Good morning", "en", "de", draft=draft))
     return ids, steps, backend.stats, target.generator
 

@@ -43,41 +43,9 @@ from rtt.batch.progress import BatchProgress, print_summary
 from rtt.batch.runner import BatchOptions, discover_inputs, finished, run_batch_jobs
 from rtt.batch.writers import OutputPlan, atomic_write, write_outputs
 from rtt.cli import main
+from tests.support import LONG, sample_result, timed
 
 LIMITS = SubtitleLimits()
-
-
-def timed(
-    text: str, start: float = 0.0, step: float = 0.35, pauses: dict[int, float] | None = None
-) -> list[Word]:
-    """Words of `text`, one every `step` seconds, with extra pauses before given word indices."""
-    words, t = [], start
-    for i, w in enumerate(text.split()):
-        t += (pauses or {}).get(i, 0.0)
-        words.append(Word(w, round(t, 3), round(t + step * 0.8, 3)))
-        t += step
-    return words
-
-
-LONG = (
-    "This year we received more than four hundred proposals from thirty five countries, "
-    "and the committee accepted sixty two talks after a long and careful review."
-)
-
-
-def sample_result(stream: str = "talk.wav") -> OfflineResult:
-    words = timed(
-        "Welcome to the workshop. " + LONG + " Thanks.", start=0.5, pauses={4: 1.5, 30: 2.5}
-    )
-    segments = (SpeechSegment(0.3, 2.0), SpeechSegment(3.2, 14.0), SpeechSegment(16.0, 17.0))
-    sentences = tuple(split_sentences(words, "en", segments, max_pause=2.0))
-    german = (
-        "Willkommen zum Workshop.",
-        "In diesem Jahr haben wir mehr als vierhundert Vorschläge aus fünfunddreißig Ländern erhalten, "
-        "und das Komitee hat nach einer langen und sorgfältigen Prüfung zweiundsechzig Vorträge angenommen.",
-        "Danke.",
-    )
-    return OfflineResult(stream, 18.0, "en", segments, sentences, {"de": german})
 
 
 # --- cues ------------------------------------------------------------------

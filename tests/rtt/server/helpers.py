@@ -1,16 +1,16 @@
-"""Shared pieces of the server tests: a fake stage kit, a server on port 0, raw clients.
+"""Shared pieces of the server tests: a server on port 0 on fake engines, raw clients.
 
-The fake kit stands in for the models where the protocol, not the model, is the
-point: its "ASR" turns every 0.5 s of audio into one word and ends an utterance
-every 4 words; its "translator" is the real `TranslateStage` on a fake engine
-that prefixes the language. Tests that need the real models use `EngineKit`.
+The server runs the real composition every front end uses (`pipeline.factory`:
+VAD, streaming ASR, the translator) on a fake engine registry
+(`pipeline.fakes`): the "ASR" hears one word per half second of speech (every
+fourth word ends a sentence), the "translator" prefixes the language. Tests that
+need the real models pass the shared registry and a real config.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 from pathlib import Path
 
@@ -18,119 +18,42 @@ import numpy as np
 from websockets.asyncio.client import connect
 
 from pipeline.config import PipelineConfig
-from pipeline.events import (
-    AudioChunk,
-    End,
-    SourceCommit,
-    SourcePartial,
-    SpeechEnd,
-    SpeechStart,
-    Word,
-)
-from pipeline.fanout import LanguageFanoutStage
-from pipeline.mt.stage import TranslateStage
-from pipeline.mt.translator import Translation
+from pipeline.fakes import fake_registry, voiced
 from rtt.server import Limits, RttServer, ServerConfig
+from rtt.server.loopback import commits
+from tests.support import fake_config
 
-__all__ = ["FakeKit", "listen_frames", "pcm", "running_server", "speak_frames"]
-
-
-class FakeASRStage:
-    WORD = 0.5
-
-    def __init__(self, stream: str) -> None:
-        self.stream = stream
-        self.samples = 0
-        self.words = 0
-        self.utterance = 1
-        self.open = False
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    async def process(self, event):
-        if isinstance(event, AudioChunk):
-            self.samples += len(event.samples)
-            while self.samples / 16000 >= (self.words + 1) * self.WORD:
-                for out in self._word():
-                    yield out
-            return
-        if isinstance(event, End) and self.open:
-            yield SpeechEnd(
-                stream=self.stream, utterance=self.utterance, end=self.words * self.WORD
-            )
-        yield event
-
-    def _word(self):
-        t = self.words * self.WORD
-        self.words += 1
-        if not self.open:
-            self.open = True
-            yield SpeechStart(stream=self.stream, utterance=self.utterance, start=t)
-        last = self.words % 4 == 0
-        text = f"w{self.words}" + ("." if last else "")
-        yield SourcePartial(
-            stream=self.stream, utterance=self.utterance, lang="en", text=text + " …"
-        )
-        word = Word(text, t, t + self.WORD)
-        yield SourceCommit(
-            stream=self.stream,
-            utterance=self.utterance,
-            lang="en",
-            text=text,
-            words=(word,),
-            start=t,
-            end=t + self.WORD,
-        )
-        if last:
-            yield SpeechEnd(stream=self.stream, utterance=self.utterance, end=t + self.WORD)
-            self.utterance += 1
-            self.open = False
-
-
-class FakeMTEngine:
-    name = "fake-mt"
-
-    async def translate(self, request):
-        await asyncio.sleep(0)
-        return Translation(f"[{request.target_lang}] {request.source}", tokens=1, steps=1)
-
-
-class FakeKit:
-    def __init__(self) -> None:
-        self.engine = FakeMTEngine()
-        self.pipelines = 0
-
-    def load(self, config: PipelineConfig) -> None:
-        pass
-
-    def stages(self, config: PipelineConfig, clock):
-        self.pipelines += 1
-
-        def translator(lang):
-            return TranslateStage(
-                self.engine, dataclasses.replace(config.mt, targets=(lang,)), clock=clock
-            )
-
-        fanout = LanguageFanoutStage(translator, config.mt.targets)
-        return [FakeASRStage(config.stream), fanout], fanout
+__all__ = ["commits", "listen_frames", "pcm", "running_server", "speak_frames", "speech"]
 
 
 @contextlib.asynccontextmanager
-async def running_server(journal: Path, kit=None, **options):
+async def running_server(journal: Path, registry=None, *, translator=None, **options):
+    """A server on loopback port 0; on fake engines and fake model folders unless given."""
     limits = {k: options.pop(k) for k in list(options) if k in Limits.__dataclass_fields__}
+    if registry is None:
+        models = Path(journal).parent / f"{Path(journal).name}-models"
+        options["pipeline"] = fake_config(models, options.get("pipeline") or PipelineConfig())
     config = ServerConfig(journal=journal, port=0, limits=Limits(**limits), **options)
-    async with RttServer(config, kit or FakeKit()) as server:
-        server.url = f"ws://127.0.0.1:{server.port}/ws"
-        yield server
+    owned = registry is None
+    registry = registry or fake_registry(translator)
+    try:
+        async with RttServer(config, registry) as server:
+            server.url = f"ws://127.0.0.1:{server.port}/ws"
+            yield server
+    finally:
+        if owned:
+            await asyncio.to_thread(registry.close)
 
 
 def pcm(seconds: float, rate: int = 16000) -> bytes:
-    t = np.arange(int(seconds * rate)) / rate
-    return (np.sin(2 * np.pi * 220 * t) * 8000).astype("<i2").tobytes()
+    """`seconds` of speech (to the VAD) as 16-bit PCM."""
+    return voiced(seconds, rate).tobytes()
+
+
+def speech(utterances: int, seconds: float = 2.0, pause: float = 1.0, rate: int = 16000) -> bytes:
+    """Utterances of `seconds` of speech, each followed by `pause` seconds of silence."""
+    silence = np.zeros(int(pause * rate), "<i2")
+    return b"".join(voiced(seconds, rate).tobytes() + silence.tobytes() for _ in range(utterances))
 
 
 async def speak_frames(
@@ -180,18 +103,3 @@ async def listen_frames(url, join: dict, *, until_end=True, limit=None, delay=0.
             if delay:
                 await asyncio.sleep(delay)
     return frames
-
-
-def commits(frames, channel=None):
-    """(seq, text) of every commit, optionally of one channel."""
-    return [
-        (f["seq"], f["text"])
-        for f in frames
-        if f["type"] in ("source_commit", "target_commit")
-        and (channel is None or f["channel"] == channel)
-    ]
-
-
-def test_fake_kit_makes_a_fanout_stage():
-    stages, fanout = FakeKit().stages(PipelineConfig(), clock=None)
-    assert stages[-1] is fanout and fanout.languages == ("de",)

@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from rtt.server import Close
-from tests.rtt.server.clients import connect_from, listen_until_closed, metric, raw_http
+from rtt.server.loopback import connect_from, listen_until_closed, metric, raw_http
 from tests.rtt.server.helpers import pcm, running_server
 
 UPGRADE = (

@@ -15,7 +15,7 @@ import json
 import shutil
 
 from rtt.server.journal import JournalFile
-from tests.rtt.server.clients import (
+from rtt.server.loopback import (
     connect_from,
     listen_until_closed,
     metric,

@@ -17,10 +17,10 @@ from websockets.asyncio.client import connect
 
 from pipeline.audio import open_source
 from pipeline.config import ASRConfig, ComputeConfig, MTConfig, PipelineConfig, SourceConfig
+from pipeline.factory import load_engines
 from rtt.client import ScaledClock, speak
 from rtt.corpus import corpus_item
 from rtt.render import JsonlView
-from rtt.server import EngineKit
 from tests.conftest import model_path
 from tests.rtt.server.helpers import commits, listen_frames, running_server
 
@@ -74,10 +74,8 @@ async def drop_and_return(url: str, join: dict) -> list[dict]:
 @pytest.fixture(scope="module")
 async def room_run(room_config, shared_registry, tmp_path_factory):
     journal = tmp_path_factory.mktemp("journal")
-    await asyncio.to_thread(EngineKit(shared_registry).load, room_config)
-    async with running_server(
-        journal, EngineKit(shared_registry), pipeline=room_config, outbox=6
-    ) as server:
+    await asyncio.to_thread(load_engines, shared_registry, room_config)
+    async with running_server(journal, shared_registry, pipeline=room_config, outbox=6) as server:
         url = server.url
         listeners = [
             asyncio.create_task(listen_frames(url, {"room": "conf", "languages": [LANGS[i % 3]]}))
@@ -135,7 +133,7 @@ async def test_since_works_across_a_server_restart(room_run, shared_registry):
     reference = by_language(heard)["fr"][0]
     full = commits(reference, "fr")
     middle = full[len(full) // 2 - 1][0] if len(full) > 1 else 0
-    async with running_server(journal, EngineKit(shared_registry), pipeline=config) as server:
+    async with running_server(journal, shared_registry, pipeline=config) as server:
         again = await asyncio.wait_for(
             listen_frames(
                 server.url, {"room": "conf", "languages": ["fr"], "source": False, "since": middle}

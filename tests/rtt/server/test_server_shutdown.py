@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.rtt.server.clients import listen_until_closed, speak_until_closed
+from rtt.server.loopback import listen_until_closed, speak_until_closed
 from tests.rtt.server.helpers import commits, pcm, running_server
 
 

@@ -9,10 +9,6 @@ import os
 import numpy as np
 import pytest
 
-from pipeline.config import MTConfig
-from pipeline.events import End, SourceCommit, SpeechEnd, TargetCommit, TargetPartial, Word
-from pipeline.fanout import LanguageFanoutStage
-from pipeline.mt.stage import TranslateStage
 from rtt.server.fanout import Frame, Outbox
 from rtt.server.journal import Journal, JournalFile, Retention
 from rtt.server.protocol import (
@@ -25,7 +21,6 @@ from rtt.server.protocol import (
     Throttle,
     parse_message,
 )
-from tests.rtt.server.helpers import FakeMTEngine
 
 
 # -- protocol -------------------------------------------------------------------------------
@@ -197,52 +192,3 @@ def test_journal_retention_by_age_and_size(tmp_path):
         old.path in deleted and paths[1] in deleted
     )  # too old; then the oldest until under 350 bytes (the kept file counts)
     assert all(p.exists() for p in (paths[0], paths[2], paths[3]))
-
-
-# -- language fan-out -----------------------------------------------------------------------
-def commit(text, start, utterance=1):
-    words = tuple(
-        Word(w, start + i * 0.3, start + i * 0.3 + 0.2) for i, w in enumerate(text.split())
-    )
-    return SourceCommit(
-        stream="r",
-        utterance=utterance,
-        lang="en",
-        text=text,
-        words=words,
-        start=words[0].start,
-        end=words[-1].end,
-    )
-
-
-async def test_language_fanout_adds_languages_mid_utterance():
-    class Clock:
-        def now(self):
-            return 0.0
-
-    engine = FakeMTEngine()
-    fanout = LanguageFanoutStage(
-        lambda lang: TranslateStage(engine, MTConfig(targets=(lang,)), clock=Clock()), ("de",)
-    )
-    await fanout.start()
-    out = []
-
-    async def feed(event):
-        async for o in fanout.process(event):
-            out.append(o)
-        while fanout.pending():
-            async for o in fanout.work():
-                out.append(o)
-
-    await feed(commit("Good morning", 0.0))
-    await fanout.add_language("es")
-    await feed(commit("everyone.", 1.0))
-    await feed(SpeechEnd(stream="r", utterance=1, end=2.0))
-    await feed(End(stream="r"))
-    finals = {(o.lang, o.text) for o in out if isinstance(o, TargetCommit)}
-    assert finals == {("de", "[de] Good morning everyone."), ("es", "[es] Good morning everyone.")}
-    assert (
-        sum(isinstance(o, SourceCommit) for o in out) == 2
-        and sum(isinstance(o, End) for o in out) == 1
-    )
-    assert {o.lang for o in out if isinstance(o, TargetPartial)} == {"de", "es"}

@@ -2,7 +2,7 @@
 
 - Listener view: joins a room fed by a file-streaming speaker (`rtt client`'s code),
   shows the translated captions, partials tentatively, and catches up with `since`
-  after its connection drops. The fake kit is enough: the page is the point.
+  after its connection drops. Fake engines are enough: the page is the point.
 - Speaker view: Chromium's fake microphone plays a sample file through the
   AudioWorklet; the real whisper-tiny.en must recognise it, which checks the
   worklet's 16 kHz PCM16 conversion end to end.
@@ -22,10 +22,10 @@ import pytest
 from pipeline.audio import open_source
 from pipeline.clock import SimulatedClock
 from pipeline.config import ASRConfig, ComputeConfig, MTConfig, PipelineConfig, SourceConfig
+from pipeline.factory import load_engines
 from rtt.client import ScaledClock, speak
 from rtt.corpus import corpus_item
 from rtt.render import JsonlView
-from rtt.server import EngineKit
 from tests.conftest import model_path
 from tests.rtt.server.helpers import commits, running_server
 
@@ -89,7 +89,7 @@ async def test_listener_view_shows_translated_captions_and_catches_up(tmp_path):
         shown = [t.strip() for t in await page.locator("#captions .commit").all_inner_texts()]
         saw_partial = await page.evaluate("window.sawPartial === true")
         await browser.close()
-    assert len(expected) == 6 and shown == expected
+    assert len(expected) >= 3 and shown == expected  # every commit once, after the reconnect
     assert all(text.startswith("[de] ") for text in shown)
     assert saw_partial
 
@@ -122,8 +122,7 @@ async def test_speaker_view_sends_the_microphone_through_the_worklet(tmp_path, s
         mt=MTConfig(model="smollm2-135m", fast_model=None, draft_model=None, targets=()),
         compute=ComputeConfig(device="cpu"),
     )
-    kit = EngineKit(shared_registry)
-    await asyncio.to_thread(kit.load, config)
+    await asyncio.to_thread(load_engines, shared_registry, config)
     media = [
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
@@ -131,7 +130,7 @@ async def test_speaker_view_sends_the_microphone_through_the_worklet(tmp_path, s
         "--autoplay-policy=no-user-gesture-required",
     ]
     async with (
-        running_server(tmp_path / "journal", kit, pipeline=config) as server,
+        running_server(tmp_path / "journal", shared_registry, pipeline=config) as server,
         playwright.async_playwright() as p,
     ):
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS + media)

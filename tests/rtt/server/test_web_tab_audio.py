@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from pipeline.config import ASRConfig, ComputeConfig, MTConfig, PipelineConfig
-from rtt.server import EngineKit
+from pipeline.factory import load_engines
 from tests.conftest import model_path
 from tests.rtt.server.helpers import running_server
 from tests.rtt.server.test_web import ARGS, CHROMIUM, fake_microphone_file
@@ -40,10 +40,9 @@ async def test_speaker_view_sends_a_shared_tabs_sound(tmp_path, shared_registry)
         mt=MTConfig(model="smollm2-135m", fast_model=None, draft_model=None, targets=()),
         compute=ComputeConfig(device="cpu"),
     )
-    kit = EngineKit(shared_registry)
-    await asyncio.to_thread(kit.load, config)
+    await asyncio.to_thread(load_engines, shared_registry, config)
     async with (
-        running_server(tmp_path / "journal", kit, pipeline=config) as server,
+        running_server(tmp_path / "journal", shared_registry, pipeline=config) as server,
         playwright.async_playwright() as p,
     ):
         # Playwright mutes audio by default, and a muted tab shares silence.

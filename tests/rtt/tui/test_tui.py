@@ -7,7 +7,6 @@ tests/rtt/tui/test_tui_models.py runs the app on the real small models.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import numpy as np
 import pytest
@@ -16,9 +15,11 @@ import srt
 from pipeline.audio import InputDevice, open_source
 from pipeline.clock import SimulatedClock
 from pipeline.config import MTConfig, PipelineConfig, SourceConfig
+from pipeline.engine import EngineRegistry
 from pipeline.errors import AudioInputError
 from pipeline.events import AudioChunk, SourceCommit, TargetCommit, Word
-from pipeline.mt.engine import EngineRegistry
+from pipeline.offline import SubtitleLimits
+from pipeline.offline.subtitles import subtitle_text
 from rtt.cli import main
 from rtt.corpus import corpus_item
 from rtt.tui import LiveApp, LiveSession, TranscriptStore
@@ -193,7 +194,7 @@ async def test_s_saves_valid_srt_and_txt_per_language(tmp_path):
     ]
     english = list(srt.parse((folder / "session.en.srt").read_text()))
     assert (
-        " ".join(c.content for c in english)
+        " ".join(c.content.replace("\n", " ") for c in english)
         == "Good morning, everyone, and welcome to the 12th Open Tools Summit here in Lisbon. My name is Maria Santos,"
     )
     assert [c.start.total_seconds() for c in english] == [
@@ -204,7 +205,7 @@ async def test_s_saves_valid_srt_and_txt_per_language(tmp_path):
     assert (
         len(german) == 1
         and german[0].content.startswith("Guten Morgen")
-        and german[0].end.total_seconds() == 4.9
+        and german[0].end.total_seconds() >= 4.9  # its source span, held long enough to read
     )
     assert (folder / "session.en.txt").read_text().split("\n\n")[
         1
@@ -226,14 +227,15 @@ async def test_saving_into_an_unwritable_place_is_a_message_not_a_crash(tmp_path
 
 
 def test_source_cues_split_at_sentences_and_length():
-    words = [Piece("en", "source", 1, 0, i * 1.0, i * 1.0 + 0.9, f"word{i}") for i in range(10)]
-    words[2] = dataclasses.replace(words[2], text="end.")
-    subtitles = list(srt.parse(cues(words).to_string("srt")))  # valid SRT
-    assert [s.content.split()[0] for s in subtitles] == [
-        "word0",
-        "word3",
-        "word9",
-    ]  # sentence end, then 6 s
+    text = ["word0", "word1", "end."] + [f"longer{i}" for i in range(3, 12)]
+    words = [
+        Piece("en", "source", 1, 0, i * 1.0, i * 1.0 + 0.9, w, ((w, i * 1.0, i * 1.0 + 0.9),))
+        for i, w in enumerate(text)
+    ]
+    subtitles = list(srt.parse(subtitle_text(cues(words, SubtitleLimits(), 12.0), "srt")))
+    # the sentence end closes a cue, and a cue holds at most two lines of 42 characters
+    assert [s.content.split()[0] for s in subtitles][:2] == ["word0", "longer3"]
+    assert len(subtitles) == 3 and all(len(s.content.split("\n")) <= 2 for s in subtitles)
 
 
 # -- errors in the app, not tracebacks --------------------------------------------------
@@ -383,23 +385,18 @@ class ListSource:
         self.closed = True
 
 
-async def test_gate_mutes_restamps_and_switches_sources():
+async def test_gate_mutes_and_meters():
     tone = np.full(1600, 0.1, np.float32)
-    first, second = ListSource([tone, tone, tone]), ListSource([tone, tone])
+    first = ListSource([tone, tone, tone])
     gate = CaptureGate(first, live=True)
     out = []
     async for chunk in gate.chunks(SimulatedClock()):
         out.append(chunk)
-        if len(out) == 1:
-            gate.muted = True
-        if len(out) == 2:
-            gate.muted = False
-            await gate.switch(second)
-    assert [c.start for c in out] == pytest.approx(
-        [0.0, 0.1, 0.2, 0.3]
-    )  # contiguous across the switch
-    assert [float(np.abs(c.samples).max()) for c in out] == pytest.approx([0.1, 0.0, 0.1, 0.1])
+        gate.muted = len(out) == 1
+    assert [c.start for c in out] == pytest.approx([0.0, 0.1, 0.2])
+    assert [float(np.abs(c.samples).max()) for c in out] == pytest.approx([0.1, 0.0, 0.1])
     assert gate.level == pytest.approx(level_db(tone)) == pytest.approx(-20.0)
+    await gate.close()
     assert first.closed
 
 

@@ -1,4 +1,4 @@
-"""Loopback servers and senders for the network-input tests (not a test module).
+"""Loopback servers and senders for network inputs: the tests and scripts/wer_transports.py.
 
 - `serve_dir`: a plain HTTP server for a folder (a finished file, an HLS playlist);
 - `LiveServer`: a live HTTP stream (web radio style, no length) of one encoded file,

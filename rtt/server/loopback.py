@@ -1,6 +1,6 @@
-"""Test clients that survive the server closing on them, from chosen loopback addresses.
+"""Clients that survive the server closing on them, from chosen loopback addresses.
 
-Each test client connects from its own address (127.0.0.2, 127.0.0.3, ...) so that the
+For the tests and the fault and load scripts. Each client connects from its own address (127.0.0.2, 127.0.0.3, ...) so that the
 per-address limits see distinct clients; they record every frame and the close code
 instead of raising, so a test can assert on what a client saw when the server ended it.
 """
@@ -10,11 +10,24 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from pathlib import Path
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-__all__ = ["connect_from", "listen_until_closed", "metric", "raw_http", "speak_until_closed"]
+from pipeline.fakes import fake_config, fake_registry
+
+from .app import RttServer, ServerConfig
+
+__all__ = [
+    "commits",
+    "connect_from",
+    "fake_server",
+    "listen_until_closed",
+    "metric",
+    "raw_http",
+    "speak_until_closed",
+]
 
 
 def connect_from(url: str, address: str = "127.0.0.2", **kw):
@@ -80,3 +93,21 @@ def raw_http(port: int, head: str) -> tuple[int, str]:
 
 def metric(server, name: str, **labels) -> float:
     return server.metrics.registry.get_sample_value(name, labels or None) or 0.0
+
+
+def commits(frames, channel=None):
+    """(seq, text) of every commit, optionally of one channel."""
+    return [
+        (f["seq"], f["text"])
+        for f in frames
+        if f["type"] in ("source_commit", "target_commit")
+        and (channel is None or f["channel"] == channel)
+    ]
+
+
+def fake_server(journal: Path, registry=None, **options) -> RttServer:
+    """A server on loopback port 0 whose rooms run the real composition on fake engines
+    (`pipeline.fakes`): the fault and load scripts' server, no model loaded."""
+    pipeline = fake_config(Path(journal).parent / f"{Path(journal).name}-models")
+    config = ServerConfig(journal=Path(journal), port=0, pipeline=pipeline, **options)
+    return RttServer(config, registry or fake_registry())
