@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..events import Word
-from .backend import ASRRequest, ASRResult
+from ..words import word_from_piece
+from .backend import ASRRequest, ASRResult, LanguageProbs, LanguageRequest
 
 __all__ = ["WhisperBackend", "cut_loop"]
 
@@ -78,11 +79,28 @@ class WhisperBackend:
         batch = np.ascontiguousarray(np.stack([f[:, :frames] for f in feats]), dtype=np.float32)
         return batch, frames
 
-    def _detect(self, encoded) -> list[str]:
+    def _probs(self, encoded) -> list[LanguageProbs]:
+        """The language head on an encoded batch: every language's probability, best first."""
         if not self.multilingual:
-            return ["en"] * encoded.shape[0]
+            return [(("en", 1.0),)] * encoded.shape[0]
         found = self._model.detect_language(encoded)
-        return [pairs[0][0].strip("<|>") for pairs in found]
+        return [tuple((token.strip("<|>"), float(p)) for token, p in pairs) for pairs in found]
+
+    def detect_batch(self, requests: Sequence[LanguageRequest]) -> list[LanguageProbs]:
+        """Language probabilities over Whisper's full 30 s window (what its language head was
+        trained on): the first 30 s of each audio, padded with silence."""
+        if not requests:
+            return []
+        import ctranslate2
+
+        extractor = self._fw.feature_extractor
+        feats = [
+            extractor(r.audio[: extractor.n_samples], padding=extractor.n_samples) for r in requests
+        ]
+        frames = extractor.nb_max_frames
+        batch = np.ascontiguousarray(np.stack([f[:, :frames] for f in feats]), dtype=np.float32)
+        encoded = self._model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+        return self._probs(encoded)
 
     # -- protocol ---------------------------------------------------------------
     def transcribe_batch(self, requests: Sequence[ASRRequest]) -> list[ASRResult]:
@@ -94,7 +112,8 @@ class WhisperBackend:
         # the StorageView borrows the array's memory: keep `features` alive until encoded
         features, _ = self._features([r.audio for r in requests])
         encoded = self._model.encode(ctranslate2.StorageView.from_array(features), to_cpu=False)
-        language = requests[0].language or self._detect(encoded)[0]
+        probs = self._probs(encoded)
+        language = requests[0].language or probs[0][0][0]
         if not self.multilingual:
             language = "en"
         tokenizer = self._tokenizer(language)
@@ -114,9 +133,9 @@ class WhisperBackend:
         frames = [max(2, len(r.audio) // 160) for r in requests]
         aligned = self._align(tokenizer, tokens, encoded, frames)
         out = []
-        for result, words in zip(results, aligned):
+        for result, words, pass_probs in zip(results, aligned, probs):
             words = [] if self._is_hallucination(result, words) else cut_loop(words)
-            out.append(ASRResult(tuple(words), language, result.no_speech_prob))
+            out.append(ASRResult(tuple(words), language, result.no_speech_prob, pass_probs))
         return out
 
     def _max_length(self, requests: Sequence[ASRRequest], prompts: list[list[int]]) -> int:
@@ -154,14 +173,13 @@ class WhisperBackend:
             merge_punctuations(alignment, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
             limit = frames[i] / 100
             for a in alignment:
-                text = a["word"].strip()
-                if text:
-                    start = min(float(a["start"]), limit)
-                    words[i].append(
-                        Word(
-                            text, round(start, 2), round(max(start, min(float(a["end"]), limit)), 2)
-                        )
-                    )
+                start = min(float(a["start"]), limit)
+                end = max(start, min(float(a["end"]), limit))
+                word = word_from_piece(
+                    a["word"], round(start, 2), round(end, 2), first=not words[i]
+                )
+                if word is not None:
+                    words[i].append(word)
         return words
 
     def _is_hallucination(self, result, words: list[Word]) -> bool:
@@ -179,7 +197,7 @@ def cut_loop(words: list[Word], min_repeats: int = 2) -> list[Word]:
     A block of at least 3 words repeated back to back, or of 1-2 words repeated
     three times, is a loop; the words before the repeats are kept.
     """
-    keys = [w.word.lower().strip(".,!?") for w in words]
+    keys = [w.word.lower().strip(".,!?") for w in words]  # pieces count as words here
     n = len(keys)
     for i in range(n):
         for p in range(1, (n - i) // 2 + 1):

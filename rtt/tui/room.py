@@ -135,6 +135,8 @@ class RoomSession:
         if kind in _DURABLE and channel is not None and isinstance(frame.get("seq"), int):
             self.since[channel] = frame["seq"]
         event = from_json({k: v for k, v in frame.items() if k not in ("seq", "channel")})
+        if event is None:  # an event type this version does not know: skipped
+            return None
         self.latency.on_event(event)
         if isinstance(event, (SpeechStart, SpeechEnd)):
             self._speech = isinstance(event, SpeechStart)

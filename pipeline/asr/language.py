@@ -1,0 +1,154 @@
+"""Language identification: decide a stream's language on evidence, and follow a switch.
+
+The pure core of `--from auto` (in the style of agreement.py). It is fed the
+language probabilities of detection passes (Whisper's language head over a
+30 s-padded window of the speech so far; the head was trained on 30 s windows,
+short streaming windows mislead it) and the seconds of speech they cover:
+
+- Undecided, a detection runs every `every` seconds of new speech; the best
+  language (among the candidates, renormalised) is taken once its probability
+  reaches `threshold`, at the latest once `max_speech` seconds of speech were
+  heard or the stream ends (`final`). Until then the language is "und" and
+  nothing may be committed (`hold`).
+- Decided, the language changes only on evidence: a streaming pass whose own
+  (cheap, short-window) probabilities give the current language less than
+  `evidence` or that heard nothing in a long buffer, or an explicit request. That
+  asks for one re-detection; a switch needs the new language at `switch` or more
+  (hysteresis: far above the evidence bar) and ahead of the current one.
+  An inconclusive re-detection is retried once `recheck_growth` more seconds of
+  speech were heard, at most `max_rechecks` times per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["UNDETERMINED", "LanguageID", "LanguagePolicy", "restrict"]
+
+UNDETERMINED = "und"  # ISO 639-2 "undetermined"
+
+Probs = Sequence[tuple[str, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class LanguagePolicy:
+    threshold: float = 0.8  # decide once the best candidate is this likely
+    max_speech: float = 15.0  # ... or at the latest after this much speech
+    min_speech: float = 0.5  # no detection on less speech than this (a cough, a click)
+    every: float = 1.0  # undecided: seconds of new speech between detections
+    evidence: float = 0.2  # a streaming pass giving the language less than this: re-detect
+    switch: float = 0.85  # a re-detection switches to a language at least this likely
+    empty_after: float = 3.0  # a pass with no words over this much audio is evidence too
+    recheck_growth: float = 1.5  # an inconclusive re-detection is retried after this much speech
+    max_rechecks: int = 2
+
+
+def restrict(probs: Iterable[tuple[str, float]], candidates: Sequence[str] = ()) -> list:
+    """The probabilities of the candidates only (all when none), renormalised, best first."""
+    kept = [(lang, float(p)) for lang, p in probs if not candidates or lang in candidates]
+    total = sum(p for _, p in kept)
+    if total <= 0:
+        share = 1.0 / len(candidates) if candidates else 0.0
+        return [(lang, share) for lang in candidates]
+    return sorted(((lang, p / total) for lang, p in kept), key=lambda lp: -lp[1])
+
+
+class LanguageID:
+    def __init__(self, candidates: Sequence[str] = (), policy: LanguagePolicy | None = None):
+        self.candidates = tuple(candidates)
+        self.policy = policy or LanguagePolicy()
+        self.language: str | None = None  # decided language
+        self.probability: float | None = None  # its probability at the deciding detection
+        self.guess: str | None = None  # best language so far (to decode partials with)
+        self.decided_at: float | None = None  # seconds of speech when decided
+        self.switches = 0
+        self.detections = 0
+        self._recheck_at: float | None = None  # speech seconds from which a re-detection may run
+        self._rechecks = 0
+        self._detected_at: float | None = None  # speech seconds at the last detection
+
+    # -- state ------------------------------------------------------------------
+    @property
+    def decided(self) -> bool:
+        return self.language is not None
+
+    @property
+    def hold(self) -> bool:
+        """True while nothing may be committed: undecided, or a switch is being checked."""
+        return not self.decided or self._recheck_at is not None
+
+    @property
+    def label(self) -> str:
+        return self.language or UNDETERMINED
+
+    def needs_detection(self, speech: float) -> bool:
+        """Whether the next pass should first run a detection over `speech` seconds."""
+        if not self.decided:
+            last = self._detected_at
+            return speech >= self.policy.min_speech and (
+                last is None or speech >= last + self.policy.every
+            )
+        return self._recheck_at is not None and speech >= self._recheck_at
+
+    # -- input ------------------------------------------------------------------
+    def observe(self, probs: Probs, speech: float, *, final: bool = False) -> bool:
+        """One detection pass over `speech` seconds; True when the language changed.
+
+        `final`: no more speech will come for this decision (the utterance ended):
+        an undecided stream takes its best candidate now.
+        """
+        ranked = restrict(probs, self.candidates)
+        if not ranked:
+            return False
+        self.detections += 1
+        self._detected_at = speech
+        best, p = ranked[0]
+        if not self.decided:
+            self.guess = best
+            if p >= self.policy.threshold or speech >= self.policy.max_speech or final:
+                self._set(best, p, speech)
+                return True
+            return False
+        return self._recheck(dict(ranked), best, p, speech, final)
+
+    def _recheck(self, probs: dict, best: str, p: float, speech: float, final: bool) -> bool:
+        current = probs.get(self.language, 0.0)  # type: ignore[arg-type]
+        if best != self.language and p >= self.policy.switch and p > current:
+            self.switches += 1
+            self._set(best, p, speech)
+            return True
+        conclusive = best == self.language and current >= self.policy.threshold
+        self._rechecks += 1
+        if conclusive or final or self._rechecks >= self.policy.max_rechecks:
+            self._recheck_at, self._rechecks = None, 0
+        else:
+            self._recheck_at = speech + self.policy.recheck_growth
+        return False
+
+    def evidence(self, probs: Probs, *, words: int, audio: float, speech: float) -> bool:
+        """A streaming pass in the decided language; True when it asks for a re-detection.
+
+        `probs` are the pass's own language probabilities (short window: a hint only),
+        `words` how many words it heard in `audio` seconds of buffer.
+        """
+        if not self.decided or self._recheck_at is not None:
+            return False
+        ranked = dict(restrict(probs, self.candidates)) if probs else {}
+        unlikely = bool(ranked) and ranked.get(self.language, 0.0) < self.policy.evidence  # type: ignore[arg-type]
+        silent = words == 0 and audio >= self.policy.empty_after
+        if unlikely or silent:
+            self.request(speech)
+            return True
+        return False
+
+    def request(self, speech: float) -> None:
+        """Ask for a re-detection at the next pass (e.g. the user says the language changed)."""
+        if self.decided:
+            self._recheck_at, self._rechecks = speech, 0
+
+    def _set(self, language: str, probability: float, speech: float) -> None:
+        self.language, self.guess = language, language
+        self.probability = round(probability, 3)
+        self.decided_at = speech
+        self._recheck_at, self._rechecks = None, 0

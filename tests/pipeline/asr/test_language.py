@@ -1,0 +1,94 @@
+"""The language-ID core: decide on evidence, follow a switch with hysteresis (no models)."""
+
+import pytest
+
+from pipeline.asr.language import UNDETERMINED, LanguageID, LanguagePolicy, restrict
+
+DE = [("de", 0.9), ("en", 0.06), ("nl", 0.04)]
+EN = [("en", 0.93), ("de", 0.05), ("nl", 0.02)]
+UNSURE = [("bo", 0.4), ("de", 0.3), ("en", 0.2), ("nl", 0.1)]
+
+
+def test_restrict_keeps_candidates_renormalised_best_first():
+    assert restrict(UNSURE, ("en", "de")) == [
+        ("de", pytest.approx(0.6)),
+        ("en", pytest.approx(0.4)),
+    ]
+    assert restrict(UNSURE)[0] == ("bo", pytest.approx(0.4))  # no candidates: all languages
+    assert restrict([("bo", 1.0)], ("en", "de")) == [("en", 0.5), ("de", 0.5)]  # no mass left
+
+
+def test_undecided_until_the_best_passes_the_threshold():
+    lid = LanguageID()
+    assert lid.label == UNDETERMINED and lid.hold and not lid.needs_detection(0.3)
+    assert lid.needs_detection(0.6)
+    assert not lid.observe(UNSURE, 0.6)
+    assert lid.guess == "bo" and lid.hold and lid.label == UNDETERMINED
+    assert not lid.needs_detection(1.2) and lid.needs_detection(1.6)  # every 1 s of new speech
+    assert lid.observe(DE, 1.6)
+    assert (lid.language, lid.probability, lid.decided_at) == ("de", 0.9, 1.6)
+    assert not lid.hold and not lid.needs_detection(5.0)
+
+
+def test_candidates_turn_an_unsure_detection_into_a_decision():
+    lid = LanguageID(("en", "de"), LanguagePolicy(threshold=0.55))
+    assert lid.observe(UNSURE, 0.6) and lid.language == "de" and lid.probability == 0.6
+
+
+def test_decides_the_best_at_the_latest_after_max_speech_or_at_the_end_of_the_stream():
+    lid = LanguageID(policy=LanguagePolicy(max_speech=3.0))
+    assert not lid.observe(UNSURE, 2.9)
+    assert lid.observe(UNSURE, 3.0) and lid.language == "bo"
+    lid = LanguageID()
+    assert lid.observe(UNSURE, 1.0, final=True) and lid.language == "bo"
+
+
+def test_no_switch_without_evidence():
+    lid = LanguageID()
+    lid.observe(EN, 1.0)
+    # a pass whose own window keeps English likely enough, with words: no re-detection
+    assert not lid.evidence([("en", 0.5), ("de", 0.5)], words=3, audio=2.0, speech=2.0)
+    assert not lid.needs_detection(10.0) and not lid.hold
+
+
+def test_a_switch_needs_evidence_then_a_confident_redetection():
+    lid = LanguageID()
+    lid.observe(EN, 1.0)
+    assert lid.evidence([("de", 0.9), ("en", 0.1)], words=3, audio=2.0, speech=5.0)
+    assert lid.hold and lid.needs_detection(5.0)
+    assert lid.observe(DE, 5.6) and lid.language == "de" and lid.switches == 1
+    assert not lid.hold
+
+
+def test_hysteresis_an_unconvincing_redetection_keeps_the_language():
+    lid = LanguageID()
+    lid.observe(EN, 1.0)
+    lid.evidence([], words=0, audio=3.5, speech=5.0)  # a long buffer with no words
+    assert lid.hold
+    assert not lid.observe([("de", 0.6), ("en", 0.4)], 5.0)  # below the switch bar
+    assert lid.language == "en" and lid.hold  # inconclusive: asks again with more speech
+    assert not lid.needs_detection(5.5) and lid.needs_detection(6.5)
+    assert not lid.observe([("de", 0.6), ("en", 0.4)], 6.5)
+    assert lid.language == "en" and not lid.hold  # gave up after max_rechecks
+
+
+def test_a_conclusive_redetection_of_the_same_language_ends_the_hold():
+    lid = LanguageID()
+    lid.observe(EN, 1.0)
+    lid.request(3.0)
+    assert lid.hold and lid.needs_detection(3.0)
+    assert not lid.observe(EN, 3.0) and not lid.hold and lid.switches == 0
+
+
+def test_final_redetection_always_ends_the_hold():
+    lid = LanguageID()
+    lid.observe(EN, 1.0)
+    lid.request(3.0)
+    assert not lid.observe([("de", 0.6), ("en", 0.4)], 3.2, final=True)
+    assert not lid.hold and lid.language == "en"
+
+
+def test_evidence_is_ignored_while_undecided():
+    lid = LanguageID()
+    assert not lid.evidence([("de", 1.0)], words=0, audio=5.0, speech=5.0)
+    assert not lid.decided
