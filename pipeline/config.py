@@ -64,7 +64,7 @@ class ASRConfig:
     language: str | None = None
     candidates: tuple[str, ...] = ()  # detect among these only; empty: every supported language
     lid_threshold: float = 0.8  # decide the language once the best candidate is this likely
-    lid_max_speech: float = 4.0  # ... or at the latest after this many seconds of speech
+    lid_max_speech: float = 15.0  # ... or at the latest after this many seconds of speech
     switch_threshold: float = 0.85  # a re-detection switches to a language at least this likely
     step: float = 0.6  # seconds of new audio between streaming passes
     agreement: int = 2  # LocalAgreement-n
