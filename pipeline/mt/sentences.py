@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pysbd
 
 from ..events import Word
+from ..words import join_words
 
 __all__ = ["Sentence", "SentenceBuffer"]
 
@@ -52,7 +53,7 @@ class Sentence:
 
     @property
     def text(self) -> str:
-        return " ".join(w.word for w in self.words)
+        return join_words(self.words)
 
     @property
     def start(self) -> float:

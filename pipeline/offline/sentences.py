@@ -14,6 +14,7 @@ import pysbd
 
 from ..events import Word
 from ..mt.sentences import Sentence
+from ..words import join_words
 from .segment import SpeechSegment
 
 __all__ = ["Sentence", "split_sentences", "utterance_of"]
@@ -49,7 +50,7 @@ def _paragraphs(words: Sequence[Word], max_pause: float) -> list[list[Word]]:
 def _split_paragraph(segmenter: pysbd.Segmenter, words: list[Word]) -> list[list[Word]]:
     """Map pysbd's sentence strings back onto words by counting non-space characters
     (robust to how pysbd treats whitespace, and to repeated sentences)."""
-    sentences = segmenter.segment(" ".join(w.word for w in words))
+    sentences = segmenter.segment(join_words(words))
     groups: list[list[Word]] = []
     i = 0
     for sentence in sentences:
