@@ -1,6 +1,7 @@
 """The streaming ASR stage with a scripted engine (the model is not the point here)."""
 
 import numpy as np
+import pytest
 
 from pipeline.asr.backend import ASRResult
 from pipeline.asr.stage import ASRStage
@@ -215,3 +216,34 @@ async def test_a_fixed_language_never_detects():
     commits = [o for o in out if isinstance(o, SourceCommit)]
     assert commits and {(c.lang, c.language_probability) for c in commits} == {("es", None)}
     assert engine.detections == []
+
+
+class NoiseEngine(ScriptedEngine):
+    """Hears nothing (noise), or words that never agree from one pass to the next."""
+
+    def __init__(self, babble=False):
+        super().__init__()
+        self.babble = babble
+
+    async def transcribe(self, request):
+        self.requests.append(request)
+        if not self.babble:
+            return ASRResult((), "en")
+        n = int(len(request.audio) / 8000)
+        seed = len(self.requests)
+        words = [Word(f"w{seed}x{i}", i * 0.5, i * 0.5 + 0.4) for i in range(n)]
+        return ASRResult(tuple(words), "en")
+
+
+@pytest.mark.parametrize("babble", [False, True], ids=["noise", "no-agreement"])
+async def test_the_buffer_never_outgrows_whispers_window(babble):
+    engine = NoiseEngine(babble)
+    stage = ASRStage(engine, ASRConfig(step=0.5, language="en"))
+    out = await drive(stage, speech(1, 0.0, 45.0) + [SpeechEnd(stream="s", utterance=1, end=45.0)])
+    longest = max(len(r.audio) for r in engine.requests) / 16000
+    assert longest + stage.config.padding <= stage.config.window
+    commits = [o for o in out if isinstance(o, SourceCommit)]
+    if babble:  # words heard but never agreed: forced out before they leave the window
+        assert commits and commits[0].end <= 30.0 and commits[0].start == 0.0
+    else:
+        assert not commits
