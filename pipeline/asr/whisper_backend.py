@@ -20,7 +20,7 @@ from ..events import Word
 from ..words import word_from_piece
 from .backend import ASRRequest, ASRResult, LanguageProbs, LanguageRequest
 
-__all__ = ["WhisperBackend", "cut_loop"]
+__all__ = ["WhisperBackend", "cut_loop", "detect_languages"]
 
 _RATE = 16000
 _PROMPT_TOKENS = 200  # committed context passed as the previous-text prompt
@@ -80,27 +80,10 @@ class WhisperBackend:
         return batch, frames
 
     def _probs(self, encoded) -> list[LanguageProbs]:
-        """The language head on an encoded batch: every language's probability, best first."""
-        if not self.multilingual:
-            return [(("en", 1.0),)] * encoded.shape[0]
-        found = self._model.detect_language(encoded)
-        return [tuple((token.strip("<|>"), float(p)) for token, p in pairs) for pairs in found]
+        return _language_probs(self._model, encoded)
 
     def detect_batch(self, requests: Sequence[LanguageRequest]) -> list[LanguageProbs]:
-        """Language probabilities over Whisper's full 30 s window (what its language head was
-        trained on): the first 30 s of each audio, padded with silence."""
-        if not requests:
-            return []
-        import ctranslate2
-
-        extractor = self._fw.feature_extractor
-        feats = [
-            extractor(r.audio[: extractor.n_samples], padding=extractor.n_samples) for r in requests
-        ]
-        frames = extractor.nb_max_frames
-        batch = np.ascontiguousarray(np.stack([f[:, :frames] for f in feats]), dtype=np.float32)
-        encoded = self._model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
-        return self._probs(encoded)
+        return detect_languages(self._fw, [r.audio for r in requests])
 
     # -- protocol ---------------------------------------------------------------
     def transcribe_batch(self, requests: Sequence[ASRRequest]) -> list[ASRResult]:
@@ -189,6 +172,31 @@ class WhisperBackend:
         if result.no_speech_prob > self.no_speech_threshold and avg_logprob < -0.5:
             return True
         return result.no_speech_prob > 0.9
+
+
+def detect_languages(whisper_model, audios: Sequence[np.ndarray]) -> list[LanguageProbs]:
+    """Language probabilities over Whisper's full 30 s window (what its language head was
+    trained on): the first 30 s of each audio, padded with silence. `whisper_model` is a
+    faster-whisper `WhisperModel` (the streaming and the batch path share this)."""
+    if not len(audios):
+        return []
+    import ctranslate2
+
+    extractor = whisper_model.feature_extractor
+    feats = [extractor(a[: extractor.n_samples], padding=extractor.n_samples) for a in audios]
+    frames = extractor.nb_max_frames
+    batch = np.ascontiguousarray(np.stack([f[:, :frames] for f in feats]), dtype=np.float32)
+    model = whisper_model.model
+    encoded = model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+    return _language_probs(model, encoded)
+
+
+def _language_probs(model, encoded) -> list[LanguageProbs]:
+    """The language head on an encoded batch: every language's probability, best first."""
+    if not model.is_multilingual:
+        return [(("en", 1.0),)] * encoded.shape[0]
+    found = model.detect_language(encoded)
+    return [tuple((token.strip("<|>"), float(p)) for token, p in pairs) for pairs in found]
 
 
 def cut_loop(words: list[Word], min_repeats: int = 2) -> list[Word]:
