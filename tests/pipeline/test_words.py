@@ -1,6 +1,5 @@
 """Text from words as Whisper spells them: pieces without a leading space are glued on."""
 
-from pipeline.events import Word
 from pipeline.mt.sentences import Sentence
 from pipeline.offline.sentences import split_sentences
 from pipeline.words import join_words, word_from_piece
