@@ -13,8 +13,11 @@ short streaming windows mislead it) and the seconds of speech they cover:
 - Decided, the language changes only on evidence: a streaming pass whose own
   (cheap, short-window) probabilities give the current language less than
   `evidence` or that heard nothing in a long buffer, or an explicit request. That
-  asks for one re-detection; a switch needs the new language at `switch` or more
-  (hysteresis: far above the evidence bar) and ahead of the current one.
+  asks for one re-detection once `evidence_passes` passes in a row say so (short
+  windows are noisy), and not within `cooldown` seconds of speech after a
+  re-detection that kept the language; a switch needs the new language at
+  `switch` or more (hysteresis: far above the evidence bar) and ahead of the
+  current one.
   An inconclusive re-detection is retried once `recheck_growth` more seconds of
   speech were heard, at most `max_rechecks` times per request.
 """
@@ -38,6 +41,8 @@ class LanguagePolicy:
     min_speech: float = 0.5  # no detection on less speech than this (a cough, a click)
     every: float = 1.0  # undecided: seconds of new speech between detections
     evidence: float = 0.2  # a streaming pass giving the language less than this: re-detect
+    evidence_passes: int = 2  # ... when this many passes in a row say so
+    cooldown: float = 10.0  # seconds of speech without re-detection after one kept the language
     switch: float = 0.85  # a re-detection switches to a language at least this likely
     empty_after: float = 3.0  # a pass with no words over this much audio is evidence too
     recheck_growth: float = 1.5  # an inconclusive re-detection is retried after this much speech
@@ -67,6 +72,8 @@ class LanguageID:
         self._recheck_at: float | None = None  # speech seconds from which a re-detection may run
         self._rechecks = 0
         self._detected_at: float | None = None  # speech seconds at the last detection
+        self._doubts = 0  # passes in a row that made the language unlikely
+        self._quiet_until = 0.0  # no evidence is taken before this much speech
 
     # -- state ------------------------------------------------------------------
     @property
@@ -122,6 +129,7 @@ class LanguageID:
         self._rechecks += 1
         if conclusive or final or self._rechecks >= self.policy.max_rechecks:
             self._recheck_at, self._rechecks = None, 0
+            self._quiet_until = speech + self.policy.cooldown
         else:
             self._recheck_at = speech + self.policy.recheck_growth
         return False
@@ -132,12 +140,13 @@ class LanguageID:
         `probs` are the pass's own language probabilities (short window: a hint only),
         `words` how many words it heard in `audio` seconds of buffer.
         """
-        if not self.decided or self._recheck_at is not None:
+        if not self.decided or self._recheck_at is not None or speech < self._quiet_until:
             return False
         ranked = dict(restrict(probs, self.candidates)) if probs else {}
         unlikely = bool(ranked) and ranked.get(self.language, 0.0) < self.policy.evidence  # type: ignore[arg-type]
         silent = words == 0 and audio >= self.policy.empty_after
-        if unlikely or silent:
+        self._doubts = self._doubts + 1 if unlikely or silent else 0
+        if self._doubts >= self.policy.evidence_passes:
             self.request(speech)
             return True
         return False
@@ -145,7 +154,7 @@ class LanguageID:
     def request(self, speech: float) -> None:
         """Ask for a re-detection at the next pass (e.g. the user says the language changed)."""
         if self.decided:
-            self._recheck_at, self._rechecks = speech, 0
+            self._recheck_at, self._rechecks, self._doubts = speech, 0, 0
 
     def _set(self, language: str, probability: float, speech: float) -> None:
         self.language, self.guess = language, language

@@ -54,7 +54,9 @@ def test_no_switch_without_evidence():
 def test_a_switch_needs_evidence_then_a_confident_redetection():
     lid = LanguageID()
     lid.observe(EN, 1.0)
-    assert lid.evidence([("de", 0.9), ("en", 0.1)], words=3, audio=2.0, speech=5.0)
+    german = [("de", 0.9), ("en", 0.1)]
+    assert not lid.evidence(german, words=3, audio=1.4, speech=4.4)  # one pass is not enough
+    assert lid.evidence(german, words=3, audio=2.0, speech=5.0)  # two in a row are
     assert lid.hold and lid.needs_detection(5.0)
     assert lid.observe(DE, 5.6) and lid.language == "de" and lid.switches == 1
     assert not lid.hold
@@ -63,13 +65,17 @@ def test_a_switch_needs_evidence_then_a_confident_redetection():
 def test_hysteresis_an_unconvincing_redetection_keeps_the_language():
     lid = LanguageID()
     lid.observe(EN, 1.0)
-    lid.evidence([], words=0, audio=3.5, speech=5.0)  # a long buffer with no words
+    lid.evidence([], words=0, audio=3.2, speech=4.7)  # a long buffer with no words...
+    lid.evidence([], words=0, audio=3.5, speech=5.0)  # ... twice
     assert lid.hold
     assert not lid.observe([("de", 0.6), ("en", 0.4)], 5.0)  # below the switch bar
     assert lid.language == "en" and lid.hold  # inconclusive: asks again with more speech
     assert not lid.needs_detection(5.5) and lid.needs_detection(6.5)
     assert not lid.observe([("de", 0.6), ("en", 0.4)], 6.5)
     assert lid.language == "en" and not lid.hold  # gave up after max_rechecks
+    # cooldown: the next 10 s of speech take no evidence
+    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=7.0)
+    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=7.6)
 
 
 def test_a_conclusive_redetection_of_the_same_language_ends_the_hold():
