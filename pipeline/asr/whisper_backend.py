@@ -24,6 +24,7 @@ __all__ = ["WhisperBackend", "cut_loop", "detect_languages"]
 
 _RATE = 16000
 _PROMPT_TOKENS = 200  # committed context passed as the previous-text prompt
+_PAST_AUDIO = 0.02  # seconds: a word starting this close to the end of the audio is not in it
 
 
 class WhisperBackend:
@@ -156,6 +157,10 @@ class WhisperBackend:
             merge_punctuations(alignment, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
             limit = frames[i] / 100
             for a in alignment:
+                # a word that starts where the audio ends was read into the padding: Whisper
+                # repeating its prompt there (seen: a whole committed sentence again at the end)
+                if float(a["start"]) >= limit - _PAST_AUDIO:
+                    continue
                 start = min(float(a["start"]), limit)
                 end = max(start, min(float(a["end"]), limit))
                 word = word_from_piece(
