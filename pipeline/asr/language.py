@@ -46,6 +46,7 @@ class LanguagePolicy:
     switch: float = 0.85  # a re-detection switches to a language at least this likely
     empty_after: float = 3.0  # a pass with no words over this much audio is evidence too
     recheck_growth: float = 1.5  # an inconclusive re-detection is retried after this much speech
+    recheck_audio: float = 2.5  # a re-detection looks at no less of the utterance than this
     max_rechecks: int = 2
 
 
@@ -150,6 +151,12 @@ class LanguageID:
             self.request(speech)
             return True
         return False
+
+    def dismiss(self, speech: float) -> None:
+        """End a pending re-detection without one (too little audio to judge): keep the language."""
+        if self._recheck_at is not None:
+            self._recheck_at, self._rechecks = None, 0
+            self._quiet_until = speech + self.policy.cooldown
 
     def request(self, speech: float) -> None:
         """Ask for a re-detection at the next pass (e.g. the user says the language changed)."""

@@ -153,6 +153,10 @@ class ASRStage:
             return
         window = int(_DETECT_SECONDS * _RATE)
         audio = self._joined(self._heard if not lid.decided else self._chunks)[-window:]
+        if lid.decided and len(audio) < lid.policy.recheck_audio * _RATE:
+            if final:  # the utterance ended too short to judge a switch on: keep the language
+                lid.dismiss(self._speech)
+            return  # a switch is judged on enough of the utterance (short windows mislead)
         probs = await self.engine.detect(LanguageRequest(audio))
         self.detections += 1
         if lid.observe(probs, self._speech, final=final):

@@ -98,3 +98,12 @@ def test_evidence_is_ignored_while_undecided():
     lid = LanguageID()
     assert not lid.evidence([("de", 1.0)], words=0, audio=5.0, speech=5.0)
     assert not lid.decided
+
+
+def test_a_dismissed_redetection_keeps_the_language_and_cools_down():
+    lid = LanguageID()
+    lid.observe(EN, 1.0)
+    lid.request(3.0)
+    lid.dismiss(3.2)
+    assert not lid.hold and lid.language == "en"
+    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=4.0)
