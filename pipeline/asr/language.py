@@ -13,11 +13,11 @@ short streaming windows mislead it) and the seconds of speech they cover:
 - Decided, the language changes only on evidence: a streaming pass whose own
   (cheap, short-window) probabilities give the current language less than
   `evidence` or that heard nothing in a long buffer, or an explicit request. That
-  asks for one re-detection once `evidence_passes` passes in a row say so (short
+  asks for a re-detection once `evidence_passes` passes in a row say so (short
   windows are noisy), and not within `cooldown` seconds of speech after a
-  re-detection that kept the language; a switch needs the new language at
-  `switch` or more (hysteresis: far above the evidence bar) and ahead of the
-  current one.
+  re-detection that kept the language; a switch needs two re-detections in a
+  row (the second on more speech) to find the same new language at `switch` or
+  more (hysteresis: far above the evidence bar) and ahead of the current one.
   An inconclusive re-detection is retried once `recheck_growth` more seconds of
   speech were heard, at most `max_rechecks` times per request.
 """
@@ -47,7 +47,7 @@ class LanguagePolicy:
     empty_after: float = 3.0  # a pass with no words over this much audio is evidence too
     recheck_growth: float = 1.5  # an inconclusive re-detection is retried after this much speech
     recheck_audio: float = 2.5  # a re-detection looks at no less of the utterance than this
-    max_rechecks: int = 2
+    max_rechecks: int = 3
 
 
 def restrict(probs: Iterable[tuple[str, float]], candidates: Sequence[str] = ()) -> list:
@@ -74,6 +74,7 @@ class LanguageID:
         self._rechecks = 0
         self._detected_at: float | None = None  # speech seconds at the last detection
         self._doubts = 0  # passes in a row that made the language unlikely
+        self._suspect: str | None = None  # the language a re-detection found: one more must agree
         self._quiet_until = 0.0  # no evidence is taken before this much speech
 
     # -- state ------------------------------------------------------------------
@@ -123,13 +124,17 @@ class LanguageID:
     def _recheck(self, probs: dict, best: str, p: float, speech: float, final: bool) -> bool:
         current = probs.get(self.language, 0.0)  # type: ignore[arg-type]
         if best != self.language and p >= self.policy.switch and p > current:
-            self.switches += 1
-            self._set(best, p, speech)
-            return True
+            if self._suspect == best:  # confirmed by a second re-detection on more speech
+                self.switches += 1
+                self._set(best, p, speech)
+                return True
+            self._suspect = best
+        else:
+            self._suspect = None
         conclusive = best == self.language and current >= self.policy.threshold
         self._rechecks += 1
         if conclusive or final or self._rechecks >= self.policy.max_rechecks:
-            self._recheck_at, self._rechecks = None, 0
+            self._recheck_at, self._rechecks, self._suspect = None, 0, None
             self._quiet_until = speech + self.policy.cooldown
         else:
             self._recheck_at = speech + self.policy.recheck_growth
@@ -167,4 +172,4 @@ class LanguageID:
         self.language, self.guess = language, language
         self.probability = round(probability, 3)
         self.decided_at = speech
-        self._recheck_at, self._rechecks = None, 0
+        self._recheck_at, self._rechecks, self._suspect = None, 0, None

@@ -58,7 +58,9 @@ def test_a_switch_needs_evidence_then_a_confident_redetection():
     assert not lid.evidence(german, words=3, audio=1.4, speech=4.4)  # one pass is not enough
     assert lid.evidence(german, words=3, audio=2.0, speech=5.0)  # two in a row are
     assert lid.hold and lid.needs_detection(5.0)
-    assert lid.observe(DE, 5.6) and lid.language == "de" and lid.switches == 1
+    assert not lid.observe(DE, 5.6) and lid.hold  # one confident re-detection: not yet
+    assert not lid.needs_detection(6.0) and lid.needs_detection(7.1)  # again on more speech
+    assert lid.observe(DE, 7.1) and lid.language == "de" and lid.switches == 1
     assert not lid.hold
 
 
@@ -72,10 +74,11 @@ def test_hysteresis_an_unconvincing_redetection_keeps_the_language():
     assert lid.language == "en" and lid.hold  # inconclusive: asks again with more speech
     assert not lid.needs_detection(5.5) and lid.needs_detection(6.5)
     assert not lid.observe([("de", 0.6), ("en", 0.4)], 6.5)
-    assert lid.language == "en" and not lid.hold  # gave up after max_rechecks
+    assert not lid.observe([("de", 0.6), ("en", 0.4)], 8.0)
+    assert lid.language == "en" and not lid.hold  # gave up after max_rechecks (3)
     # cooldown: the next 10 s of speech take no evidence
-    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=7.0)
-    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=7.6)
+    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=8.5)
+    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=9.0)
 
 
 def test_a_conclusive_redetection_of_the_same_language_ends_the_hold():
@@ -107,3 +110,12 @@ def test_a_dismissed_redetection_keeps_the_language_and_cools_down():
     lid.dismiss(3.2)
     assert not lid.hold and lid.language == "en"
     assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=4.0)
+
+
+def test_two_redetections_must_agree_on_the_new_language():
+    lid = LanguageID()
+    lid.observe(EN, 1.0)
+    lid.request(3.0)
+    assert not lid.observe(DE, 3.0)  # suspects German
+    assert not lid.observe([("fr", 0.9), ("en", 0.1)], 4.5)  # then French: no switch
+    assert lid.language == "en"
