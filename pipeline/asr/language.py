@@ -14,8 +14,8 @@ short streaming windows mislead it) and the seconds of speech they cover:
   (cheap, short-window) probabilities give the current language less than
   `evidence` or that heard nothing in a long buffer, or an explicit request. That
   asks for a re-detection once `evidence_passes` passes in a row say so (short
-  windows are noisy), and not within `cooldown` seconds of speech after a
-  re-detection that kept the language; a switch needs two re-detections in a
+  windows are noisy), and not within `cooldown` seconds of speech after the
+  decision or a re-detection that kept the language; a switch needs two re-detections in a
   row (the second on more speech) to find the same new language at `switch` or
   more (hysteresis: far above the evidence bar) and ahead of the current one.
   An inconclusive re-detection is retried once `recheck_growth` more seconds of
@@ -42,7 +42,9 @@ class LanguagePolicy:
     every: float = 1.0  # undecided: seconds of new speech between detections
     evidence: float = 0.2  # a streaming pass giving the language less than this: re-detect
     evidence_passes: int = 2  # ... when this many passes in a row say so
-    cooldown: float = 10.0  # seconds of speech without re-detection after one kept the language
+    cooldown: float = (
+        10.0  # seconds of speech taking no evidence after a decision or a re-detection
+    )
     switch: float = 0.85  # a re-detection switches to a language at least this likely
     empty_after: float = 3.0  # a pass with no words over this much audio is evidence too
     recheck_growth: float = 1.5  # an inconclusive re-detection is retried after this much speech
@@ -173,3 +175,5 @@ class LanguageID:
         self.probability = round(probability, 3)
         self.decided_at = speech
         self._recheck_at, self._rechecks, self._suspect = None, 0, None
+        # a fresh decision (on a 30 s window) outweighs the short windows' hints for a while
+        self._quiet_until = speech + self.policy.cooldown

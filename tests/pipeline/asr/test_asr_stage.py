@@ -198,11 +198,11 @@ async def test_the_end_of_the_stream_decides_a_held_utterance():
 async def test_a_switch_is_followed_on_evidence_and_commits_wait_for_it():
     engine = SequenceEngine([ENGLISH, GERMAN])
     stage = ASRStage(engine, ASRConfig(step=0.5, language=None))
-    out = await drive(stage, speech(1, 0.0, 2.0) + [SpeechEnd(stream="s", utterance=1, end=2.0)])
+    out = await drive(stage, speech(1, 0.0, 11.0) + [SpeechEnd(stream="s", utterance=1, end=11.0)])
     assert {c.lang for c in out if isinstance(c, SourceCommit)} == {"en"}
     assert len(engine.detections) == 1  # no re-detection without evidence
     engine.pass_probs = (("de", 0.9), ("en", 0.1))  # the passes' own windows now hear German
-    out = await drive(stage, speech(2, 3.0, 4.0) + [SpeechEnd(stream="s", utterance=2, end=7.0)])
+    out = await drive(stage, speech(2, 12.0, 4.0) + [SpeechEnd(stream="s", utterance=2, end=16.0)])
     commits = [o for o in out if isinstance(o, SourceCommit)]
     assert commits and {c.lang for c in commits} == {"de"}
     assert len(engine.detections) == 3 and stage.lid.switches == 1  # two re-detections agree
@@ -252,9 +252,9 @@ async def test_the_buffer_never_outgrows_whispers_window(babble):
 async def test_a_short_utterance_does_not_switch_the_language():
     engine = SequenceEngine([ENGLISH, GERMAN])
     stage = ASRStage(engine, ASRConfig(step=0.5, language=None))
-    await drive(stage, speech(1, 0.0, 2.0) + [SpeechEnd(stream="s", utterance=1, end=2.0)])
+    await drive(stage, speech(1, 0.0, 11.0) + [SpeechEnd(stream="s", utterance=1, end=11.0)])
     engine.pass_probs = (("de", 0.9), ("en", 0.1))
-    out = await drive(stage, speech(2, 3.0, 1.5) + [SpeechEnd(stream="s", utterance=2, end=4.5)])
+    out = await drive(stage, speech(2, 12.0, 1.5) + [SpeechEnd(stream="s", utterance=2, end=13.5)])
     # evidence, but 1.5 s is too little to judge a switch on: kept, and committed in English
     assert len(engine.detections) == 1 and stage.lid.language == "en"
     assert {c.lang for c in out if isinstance(c, SourceCommit)} == {"en"}

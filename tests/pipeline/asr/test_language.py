@@ -47,7 +47,8 @@ def test_no_switch_without_evidence():
     lid = LanguageID()
     lid.observe(EN, 1.0)
     # a pass whose own window keeps English likely enough, with words: no re-detection
-    assert not lid.evidence([("en", 0.5), ("de", 0.5)], words=3, audio=2.0, speech=2.0)
+    for speech in (12.0, 12.6, 13.2):
+        assert not lid.evidence([("en", 0.5), ("de", 0.5)], words=3, audio=2.0, speech=speech)
     assert not lid.needs_detection(10.0) and not lid.hold
 
 
@@ -55,30 +56,31 @@ def test_a_switch_needs_evidence_then_a_confident_redetection():
     lid = LanguageID()
     lid.observe(EN, 1.0)
     german = [("de", 0.9), ("en", 0.1)]
-    assert not lid.evidence(german, words=3, audio=1.4, speech=4.4)  # one pass is not enough
-    assert lid.evidence(german, words=3, audio=2.0, speech=5.0)  # two in a row are
-    assert lid.hold and lid.needs_detection(5.0)
-    assert not lid.observe(DE, 5.6) and lid.hold  # one confident re-detection: not yet
-    assert not lid.needs_detection(6.0) and lid.needs_detection(7.1)  # again on more speech
-    assert lid.observe(DE, 7.1) and lid.language == "de" and lid.switches == 1
+    assert not lid.evidence(german, words=3, audio=1.4, speech=10.9)  # fresh decision: no doubt
+    assert not lid.evidence(german, words=3, audio=1.4, speech=11.4)  # one pass is not enough
+    assert lid.evidence(german, words=3, audio=2.0, speech=12.0)  # two in a row are
+    assert lid.hold and lid.needs_detection(12.0)
+    assert not lid.observe(DE, 12.6) and lid.hold  # one confident re-detection: not yet
+    assert not lid.needs_detection(13.0) and lid.needs_detection(14.1)  # again on more speech
+    assert lid.observe(DE, 14.1) and lid.language == "de" and lid.switches == 1
     assert not lid.hold
 
 
 def test_hysteresis_an_unconvincing_redetection_keeps_the_language():
     lid = LanguageID()
     lid.observe(EN, 1.0)
-    lid.evidence([], words=0, audio=3.2, speech=4.7)  # a long buffer with no words...
-    lid.evidence([], words=0, audio=3.5, speech=5.0)  # ... twice
+    lid.evidence([], words=0, audio=3.2, speech=11.7)  # a long buffer with no words...
+    lid.evidence([], words=0, audio=3.5, speech=12.0)  # ... twice
     assert lid.hold
-    assert not lid.observe([("de", 0.6), ("en", 0.4)], 5.0)  # below the switch bar
+    assert not lid.observe([("de", 0.6), ("en", 0.4)], 12.0)  # below the switch bar
     assert lid.language == "en" and lid.hold  # inconclusive: asks again with more speech
-    assert not lid.needs_detection(5.5) and lid.needs_detection(6.5)
-    assert not lid.observe([("de", 0.6), ("en", 0.4)], 6.5)
-    assert not lid.observe([("de", 0.6), ("en", 0.4)], 8.0)
+    assert not lid.needs_detection(12.5) and lid.needs_detection(13.5)
+    assert not lid.observe([("de", 0.6), ("en", 0.4)], 13.5)
+    assert not lid.observe([("de", 0.6), ("en", 0.4)], 15.0)
     assert lid.language == "en" and not lid.hold  # gave up after max_rechecks (3)
     # cooldown: the next 10 s of speech take no evidence
-    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=8.5)
-    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=9.0)
+    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=24.5)
+    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=24.9)
 
 
 def test_a_conclusive_redetection_of_the_same_language_ends_the_hold():
@@ -109,7 +111,7 @@ def test_a_dismissed_redetection_keeps_the_language_and_cools_down():
     lid.request(3.0)
     lid.dismiss(3.2)
     assert not lid.hold and lid.language == "en"
-    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=4.0)
+    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=13.0)
 
 
 def test_two_redetections_must_agree_on_the_new_language():
