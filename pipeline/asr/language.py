@@ -7,7 +7,8 @@ short streaming windows mislead it) and the seconds of speech they cover:
 
 - Undecided, a detection runs every `every` seconds of new speech; the best
   language (among the candidates, renormalised) is taken once its probability
-  reaches `threshold`, at the latest once `max_speech` seconds of speech were
+  reaches `threshold` (`early` on the first `early_speech` seconds: a few
+  candidates inflate the probabilities of a short window), at the latest once `max_speech` seconds of speech were
   heard or the stream ends (`final`). Until then the language is "und" and
   nothing may be committed (`hold`).
 - Decided, the language changes only on evidence: a streaming pass whose own
@@ -37,6 +38,8 @@ Probs = Sequence[tuple[str, float]]
 @dataclass(frozen=True, slots=True)
 class LanguagePolicy:
     threshold: float = 0.8  # decide once the best candidate is this likely
+    early: float = 0.95  # ... but on less than `early_speech` seconds of speech, this likely
+    early_speech: float = 1.5
     max_speech: float = 15.0  # ... or at the latest after this much speech
     min_speech: float = 0.5  # no detection on less speech than this (a cough, a click)
     every: float = 1.0  # undecided: seconds of new speech between detections
@@ -117,7 +120,8 @@ class LanguageID:
         best, p = ranked[0]
         if not self.decided:
             self.guess = best
-            if p >= self.policy.threshold or speech >= self.policy.max_speech or final:
+            bar = self.policy.early if speech < self.policy.early_speech else self.policy.threshold
+            if p >= bar or speech >= self.policy.max_speech or final:
                 self._set(best, p, speech)
                 return True
             return False

@@ -5,7 +5,7 @@ import pytest
 from pipeline.asr.language import UNDETERMINED, LanguageID, LanguagePolicy, restrict
 
 DE = [("de", 0.9), ("en", 0.06), ("nl", 0.04)]
-EN = [("en", 0.93), ("de", 0.05), ("nl", 0.02)]
+EN = [("en", 0.96), ("de", 0.03), ("nl", 0.01)]
 UNSURE = [("bo", 0.4), ("de", 0.3), ("en", 0.2), ("nl", 0.1)]
 
 
@@ -32,7 +32,7 @@ def test_undecided_until_the_best_passes_the_threshold():
 
 def test_candidates_turn_an_unsure_detection_into_a_decision():
     lid = LanguageID(("en", "de"), LanguagePolicy(threshold=0.55))
-    assert lid.observe(UNSURE, 0.6) and lid.language == "de" and lid.probability == 0.6
+    assert lid.observe(UNSURE, 1.6) and lid.language == "de" and lid.probability == 0.6
 
 
 def test_decides_the_best_at_the_latest_after_max_speech_or_at_the_end_of_the_stream():
@@ -121,3 +121,12 @@ def test_two_redetections_must_agree_on_the_new_language():
     assert not lid.observe(DE, 3.0)  # suspects German
     assert not lid.observe([("fr", 0.9), ("en", 0.1)], 4.5)  # then French: no switch
     assert lid.language == "en"
+
+
+def test_a_short_window_needs_a_clearer_answer():
+    # talk-lecture-de, 0.7 s of speech, among en,de,es,fr: English at 0.83 (wrong); wait for more
+    lid = LanguageID(("en", "de", "es", "fr"))
+    assert not lid.observe([("en", 0.828), ("de", 0.1), ("es", 0.05), ("fr", 0.022)], 0.7)
+    assert lid.observe([("en", 0.97), ("de", 0.03)], 0.7) and lid.language == "en"
+    lid = LanguageID(("en", "de"))
+    assert lid.observe([("de", 0.85), ("en", 0.15)], 1.6) and lid.language == "de"
