@@ -145,6 +145,34 @@ def table(rows: list[dict], keys: list[str]) -> str:
     return "\n".join(out)
 
 
+def merged(before: dict, after: dict) -> str:
+    """One markdown table: before's auto run beside each of after's runs."""
+    old = {r["item"]: r for r in next(iter(before["runs"].values()))["streaming"]}
+    runs = list(after["runs"].items())
+    head = ["item", "s", "lang", "before", "first commit"]
+    for source, _ in runs:
+        head += [source, "p", "decide", "first commit"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    cell = lambda v: "" if v is None else str(v)  # noqa: E731
+    for row in runs[0][1]["streaming"]:
+        b = old.get(row["item"], {})
+        line = [row["item"], f"{row['duration']:.0f}", row["lang"]]
+        line += [cell(b.get("detected")), cell(b.get("first_commit_s"))]
+        for _, run in runs:
+            r = next(x for x in run["streaming"] if x["item"] == row["item"])
+            mark = "" if r["detected"] == r["lang"] else " ✗"
+            line += [cell(r["detected"]) + mark, cell(r["probability"]), cell(r["decide_s"])]
+            line += [cell(r["first_commit_s"])]
+        out.append("| " + " | ".join(line) + " |")
+    for source, run in runs:
+        out.append(
+            f"\n{source}: right on {run['correct_long']}/{run['long_items']} items of 10 s or more,"
+            f" {run['correct_all']}/{run['items']} in all; first commit p50 (≥ 10 s items)"
+            f" {run['first_commit_p50_long']} s, decide p50 {run['decide_p50_long']} s"
+        )
+    return "\n".join(out)
+
+
 def p50(values) -> float | None:
     values = [v for v in values if v is not None]
     return round(statistics.median(values), 2) if values else None
@@ -160,7 +188,13 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.0, help="only the first seconds")
     parser.add_argument("--batch", action="store_true", help="also the rtt batch path")
     parser.add_argument("--out", type=Path, default=Path("out/langid"))
+    parser.add_argument(
+        "--merge", nargs=2, type=Path, metavar=("BEFORE", "AFTER"), help="print one table"
+    )
     args = parser.parse_args()
+    if args.merge:
+        print(merged(*(json.loads(p.read_text()) for p in args.merge)))
+        return
     from faster_whisper import decode_audio
 
     registry = EngineRegistry()
