@@ -121,12 +121,10 @@ def batch_item(registry, config: PipelineConfig, item, audio: np.ndarray, source
     whisper = asr_engine(registry, config).backend.whisper_model
     segments = speech_segments(audio, offline)
     started = time.perf_counter()
-    transcriber = BatchTranscriber(whisper, offline)
+    candidates = config.asr.candidates if source.startswith("auto") else ()
+    transcriber = BatchTranscriber(whisper, offline, candidates)
     language = None if source.startswith("auto") else source
-    kwargs = {}
-    if source.startswith("auto:"):
-        kwargs["candidates"] = tuple(source[5:].split(","))
-    transcript = transcriber.transcribe(audio, asr_windows(segments, offline), language, **kwargs)
+    transcript = transcriber.transcribe(audio, asr_windows(segments, offline), language)
     return {
         "item": item.id,
         "lang": item.lang,
