@@ -23,6 +23,7 @@ from rtt import __version__
 from rtt.corpus import CorpusItem
 
 from .harness import ItemRun, Mode, offline_word_ends, run_item, supports
+from .langid import leaves_language_auto
 from .scoring import score_item, word_ends_from_utterances
 from .summary import summarize
 from .sweep import EvalPlan, Setting
@@ -116,7 +117,10 @@ async def _run_setting(
     for item in items:
         if item.id in skipped:
             continue
-        run = await run_item(setting.config, item, registry, mode=mode, targets=plan.targets)
+        auto = leaves_language_auto(setting.overrides)
+        run = await run_item(
+            setting.config, item, registry, mode=mode, targets=plan.targets, auto_language=auto
+        )
         runs.append(run)
         scores[item.id] = score_item(item, run.events, word_ends[item.id], run.targets)
         log(

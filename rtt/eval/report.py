@@ -144,8 +144,14 @@ def _items_table(run: dict[str, Any]) -> list[str]:
     lines = ["| item | lang | WER | BLEU | chrF | NE tgt |", "|---|---|---|---|---|---|"]
     for item_id, s in run["items"].items():
         targets = s["targets"]
+        lid = s.get("language_id", {})
+        detected = (  # language ID (settings with language auto): detected, probability, decided at
+            f" (detected {lid['detected']} {_fmt(lid['probability'])}, {_fmt(lid['decide_s'])} s)"
+            if lid.get("detected")
+            else ""
+        )
         lines.append(
-            f"| {item_id} | {s['lang']}→{','.join(targets)} | {_fmt(s['wer'], 3)} | "
+            f"| {item_id} | {s['lang']}→{','.join(targets)}{detected} | {_fmt(s['wer'], 3)} | "
             + " / ".join(_fmt(t["bleu"]) for t in targets.values())
             + " | "
             + " / ".join(_fmt(t["chrf"]) for t in targets.values())
