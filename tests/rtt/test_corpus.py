@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from rtt.corpus import DEFAULT_MANIFEST, CorpusItem, corpus_item, load_corpus
+from tests.conftest import require_tool
 
 ITEMS = load_corpus()
 SAMPLE_RATE = 16_000
@@ -166,10 +167,7 @@ def _make_samples():
 
 
 def test_espeak_item_rebuilds_byte_identical(tmp_path: Path) -> None:
-    import shutil
-
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
+    require_tool("espeak-ng", "apt-get install espeak-ng")
     good = json.loads(DEFAULT_MANIFEST.read_text(encoding="utf-8"))
     (item,) = [i for i in good["items"] if i["id"] == "short-station-fr"]
     manifest = _write(tmp_path, {**good, "items": [item]})
