@@ -59,7 +59,12 @@ def _row(run: dict[str, Any], pair: str, scored: dict[str, Any], both: bool) -> 
             _fmt(c["rtt"]["bleu"]),
             _fmt(c["rtt"]["chrf"]),
             _fmt(c["rtt"]["laal_s"]),
-            _gaps(c["difference"]),
+            _gaps(c["difference"])
+            + (
+                f"; words dropped by its alignment in {', '.join(c['texts_changed'])}"
+                if c.get("texts_changed")
+                else ""
+            ),
         ]
     return "| " + " | ".join(cells) + " |"
 

@@ -39,6 +39,7 @@ __all__ = [
     "resolve_scorer",
     "run_longform",
     "score_runs",
+    "texts_changed",
 ]
 
 SCORERS = ("rtt", "omnisteval", "both")
@@ -249,6 +250,21 @@ def compare(run: Mapping[str, Any], pair: str, omni: Mapping[str, Any]) -> dict[
     return {"rtt": ours, "omnisteval": theirs, "difference": diff}
 
 
+def texts_changed(run: Mapping[str, Any], pair: str, info: Mapping[str, Any]) -> list[str]:
+    """Items whose re-segmented words, joined again, are not rtt's committed text (words that
+    OmniSTEval's alignment dropped); empty when both scorers scored the same text."""
+    lang = pair.split("-", 1)[1]
+    resegmented = Path(info["folder"]) / "omnisteval" / "instances.resegmented.jsonl"
+    joined: dict[int, list[str]] = defaultdict(list)
+    for raw in _instances(resegmented):
+        joined[raw["docid"]] += raw["prediction"].split()
+    return [
+        item_id
+        for doc, item_id in enumerate(info["items"])
+        if joined.get(doc, []) != run["items"][item_id]["targets"][lang]["hypothesis"].split()
+    ]
+
+
 def _ms_to_s(value: float | None) -> float | None:
     return None if value is None else round(value / 1000, 3)
 
@@ -305,6 +321,7 @@ def score_runs(
                 run["omnisteval"][pair] = {"error": str(exc)}
                 continue
             scored["comparison"] = compare(run, pair, scored["scores"])
+            scored["comparison"]["texts_changed"] = texts_changed(run, pair, info)
             run["omnisteval"][pair] = scored
             s, suffix = scored["scores"], "cu" if run["mode"] == "unaware" else "ca"
             log(

@@ -129,4 +129,5 @@ def test_rtt_eval_quick_exports_simuleval_logs_and_scores_them(tmp_path: Path) -
     assert scored["scores"]["longlaal_cu"] > 0
     assert scored["rtt_laal_on_resegmented_ms"] == pytest.approx(scored["scores"]["longlaal_cu"])
     assert scored["comparison"]["rtt"]["chrf"] == run["summary"]["chrf"]["en-de"]
+    assert scored["comparison"]["texts_changed"] == []  # both scorers scored the same words
     assert "## OmniSTEval (the IWSLT 2026 scorer)" in (tmp_path / "report.md").read_text()

@@ -81,6 +81,12 @@ def test_per_item_figures_and_the_audio_end_variant(tmp_path: Path) -> None:
     second = (1000 + (1500 - 2000 / 3) + (2500 - 2 * 2000 / 3)) / 3
     assert whole["longyaal_audio_end_ca"] == pytest.approx((1000 + second) / 2, abs=1e-3)
     assert scored["command"].startswith("omnisteval longform --speech_segmentation ")
+    said = "Hello my dear world. Good night, sun."
+    run = {"items": {"talk": {"targets": {"de": {"hypothesis": said}}}}}
+    info = {**info, "folder": str(folder)}
+    assert omniscore.texts_changed(run, "en-de", info) == []  # both scorers score the same text
+    run["items"]["talk"]["targets"]["de"]["hypothesis"] = said + " Extra."
+    assert omniscore.texts_changed(run, "en-de", info) == ["talk"]
 
 
 def test_comparison_and_report_say_how_far_apart_the_scorers_are() -> None:
