@@ -40,17 +40,17 @@ class MemorySampler(threading.Thread):
     def __init__(self, every: float = 1.0) -> None:
         super().__init__(daemon=True)
         self.every, self.samples = every, []
-        self._stop = threading.Event()
+        self._halt = threading.Event()  # not _stop: Thread has a method of that name
         self._process, self._t0 = psutil.Process(), time.monotonic()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             rss = self._process.memory_info().rss / 2**20
             self.samples.append((round(time.monotonic() - self._t0, 1), round(rss, 1)))
-            self._stop.wait(self.every)
+            self._halt.wait(self.every)
 
     def stop(self) -> list[tuple[float, float]]:
-        self._stop.set()
+        self._halt.set()
         self.join()
         return self.samples
 
@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         if code:
             return code
     else:
-        memory = json.loads((args.out / "memory.json").read_text())["rss_mib"]
+        saved = args.out / "memory.json"
+        memory = json.loads(saved.read_text())["rss_mib"] if saved.exists() else []
     results = json.loads((args.out / "results.json").read_text())
     summary: dict[str, Any] = {"item": ITEM, "runs": {}}
     series = {}
