@@ -34,14 +34,17 @@ Log = Callable[[str], None]
 
 
 def select_items(plan: EvalPlan, corpus: Sequence[CorpusItem]) -> list[CorpusItem]:
-    """The plan's items in corpus order (all when it names none)."""
+    """The plan's items in corpus order; when it names none, all but the long-form talks
+    (style "longform": 10 minutes each, run only when named, e.g. sweeps/longform.toml)."""
     known = {item.id for item in corpus}
     unknown = [i for i in plan.items if i not in known]
     if unknown:
         raise ConfigError(
             f"unknown corpus item(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    return [item for item in corpus if not plan.items or item.id in plan.items]
+    if not plan.items:
+        return [item for item in corpus if item.style != "longform"]
+    return [item for item in corpus if item.id in plan.items]
 
 
 def machine() -> dict[str, Any]:

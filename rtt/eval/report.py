@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .omnireport import omnisteval_lines
+
 __all__ = ["pareto", "write_report", "write_results"]
 
 PLOTS = ("frontier.png", "stages.png", "flicker_beta.png")
@@ -181,6 +183,7 @@ def write_report(results: dict[str, Any], out: Path, plots: Sequence[str] = PLOT
         "",
         *_headline_table(runs),
         "",
+        *omnisteval_lines(results),
         "## All runs (the sweep: unaware = simulated clock, aware = real-time pace)",
         "",
         *_sweep_table(runs),
