@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
+from .languages import language_name, parse_source
 
 __all__ = [
     "ASRConfig",
@@ -61,13 +62,33 @@ class VADConfig:
 @dataclass(frozen=True, slots=True)
 class ASRConfig:
     model: str = "whisper-base"
-    language: str | None = None  # None: detect once per stream
+    # None (or "auto"): detect (pipeline/asr/language.py); "auto:en,de" sets candidates too
+    language: str | None = None
+    candidates: tuple[str, ...] = ()  # detect among these only; empty: every supported language
+    lid_threshold: float = 0.8  # decide the language once the best candidate is this likely
+    lid_max_speech: float = 15.0  # ... or at the latest after this many seconds of speech
+    switch_threshold: float = 0.85  # a re-detection switches to a language at least this likely
     step: float = 0.6  # seconds of new audio between streaming passes
     agreement: int = 2  # LocalAgreement-n
     padding: float = 1.0  # seconds of silence appended to the decode window
     max_buffer: float = 12.0  # trim the buffer at a committed sentence end beyond this
     beam_size: int = 1
     no_speech_threshold: float = 0.6
+    window: float = 30.0  # Whisper's window: the decoded buffer plus padding never exceeds it
+
+    def __post_init__(self) -> None:
+        if self.language is not None and self.language.strip().lower().startswith("auto"):
+            language, candidates = parse_source(self.language)
+            object.__setattr__(self, "language", language)
+            object.__setattr__(self, "candidates", candidates or tuple(self.candidates))
+        elif self.language is not None:
+            language_name(self.language)
+        for code in self.candidates:
+            language_name(code)
+        if not 0.0 < self.lid_threshold <= 1.0 or not 0.0 < self.switch_threshold <= 1.0:
+            raise ConfigError("lid_threshold and switch_threshold must be within 0 and 1")
+        if not self.max_buffer + self.padding < self.window <= 30.0:
+            raise ConfigError("the ASR window must be at most 30 s and exceed max_buffer + padding")
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,11 +46,16 @@ _EVENT = dict(frozen=True, slots=True, kw_only=True)
 
 @dataclass(frozen=True, slots=True)
 class Word:
-    """A recognised word with its span on the stream clock."""
+    """A recognised word with its span on the stream clock.
+
+    `glued`: Whisper wrote it without a leading space, so it continues the word
+    before it ("Wi" + "-Fi"); text is assembled by `pipeline.words.join_words`.
+    """
 
     word: str
     start: float
     end: float
+    glued: bool = False
 
 
 @dataclass(**_EVENT)
@@ -128,8 +133,9 @@ class SourcePartial:
     stream: str
     utterance: int
     emitted: float | None = None
-    lang: str
+    lang: str  # "und" while the language is not decided yet (`--from auto`)
     text: str
+    language_probability: float | None = None  # of `lang`, when it was detected
 
 
 @dataclass(**_EVENT)
@@ -144,6 +150,7 @@ class SourceCommit:
     words: tuple[Word, ...]
     start: float
     end: float
+    language_probability: float | None = None  # of `lang`, when it was detected
 
 
 @dataclass(**_EVENT)
@@ -216,6 +223,7 @@ PUBLIC_EVENTS: dict[str, type] = {
     "end": End,
 }
 _TYPE_OF = {cls: name for name, cls in PUBLIC_EVENTS.items()}
+_FIELDS = {cls: {f.name for f in dataclasses.fields(cls)} for cls in PUBLIC_EVENTS.values()}
 
 
 def to_json(event: Event) -> dict[str, Any]:
@@ -227,21 +235,42 @@ def to_json(event: Event) -> dict[str, Any]:
     for f in dataclasses.fields(event):
         value = getattr(event, f.name)
         if f.name == "words":
-            value = [{"word": w.word, "start": w.start, "end": w.end} for w in value]
+            value = [_word_json(w) for w in value]
         out[f.name] = value
     return out
 
 
-def from_json(obj: dict[str, Any]) -> Event:
-    """Inverse of `to_json`; raises ValueError on an unknown type or bad fields."""
+def _word_json(word: Word) -> dict[str, Any]:
+    out: dict[str, Any] = {"word": word.word, "start": word.start, "end": word.end}
+    if word.glued:  # only when set: old readers see the same words as before
+        out["glued"] = True
+    return out
+
+
+def _word(obj: Any) -> Word:
+    if not isinstance(obj, dict):
+        raise ValueError("a word must be a JSON object")
+    try:
+        return Word(obj["word"], obj["start"], obj["end"], bool(obj.get("glued", False)))
+    except KeyError as exc:
+        raise ValueError(f"a word needs {exc}") from None
+
+
+def from_json(obj: dict[str, Any]) -> Event | None:
+    """Inverse of `to_json`, for any version of the protocol: fields this version does not
+    know are ignored, and an event type it does not know gives None (skip it: events only
+    grow). Raises ValueError when a field this version needs is missing or malformed."""
     if not isinstance(obj, dict):
         raise ValueError("an event must be a JSON object")
     cls = PUBLIC_EVENTS.get(obj.get("type"))  # type: ignore[arg-type]
     if cls is None:
-        raise ValueError(f"unknown event type: {obj.get('type')!r}")
-    kwargs = {k: v for k, v in obj.items() if k != "type"}
+        return None
+    known = _FIELDS[cls]
+    kwargs = {k: v for k, v in obj.items() if k in known}
     if "words" in kwargs:
-        kwargs["words"] = tuple(Word(w["word"], w["start"], w["end"]) for w in kwargs["words"])
+        if not isinstance(kwargs["words"], list):
+            raise ValueError("words must be a list")
+        kwargs["words"] = tuple(_word(w) for w in kwargs["words"])
     try:
         return cls(**kwargs)
     except TypeError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import ConfigError
 
-__all__ = ["LANGUAGES", "language_name", "parse_languages"]
+__all__ = ["LANGUAGES", "language_name", "parse_languages", "parse_source"]
 
 LANGUAGES: dict[str, str] = {
     "en": "English",
@@ -40,3 +40,25 @@ def parse_languages(spec: str) -> tuple[str, ...]:
     for code in codes:
         language_name(code)
     return tuple(dict.fromkeys(codes))
+
+
+def parse_source(spec: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """A source language spec → (language, candidates).
+
+    'de' → ('de', ()); 'auto' or None → (None, ()): detect among every supported
+    language; 'auto:en,de' → (None, ('en', 'de')): detect among these only.
+    """
+    if spec is None:
+        return None, ()
+    spec = spec.strip().lower()
+    if spec == "auto":
+        return None, ()
+    if spec.startswith("auto:"):
+        codes = tuple(dict.fromkeys(c.strip() for c in spec[5:].split(",") if c.strip()))
+        if not codes:
+            raise ConfigError("auto: needs candidate languages after the colon, e.g. auto:en,de")
+        for code in codes:
+            language_name(code)
+        return None, codes
+    language_name(spec)
+    return spec, ()

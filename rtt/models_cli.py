@@ -22,7 +22,7 @@ from pipeline.models import (
 )
 from pipeline.models import Progress as FetchProgress
 
-__all__ = ["add_models_parser", "run_models"]
+__all__ = ["add_models_parser", "fetch_missing", "run_models"]
 
 _CACHE_HELP = (
     "Models are installed in $RTT_CACHE/models/<name>, by default ~/.cache/rtt/models/<name>. "
@@ -104,6 +104,20 @@ def _fetch(names: list[str], console: Console) -> int:
             soft_wrap=True,
         )
     return 0
+
+
+def fetch_missing(names: list[str], console: Console | None = None) -> list[str]:
+    """Fetch the registry models among `names` that are not installed, with progress bars.
+
+    Other names (local model folders) are left to the loader. Returns what was fetched; for
+    commands that need models (`rtt eval`) so they work right after `./scripts/setup`.
+    """
+    missing = [n for n in dict.fromkeys(names) if n in MODELS and not is_installed(n)]
+    if missing:
+        console = console or Console(stderr=True)
+        console.print(f"fetching the models this needs: {escape(', '.join(missing))}")
+        _fetch(missing, console)
+    return missing
 
 
 class _Bars:

@@ -26,6 +26,9 @@ from pipeline.events import (
     to_json,
 )
 
+UNDETERMINED = "und"
+UNSURE = 0.8  # a detected language below this probability comes with a warning
+
 __all__ = ["JsonlView", "TextView", "make_view"]
 
 
@@ -38,7 +41,9 @@ class JsonlView:
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    def show(self, event: Event) -> None:
+    def show(self, event: Event | None) -> None:
+        if event is None:  # an event type this version does not know
+            return
         self.out.write(json.dumps(to_json(event), ensure_ascii=False) + "\n")
         self.out.flush()
 
@@ -54,9 +59,14 @@ class TextView:
         self.live = out.isatty() if live is None else live
         self._partials: dict[str, str] = {}  # "src" or a target language -> tentative text
         self._status_shown = False
+        self._source_lang: str | None = None
+        self._undecided = False  # the source partial's language is not decided yet
 
-    def show(self, event: Event) -> None:
+    def show(self, event: Event | None) -> None:
+        if event is None:  # an event type this version does not know
+            return
         if isinstance(event, SourceCommit):
+            self._language(event)
             self._line(event.emitted, event.lang, event.text, "bold")
             self._partials.pop("src", None)
         elif isinstance(event, TargetCommit):
@@ -64,6 +74,7 @@ class TextView:
             self._partials.pop(event.lang, None)
         elif isinstance(event, SourcePartial):
             self._partials["src"] = event.text
+            self._undecided = event.lang == UNDETERMINED
         elif isinstance(event, TargetPartial):
             self._partials[event.lang] = event.text
         elif isinstance(event, SpeechEnd):
@@ -77,12 +88,28 @@ class TextView:
     def close(self) -> None:
         self._clear_status()
 
+    def _language(self, event: SourceCommit) -> None:
+        """Say which language was detected (and warn when unsure), and when it changes."""
+        if event.lang == self._source_lang or event.language_probability is None:
+            self._source_lang = event.lang
+            return
+        p = event.language_probability
+        was = f" (was {self._source_lang})" if self._source_lang else ""
+        warn = p < UNSURE
+        note = f"source language: {event.lang}{was}, probability {p:.0%}"
+        if warn:
+            note += " (unsure: pass --from LANG or --from auto:LANG,LANG)"
+        self._clear_status()
+        self.console.print(f"[{'bold yellow' if warn else 'dim'}]{escape(note)}[/]")
+        self._source_lang = event.lang
+
     def _line(self, emitted: float | None, lang: str, text: str, style: str) -> None:
         self._clear_status()
         self.console.print(f"[dim]{_clock(emitted)}[/] [{style}]{lang:>3}[/]  {escape(text)}")
 
     def _draw_status(self) -> None:
-        parts = [f"{k}: {v}" for k, v in self._partials.items() if v]
+        label = {"src": "src (detecting the language…)"} if self._undecided else {}
+        parts = [f"{label.get(k, k)}: {v}" for k, v in self._partials.items() if v]
         self._clear_status()
         if parts:
             width = self.console.width - 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipeline.config import PipelineConfig, load_config
 from pipeline.errors import ConfigError
-from pipeline.languages import LANGUAGES, language_name, parse_languages
+from pipeline.languages import LANGUAGES, parse_languages, parse_source
 
 __all__ = ["add_pipeline_options", "config_from_args"]
 
@@ -31,7 +31,9 @@ def add_pipeline_options(parser: argparse.ArgumentParser, *, to_default: str = "
         dest="source_lang",
         metavar="LANG",
         default=None,
-        help="source language, or 'auto' to detect it once per stream (default: auto)",
+        help="source language; 'auto' detects it (among the supported languages) from the first "
+        "seconds of speech and follows a switch; 'auto:en,de,es' detects among these only, "
+        "which is far more reliable when you know the languages of the event (default: auto)",
     )
     m = parser.add_argument_group(
         "models (a name from `rtt models list`, or a local CTranslate2 model folder)"
@@ -142,11 +144,10 @@ def _none(value: str | None) -> str | None:
 def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineConfig:
     config = load_config(args.config) if getattr(args, "config", None) else PipelineConfig()
     source_lang = getattr(args, "source_lang", None)
-    if source_lang and source_lang != "auto":
-        language_name(source_lang)
-    asr = _replace(config.asr, model=args.asr_model, language=source_lang)
-    if source_lang == "auto":
-        asr = dataclasses.replace(asr, language=None)
+    asr = _replace(config.asr, model=args.asr_model)
+    if source_lang:
+        language, candidates = parse_source(source_lang)
+        asr = dataclasses.replace(asr, language=language, candidates=candidates)
     mt = _replace(
         config.mt, model=args.mt_model, targets=parse_languages(args.to) if args.to else None
     )

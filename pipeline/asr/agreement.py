@@ -84,6 +84,16 @@ class AgreementBuffer:
         self._history.clear()
         return rest
 
+    def restart(self) -> None:
+        """Forget the hypotheses (not the committed words): the next passes decode differently,
+        e.g. in another language."""
+        self._history.clear()
+
+    def force(self, words: Sequence[Word]) -> None:
+        """Commit words of the latest hypothesis as they are (the buffer must shrink)."""
+        self.committed.extend(words)
+        self._history.clear()
+
     def trim(self, before: float) -> None:
         """Forget committed words that end before `before` (after a buffer trim)."""
         self.committed = [w for w in self.committed if w.end > before]

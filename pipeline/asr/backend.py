@@ -1,4 +1,5 @@
-"""The ASR seam: one decode pass over an utterance buffer, and the backend protocol."""
+"""The ASR seam: one decode pass over an utterance buffer, a language detection, and the
+backend protocol."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import numpy as np
 
 from ..events import Word
 
-__all__ = ["ASRBackend", "ASRRequest", "ASRResult"]
+__all__ = ["ASRBackend", "ASRRequest", "ASRResult", "LanguageProbs", "LanguageRequest"]
+
+LanguageProbs = tuple[tuple[str, float], ...]  # (language code, probability), best first
 
 
 @dataclass(frozen=True, slots=True)
 class ASRRequest:
     audio: np.ndarray  # float32 mono 16 kHz; word times are relative to its first sample
-    language: str | None  # None: detect
+    language: str | None  # None: detect (on this pass's own window)
     prompt: str = ""  # previously committed text, as context
     final: bool = False  # last pass of an utterance: allowed to be slower
 
@@ -26,9 +29,21 @@ class ASRResult:
     words: tuple[Word, ...]
     language: str
     no_speech_prob: float = 0.0
+    # the language head on this pass's own (short) window: a hint, not a decision
+    language_probs: LanguageProbs = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageRequest:
+    """Language probabilities of `audio` (its first 30 s), padded to Whisper's 30 s window."""
+
+    audio: np.ndarray
 
 
 class ASRBackend(Protocol):
     name: str
+    multilingual: bool
 
     def transcribe_batch(self, requests: Sequence[ASRRequest]) -> list[ASRResult]: ...
+
+    def detect_batch(self, requests: Sequence[LanguageRequest]) -> list[LanguageProbs]: ...

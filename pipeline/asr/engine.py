@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..engine import BatchingEngine
-from .backend import ASRBackend, ASRRequest, ASRResult
+from .backend import ASRBackend, ASRRequest, ASRResult, LanguageProbs, LanguageRequest
 
 __all__ = ["ASREngine"]
 
+Request = ASRRequest | LanguageRequest
 
-def _batch_key(request: ASRRequest) -> object:
-    # one batch shares a language; a request that still needs detection goes alone
+
+def _batch_key(request: Request) -> object:
+    # detections batch together (one 30 s window each); a transcription batch shares a
+    # language; a request that still needs detection goes alone
+    if isinstance(request, LanguageRequest):
+        return "detect"
     return request.language if request.language else id(request)
 
 
@@ -18,8 +25,12 @@ class ASREngine:
         self.backend = backend
         self.name = backend.name
         self._engine = BatchingEngine(
-            f"asr-{backend.name}", backend.transcribe_batch, key=_batch_key, max_batch=max_batch
+            f"asr-{backend.name}", self._run, key=_batch_key, max_batch=max_batch
         )
+
+    @property
+    def multilingual(self) -> bool:
+        return self.backend.multilingual
 
     @property
     def batches(self) -> int:
@@ -29,7 +40,15 @@ class ASREngine:
     def requests(self) -> int:
         return self._engine.requests
 
+    def _run(self, requests: Sequence[Request]) -> list:
+        if isinstance(requests[0], LanguageRequest):
+            return self.backend.detect_batch(requests)  # type: ignore[arg-type]
+        return self.backend.transcribe_batch(requests)  # type: ignore[arg-type]
+
     async def transcribe(self, request: ASRRequest) -> ASRResult:
+        return await self._engine.submit(request)
+
+    async def detect(self, request: LanguageRequest) -> LanguageProbs:
         return await self._engine.submit(request)
 
     def close(self) -> None:

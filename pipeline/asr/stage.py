@@ -6,6 +6,17 @@ arrived and the stage's input is empty, so when decoding falls behind the step
 grows by itself instead of passes queueing up. LocalAgreement commits what
 consecutive passes agree on; the rest is the partial. The end of speech runs a
 final pass that commits everything.
+
+Language (`language` None, i.e. `--from auto`): a `LanguageID` core decides it
+from detections over a 30 s-padded window of the speech so far, run before the
+passes until it is decided. Until then partials carry `lang: "und"` and nothing
+is committed. Decided, a pass that makes the language unlikely asks for one
+re-detection over the utterance so far; commits wait for its answer, and a
+switch restarts the utterance's hypotheses in the new language.
+
+Whisper's window is 30 s: a buffer that reaches it without a committed sentence
+end is cut (see `_fit_window`), so a long stretch without a pause (noise,
+applause, a fast talker) never stops the stream.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from ..audio_format import RATE, SENTENCE_END
 from ..config import ASRConfig
 from ..events import (
     AudioChunk,
@@ -26,16 +38,18 @@ from ..events import (
     SpeechStart,
     Word,
 )
+from ..languages import LANGUAGES
 from ..stage import Capabilities, Stage
+from ..words import join_words
 from .agreement import AgreementBuffer
-from .backend import ASRRequest
+from .backend import ASRRequest, ASRResult, LanguageRequest
 from .engine import ASREngine
+from .language import UNDETERMINED, LanguageID, LanguagePolicy
 
 __all__ = ["ASRStage"]
 
-_RATE = 16000
-_SENTENCE_END = (".", "?", "!", "。", "？", "！")
 _CONTEXT_CHARS = 600
+_DETECT_SECONDS = 30.0  # Whisper's window: what a detection looks at
 
 
 class ASRStage(Stage):
@@ -45,16 +59,32 @@ class ASRStage(Stage):
         self.engine = engine
         self.config = config
         self.language: str | None = config.language
+        self.lid: LanguageID | None = None
+        if config.language is None and engine.multilingual:
+            policy = LanguagePolicy(
+                threshold=config.lid_threshold,
+                max_speech=config.lid_max_speech,
+                switch=config.switch_threshold,
+            )
+            self.lid = LanguageID(config.candidates or tuple(LANGUAGES), policy)
+        elif config.language is None:
+            self.language = "en"  # an English-only model
         self._utterance = 0
         self._open = False
         self._stream = ""
         self._chunks: list[np.ndarray] = []
+        self._heard: list[np.ndarray] = []  # speech so far, up to 30 s, while undecided
+        # utterances that ended before their language was decided: (utterance, start, audio)
+        self._held: list[tuple[int, float, np.ndarray]] = []
+        self._speech = 0.0  # seconds of speech in the stream so far
         self._buffer_start = 0.0  # stream time of the buffer's first sample
         self._new = 0  # samples since the last pass
         self._agreement = AgreementBuffer(config.agreement)
+        self._pass_lang: str | None = None  # the language of the hypotheses in `_agreement`
         self._context = ""  # committed text before the buffer: the decoder prompt
         self._partial = ""
         self.passes = 0
+        self.detections = 0
 
     async def start(self) -> None:
         pass
@@ -68,23 +98,73 @@ class ASRStage(Stage):
             self._begin(event)
         elif isinstance(event, AudioChunk):
             if self._open and event.utterance == self._utterance:
-                self._chunks.append(event.samples)
-                self._new += len(event.samples)
+                self._add(event.samples)
             return
         elif isinstance(event, (SpeechEnd, Flush, End)):
             async for out in self._finish():
                 yield out
+            if isinstance(event, End):
+                for out in await self._settle():
+                    yield out
         yield event
 
     def pending(self) -> bool:
-        return self._open and self._new >= self.config.step * _RATE
+        return self._open and self._new >= self.config.step * RATE
 
     async def work(self) -> AsyncIterator[Event]:
-        words = await self._decode(final=False)
-        self._agreement.insert(words)
-        for out in self._emit(self._agreement.commit(), self._agreement.tail()):
-            yield out
+        out = self._fit_window()
+        await self._maybe_detect(final=False)
+        out = await self._replay() + out
+        result, words = await self._decode(final=False)
+        doubt = self.lid is not None and self.lid.evidence(
+            result.language_probs, words=len(words), audio=self._duration(), speech=self._speech
+        )
+        if doubt:
+            self._agreement.restart()  # this pass may be in the wrong language
+        else:
+            self._agreement.insert(words)
+        held = self.lid is not None and self.lid.hold
+        committed = [] if held else self._agreement.commit()
+        tail = words if doubt else self._agreement.tail()
+        for event in out + self._emit(committed, tail):
+            yield event
         self._trim()
+
+    # -- language -----------------------------------------------------------------
+    @property
+    def lang(self) -> str:
+        """The language events carry now: "und" until it is decided."""
+        if self.lid is not None:
+            return self.lid.label
+        return self.language or UNDETERMINED
+
+    @property
+    def language_probability(self) -> float | None:
+        return self.lid.probability if self.lid is not None else None
+
+    def request_language_check(self) -> None:
+        """Re-detect the language at the next pass (e.g. the user says it changed)."""
+        if self.lid is not None:
+            self.lid.request(self._speech)
+
+    async def _maybe_detect(self, *, final: bool) -> None:
+        lid = self.lid
+        if lid is None or not self._chunks:
+            return
+        if not lid.needs_detection(self._speech) and not (final and lid.hold and lid.decided):
+            return
+        window = int(_DETECT_SECONDS * RATE)
+        audio = self._joined(self._heard if not lid.decided else self._chunks)[-window:]
+        if lid.decided and len(audio) < lid.policy.recheck_audio * RATE:
+            if final:  # the utterance ended too short to judge a switch on: keep the language
+                lid.dismiss(self._speech)
+            return  # a switch is judged on enough of the utterance (short windows mislead)
+        probs = await self.engine.detect(LanguageRequest(audio))
+        self.detections += 1
+        if lid.observe(probs, self._speech, final=final):
+            self.language = lid.language
+        if not lid.hold:
+            self._heard = []
 
     # -- internals --------------------------------------------------------------
     def _begin(self, event: SpeechStart) -> None:
@@ -94,82 +174,173 @@ class ASRStage(Stage):
         self._chunks, self._new = [], 0
         self._buffer_start = event.start
         self._agreement = AgreementBuffer(self.config.agreement)
+        self._pass_lang = None
         self._partial = ""
+
+    def _add(self, samples: np.ndarray) -> None:
+        self._chunks.append(samples)
+        self._new += len(samples)
+        self._speech += len(samples) / RATE
+        if self.lid is not None and not self.lid.decided:
+            if sum(len(c) for c in self._heard) < _DETECT_SECONDS * RATE:
+                self._heard.append(samples)
 
     async def _finish(self) -> AsyncIterator[Event]:
         if not self._open:
             return
-        words = await self._decode(final=True) if self._chunks else []
-        for out in self._emit(self._agreement.finalise(words), []):
-            yield out
+        words: list[Word] = []
+        if self._chunks:
+            out = self._fit_window()
+            await self._maybe_detect(final=self.lid is not None and self.lid.decided)
+            out = await self._replay() + out
+            audio = self._joined(self._chunks)
+            _, words = await self._decode(final=True)
+            if self.lid is not None and not self.lid.decided and words:
+                # its language is not known yet: committed once it is (`_replay`)
+                self._held.append((self._utterance, self._buffer_start, audio))
+                words = []
+            for event in out:
+                yield event
+        for event in self._emit(self._agreement.finalise(words), []):
+            yield event
         self._remember(self._agreement.committed)
         self._open = False
         self._chunks = []
 
-    async def _decode(self, *, final: bool) -> list[Word]:
-        audio = np.concatenate(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
+    async def _settle(self) -> list[Event]:
+        """End of stream: utterances still held for want of a language are decided on all the
+        speech there was, and committed."""
+        if self.lid is None or self.lid.decided or not self._held:
+            return []
+        window = int(_DETECT_SECONDS * RATE)
+        probs = await self.engine.detect(LanguageRequest(self._joined(self._heard)[-window:]))
+        self.detections += 1
+        self.lid.observe(probs, self._speech, final=True)
+        self.language = self.lid.language
+        return await self._replay()
+
+    async def _replay(self) -> list[Event]:
+        """Once the language is decided, the utterances that ended before it are decoded in it
+        and committed (late, with their own utterance number and times)."""
+        if self.lid is None or self.lid.hold or not self._held:
+            return []
+        out: list[Event] = []
+        held, self._held = self._held, []
+        for utterance, start, audio in held:
+            request = ASRRequest(audio, self.lid.language, prompt=self._context, final=True)
+            result = await self.engine.transcribe(request)
+            self.passes += 1
+            words = [
+                Word(w.word, round(w.start + start, 2), round(w.end + start, 2), w.glued)
+                for w in result.words
+            ]
+            if words:
+                out.append(self._commit(words, utterance))
+                self._remember(words)
+        return out
+
+    def _joined(self, chunks: list[np.ndarray]) -> np.ndarray:
+        if not chunks:
+            return np.zeros(0, np.float32)
+        return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+
+    def _duration(self) -> float:
+        return sum(len(c) for c in self._chunks) / RATE
+
+    async def _decode(self, *, final: bool) -> tuple[ASRResult, list[Word]]:
+        audio = self._joined(self._chunks)
         self._chunks, self._new = [audio], 0
-        request = ASRRequest(audio=audio, language=self.language, prompt=self._context, final=final)
+        language = self.lid.guess if self.lid is not None else self.language
+        if language != self._pass_lang:
+            self._agreement.restart()  # hypotheses in another language do not agree
+            self._pass_lang = language
+        request = ASRRequest(audio=audio, language=language, prompt=self._context, final=final)
         result = await self.engine.transcribe(request)
         self.passes += 1
-        if self.language is None:
-            self.language = result.language  # detected once per stream
         offset = self._buffer_start
-        return [
-            Word(w.word, round(w.start + offset, 2), round(w.end + offset, 2)) for w in result.words
+        words = [
+            Word(w.word, round(w.start + offset, 2), round(w.end + offset, 2), w.glued)
+            for w in result.words
         ]
+        return result, words
 
     def _emit(self, committed: list[Word], tail: list[Word]) -> list[Event]:
         out: list[Event] = []
-        lang = self.language or "en"
+        lang, probability = self.lang, self.language_probability
         if committed:
-            text = " ".join(w.word for w in committed)
-            out.append(
-                SourceCommit(
-                    stream=self._stream,
-                    utterance=self._utterance,
-                    lang=lang,
-                    text=text,
-                    words=tuple(committed),
-                    start=committed[0].start,
-                    end=committed[-1].end,
-                )
-            )
-        partial = " ".join(w.word for w in tail)
+            out.append(self._commit(committed, self._utterance))
+        partial = join_words(tail)
         if partial != self._partial:
             self._partial = partial
             out.append(
                 SourcePartial(
-                    stream=self._stream, utterance=self._utterance, lang=lang, text=partial
+                    stream=self._stream,
+                    utterance=self._utterance,
+                    lang=lang,
+                    language_probability=probability,
+                    text=partial,
                 )
             )
         return out
 
+    def _commit(self, words: list[Word], utterance: int) -> SourceCommit:
+        return SourceCommit(
+            stream=self._stream,
+            utterance=utterance,
+            lang=self.lang,
+            language_probability=self.language_probability,
+            text=join_words(words),
+            words=tuple(words),
+            start=words[0].start,
+            end=words[-1].end,
+        )
+
     def _remember(self, words: list[Word]) -> None:
         """Committed words that leave the buffer become the decoder's context."""
         if words:
-            self._context = (self._context + " " + " ".join(w.word for w in words)).strip()[
-                -_CONTEXT_CHARS:
-            ]
+            self._context = (self._context + " " + join_words(words)).strip()[-_CONTEXT_CHARS:]
 
     def _trim(self) -> None:
         """Keep the buffer short: cut it after a committed sentence end."""
-        duration = sum(len(c) for c in self._chunks) / _RATE
+        duration = self._duration()
         if duration <= self.config.max_buffer:
             return
         committed = self._agreement.committed
-        ends = [w for w in committed if w.word.endswith(_SENTENCE_END)]
+        ends = [w for w in committed if w.word.endswith(SENTENCE_END)]
         cut_word = (
             ends[-1]
             if ends
             else (committed[-1] if committed and duration > 1.5 * self.config.max_buffer else None)
         )
-        if cut_word is None:
-            return
-        cut = int((cut_word.end - self._buffer_start) * _RATE)
+        if cut_word is not None:
+            self._cut(cut_word.end)
+
+    def _cut(self, at: float) -> None:
+        """Drop the buffer's audio before stream time `at`; committed words before it become
+        the decoder's context."""
+        cut = int((at - self._buffer_start) * RATE)
         if cut <= 0:
             return
-        self._remember([w for w in committed if w.end <= cut_word.end])
-        self._chunks = [self._chunks[0][cut:]]
-        self._buffer_start = cut_word.end
-        self._agreement.trim(cut_word.end)
+        self._remember([w for w in self._agreement.committed if w.end <= at])
+        self._chunks = [self._joined(self._chunks)[cut:]]
+        self._buffer_start = at
+        self._agreement.trim(at)
+
+    def _fit_window(self) -> list[Event]:
+        """The rule for a buffer that would outgrow Whisper's window (buffer + padding > 30 s):
+        the words of the latest hypothesis that end before the last `max_buffer` seconds are
+        committed as they are (forced out; unless the language is still on hold), and the
+        audio is cut after the last of them, or, when none were heard (noise, music), so that
+        the last `max_buffer` seconds remain. The stream goes on."""
+        duration = self._duration()
+        if duration + self.config.padding <= self.config.window:
+            return []
+        keep_from = self._buffer_start + duration - self.config.max_buffer
+        held = self.lid is not None and self.lid.hold
+        forced = [] if held else [w for w in self._agreement.tail() if w.end <= keep_from]
+        out: list[Event] = []
+        if forced:
+            self._agreement.force(forced)
+            out = self._emit(forced, [])
+        self._cut(forced[-1].end if forced else keep_from)
+        return out

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio_format import RATE
 from ..events import Word
-from .backend import ASRRequest, ASRResult
+from ..words import word_from_piece
+from .backend import ASRRequest, ASRResult, LanguageProbs, LanguageRequest
 
-__all__ = ["WhisperBackend", "cut_loop"]
+__all__ = ["WhisperBackend", "cut_loop", "detect_languages"]
 
-_RATE = 16000
 _PROMPT_TOKENS = 200  # committed context passed as the previous-text prompt
 _PAST_AUDIO = 0.02  # seconds: a word starting this close to the end of the audio is not in it
 
@@ -71,7 +72,7 @@ class WhisperBackend:
 
     def _features(self, audios: Sequence[np.ndarray]):
         """One batch of log-mel features, every item padded to the longest + `padding`."""
-        length = max(len(a) for a in audios) + int(self.padding * _RATE)
+        length = max(len(a) for a in audios) + int(self.padding * RATE)
         feats = [
             self._fw.feature_extractor(np.pad(a, (0, length - len(a))), padding=0) for a in audios
         ]
@@ -79,11 +80,11 @@ class WhisperBackend:
         batch = np.ascontiguousarray(np.stack([f[:, :frames] for f in feats]), dtype=np.float32)
         return batch, frames
 
-    def _detect(self, encoded) -> list[str]:
-        if not self.multilingual:
-            return ["en"] * encoded.shape[0]
-        found = self._model.detect_language(encoded)
-        return [pairs[0][0].strip("<|>") for pairs in found]
+    def _probs(self, encoded) -> list[LanguageProbs]:
+        return _language_probs(self._model, encoded)
+
+    def detect_batch(self, requests: Sequence[LanguageRequest]) -> list[LanguageProbs]:
+        return detect_languages(self._fw, [r.audio for r in requests])
 
     # -- protocol ---------------------------------------------------------------
     def transcribe_batch(self, requests: Sequence[ASRRequest]) -> list[ASRResult]:
@@ -95,7 +96,8 @@ class WhisperBackend:
         # the StorageView borrows the array's memory: keep `features` alive until encoded
         features, _ = self._features([r.audio for r in requests])
         encoded = self._model.encode(ctranslate2.StorageView.from_array(features), to_cpu=False)
-        language = requests[0].language or self._detect(encoded)[0]
+        probs = self._probs(encoded)
+        language = requests[0].language or probs[0][0][0]
         if not self.multilingual:
             language = "en"
         tokenizer = self._tokenizer(language)
@@ -115,14 +117,14 @@ class WhisperBackend:
         frames = [max(2, len(r.audio) // 160) for r in requests]
         aligned = self._align(tokenizer, tokens, encoded, frames)
         out = []
-        for result, words in zip(results, aligned):
+        for result, words, pass_probs in zip(results, aligned, probs):
             words = [] if self._is_hallucination(result, words) else cut_loop(words)
-            out.append(ASRResult(tuple(words), language, result.no_speech_prob))
+            out.append(ASRResult(tuple(words), language, result.no_speech_prob, pass_probs))
         return out
 
     def _max_length(self, requests: Sequence[ASRRequest], prompts: list[list[int]]) -> int:
         """Room for a fast speaker and no more: a decoding loop stops early instead of running on."""
-        seconds = max(len(r.audio) for r in requests) / _RATE
+        seconds = max(len(r.audio) for r in requests) / RATE
         return min(448, len(prompts[0]) + int(8 * seconds) + 16)
 
     def _prompts(self, tokenizer, contexts: list[str]) -> list[list[int]]:
@@ -155,16 +157,17 @@ class WhisperBackend:
             merge_punctuations(alignment, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
             limit = frames[i] / 100
             for a in alignment:
-                text = a["word"].strip()
                 # a word that starts where the audio ends was read into the padding: Whisper
                 # repeating its prompt there (seen: a whole committed sentence again at the end)
-                if text and float(a["start"]) < limit - _PAST_AUDIO:
-                    start = min(float(a["start"]), limit)
-                    words[i].append(
-                        Word(
-                            text, round(start, 2), round(max(start, min(float(a["end"]), limit)), 2)
-                        )
-                    )
+                if float(a["start"]) >= limit - _PAST_AUDIO:
+                    continue
+                start = min(float(a["start"]), limit)
+                end = max(start, min(float(a["end"]), limit))
+                word = word_from_piece(
+                    a["word"], round(start, 2), round(end, 2), first=not words[i]
+                )
+                if word is not None:
+                    words[i].append(word)
         return words
 
     def _is_hallucination(self, result, words: list[Word]) -> bool:
@@ -176,13 +179,38 @@ class WhisperBackend:
         return result.no_speech_prob > 0.9
 
 
+def detect_languages(whisper_model, audios: Sequence[np.ndarray]) -> list[LanguageProbs]:
+    """Language probabilities over Whisper's full 30 s window (what its language head was
+    trained on): the first 30 s of each audio, padded with silence. `whisper_model` is a
+    faster-whisper `WhisperModel` (the streaming and the batch path share this)."""
+    if not len(audios):
+        return []
+    import ctranslate2
+
+    extractor = whisper_model.feature_extractor
+    feats = [extractor(a[: extractor.n_samples], padding=extractor.n_samples) for a in audios]
+    frames = extractor.nb_max_frames
+    batch = np.ascontiguousarray(np.stack([f[:, :frames] for f in feats]), dtype=np.float32)
+    model = whisper_model.model
+    encoded = model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+    return _language_probs(model, encoded)
+
+
+def _language_probs(model, encoded) -> list[LanguageProbs]:
+    """The language head on an encoded batch: every language's probability, best first."""
+    if not model.is_multilingual:
+        return [(("en", 1.0),)] * encoded.shape[0]
+    found = model.detect_language(encoded)
+    return [tuple((token.strip("<|>"), float(p)) for token, p in pairs) for pairs in found]
+
+
 def cut_loop(words: list[Word], min_repeats: int = 2) -> list[Word]:
     """Cut a repetition loop (Whisper repeating a phrase after the speech ends) after its first copy.
 
     A block of at least 3 words repeated back to back, or of 1-2 words repeated
     three times, is a loop; the words before the repeats are kept.
     """
-    keys = [w.word.lower().strip(".,!?") for w in words]
+    keys = [w.word.lower().strip(".,!?") for w in words]  # pieces count as words here
     n = len(keys)
     for i in range(n):
         for p in range(1, (n - i) // 2 + 1):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pysbd
 
 from ..events import Word
+from ..words import join_words
 
 __all__ = ["Sentence", "SentenceBuffer", "segmenter", "split_words"]
 
@@ -30,7 +31,7 @@ def split_words(splitter: pysbd.Segmenter, words: Sequence[Word]) -> list[list[W
     """The one sentence mapper: pysbd's sentences of the words' text, mapped back onto
     the words by counting non-space characters (robust to how pysbd treats whitespace
     and to repeated sentences). Every word lands in exactly one group."""
-    sentences = splitter.segment(" ".join(w.word for w in words))
+    sentences = splitter.segment(join_words(words))
     groups: list[list[Word]] = []
     i = 0
     for sentence in sentences:
@@ -57,7 +58,7 @@ class Sentence:
 
     @property
     def text(self) -> str:
-        return " ".join(w.word for w in self.words)
+        return join_words(self.words)
 
     @property
     def start(self) -> float:

@@ -55,12 +55,18 @@ class _NoProgress:
 
 class OfflineProcessor:
     def __init__(
-        self, whisper_model, mt_engine: MTEngine, config: OfflineConfig | None = None
+        self,
+        whisper_model,
+        mt_engine: MTEngine,
+        config: OfflineConfig | None = None,
+        *,
+        candidates: Sequence[str] = (),
     ) -> None:
         config = config or OfflineConfig()
         config.check()
         self.config = config
-        self._transcriber = BatchTranscriber(whisper_model, config)
+        # language None (auto): detected per file among `candidates` (default: all supported)
+        self._transcriber = BatchTranscriber(whisper_model, config, candidates)
         self._mt = mt_engine
         self._asr_lock = asyncio.Lock()
 
@@ -139,4 +145,6 @@ def build_processor(
     config = dataclasses.replace(config, mt=dataclasses.replace(config.mt, fast_model=None))
     whisper = asr_engine(registry, config).backend.whisper_model
     main, _ = mt_engines(registry, config)
-    return OfflineProcessor(whisper, main, offline or OfflineConfig())
+    return OfflineProcessor(
+        whisper, main, offline or OfflineConfig(), candidates=config.asr.candidates
+    )

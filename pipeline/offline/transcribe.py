@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..asr.whisper_backend import cut_loop
+from ..asr.language import LanguageID
+from ..asr.whisper_backend import cut_loop, detect_languages
 from ..events import Word
+from ..languages import LANGUAGES
 from .config import OfflineConfig
 from .segment import RATE, Window
 
@@ -23,18 +25,23 @@ __all__ = ["BatchTranscriber", "Transcript", "clean_words"]
 # Whisper's own silence rule: a window it is unsure about and thinks silent is dropped.
 _NO_SPEECH = 0.6
 _LOW_LOGPROB = -1.0
+_DETECT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
     language: str | None  # None: nothing was said, so nothing to detect a language from
     words: tuple[Word, ...]
+    language_probability: float | None = None  # when the language was detected
 
 
 class BatchTranscriber:
-    def __init__(self, whisper_model, config: OfflineConfig) -> None:
+    def __init__(
+        self, whisper_model, config: OfflineConfig, candidates: Sequence[str] = ()
+    ) -> None:
         self._model = whisper_model  # faster_whisper.WhisperModel
         self._config = config
+        self._candidates = tuple(candidates) or tuple(LANGUAGES)
 
     @property
     def multilingual(self) -> bool:
@@ -52,10 +59,21 @@ class BatchTranscriber:
 
         if not windows:
             return Transcript(language if self.multilingual else "en", ())
-        segments, info = BatchedInferencePipeline(self._model).transcribe(
+        duration = len(audio) / RATE
+        # window ends are rounded to ms and may lie past the last sample: faster-whisper then
+        # finds more speech than audio and fails ("non-negative timestamp expected")
+        clips = [
+            {"start": w.start, "end": min(w.end, duration)} for w in windows if w.start < duration
+        ]
+        probability = None
+        if not self.multilingual:
+            language = "en"
+        elif language is None:
+            language, probability = self.detect(audio, windows)
+        segments, _ = BatchedInferencePipeline(self._model).transcribe(
             audio,
-            language=language if self.multilingual else "en",
-            clip_timestamps=[{"start": w.start, "end": w.end} for w in windows],
+            language=language,
+            clip_timestamps=clips,
             batch_size=self._config.batch_size,
             beam_size=self._config.beam_size,
             word_timestamps=True,
@@ -68,7 +86,23 @@ class BatchTranscriber:
                 words.extend(cut_loop(_segment_words(segment.words or ())))
             if on_progress is not None:
                 on_progress(segment.end)
-        return Transcript(info.language, clean_words(words, len(audio) / RATE))
+        return Transcript(language, clean_words(words, duration), probability)
+
+    def detect(self, audio: np.ndarray, windows: Sequence[Window]) -> tuple[str, float | None]:
+        """The file's language, by the streaming path's core (pipeline/asr/language.py): one
+        detection over Whisper's 30 s window of the file's speech (pauses left out)."""
+        limit = int(_DETECT_SECONDS * RATE)
+        pieces, total = [], 0
+        for segment in (s for w in windows for s in w.segments):
+            piece = audio[int(segment.start * RATE) : int(segment.end * RATE)][: limit - total]
+            pieces.append(piece)
+            total += len(piece)
+            if total >= limit:
+                break
+        speech = np.concatenate(pieces) if pieces else audio[:limit]
+        lid = LanguageID(self._candidates)
+        lid.observe(detect_languages(self._model, [speech])[0], total / RATE, final=True)
+        return lid.language or self._candidates[0], lid.probability
 
 
 def _segment_words(raw) -> list[Word]:

@@ -20,6 +20,9 @@ EPILOG = f"""\
 Every setting runs computation-unaware (a simulated clock: repeatable, free of this
 machine's speed); settings marked headline also run computation-aware (the audio
 at real-time pace: costs the corpus length each). Definitions: docs/metrics.md.
+Every run also writes its hypothesis log in SimulEval JSONL with the speech segmentation
+and references (OUT/simuleval/<setting>.<clock>/<pair>/) and, with OmniSTEval installed,
+scores it with `omnisteval longform` (BLEU, chrF, LongYAAL) beside rtt's own figures.
 
 examples:
   rtt eval --quick                          small models, a few short items (~2 min on 2 cores)
@@ -82,6 +85,14 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
         "unaware: simulated clock only; aware: every chosen setting at real-time pace only (default: auto)",
     )
     p.add_argument(
+        "--scorer",
+        choices=["rtt", "omnisteval", "both"],
+        default=None,
+        help="rtt: rtt's own metrics only; omnisteval: also OmniSTEval's (the IWSLT 2026 scorer: "
+        "BLEU, chrF, LongYAAL on the SimulEval log each run exports); both: OmniSTEval's beside "
+        "rtt's with their differences (default: both when omnisteval is installed, else rtt)",
+    )
+    p.add_argument(
         "--manifest",
         type=Path,
         default=DEFAULT_MANIFEST,
@@ -118,18 +129,41 @@ def plan_from_args(args: argparse.Namespace) -> EvalPlan:
     return plan
 
 
+def models_needed(plan: EvalPlan) -> list[str]:
+    """Every model the plan's settings (and its offline word-time decode) load."""
+    names = [plan.alignment_model] if plan.word_times == "offline" else []
+    for setting in plan.settings:
+        mt = setting.config.mt
+        names += [setting.config.asr.model, mt.model, mt.fast_model]
+        if mt.speculative != "off" and mt.use_draft_model != "no":
+            names.append(mt.draft_model)
+    return [name for name in dict.fromkeys(names) if name]
+
+
 def run_eval(args: argparse.Namespace) -> int:
+    from rtt.models_cli import fetch_missing
+
     from .evaluate import evaluate
+    from .omniscore import resolve_scorer, score_runs
     from .plots import plot_all
     from .report import write_report, write_results
 
     plan = plan_from_args(args)
+    scorer = resolve_scorer(args.scorer)
+    if args.scorer is None and scorer == "rtt":
+        print(
+            "OmniSTEval is not installed: rtt's own metrics only (pip install 'rtt[eval]')",
+            file=sys.stderr,
+        )
     try:
         corpus = load_corpus(args.manifest)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the corpus manifest: {exc}") from None
+    fetch_missing(models_needed(plan))
 
     def write(results: dict) -> tuple[Path, Path]:
+        results["meta"]["scorer"] = scorer
+        score_runs(results, corpus, args.out, scorer, log=lambda m: print(m, file=sys.stderr))
         path = write_results(results, args.out)
         plot_all(results, args.out)
         return path, write_report(results, args.out)

@@ -23,6 +23,7 @@ from rtt import __version__
 from rtt.corpus import CorpusItem
 
 from .harness import ItemRun, Mode, offline_word_ends, run_item, supports
+from .langid import leaves_language_auto
 from .scoring import score_item, word_ends_from_utterances
 from .summary import summarize
 from .sweep import EvalPlan, Setting
@@ -33,14 +34,17 @@ Log = Callable[[str], None]
 
 
 def select_items(plan: EvalPlan, corpus: Sequence[CorpusItem]) -> list[CorpusItem]:
-    """The plan's items in corpus order (all when it names none)."""
+    """The plan's items in corpus order; when it names none, all but the long-form talks
+    (style "longform": 10 minutes each, run only when named, e.g. sweeps/longform.toml)."""
     known = {item.id for item in corpus}
     unknown = [i for i in plan.items if i not in known]
     if unknown:
         raise ConfigError(
             f"unknown corpus item(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    return [item for item in corpus if not plan.items or item.id in plan.items]
+    if not plan.items:
+        return [item for item in corpus if item.style != "longform"]
+    return [item for item in corpus if item.id in plan.items]
 
 
 def machine() -> dict[str, Any]:
@@ -116,7 +120,10 @@ async def _run_setting(
     for item in items:
         if item.id in skipped:
             continue
-        run = await run_item(setting.config, item, registry, mode=mode, targets=plan.targets)
+        auto = leaves_language_auto(setting.overrides)
+        run = await run_item(
+            setting.config, item, registry, mode=mode, targets=plan.targets, auto_language=auto
+        )
         runs.append(run)
         scores[item.id] = score_item(item, run.events, word_ends[item.id], run.targets)
         log(

@@ -62,14 +62,21 @@ def supports(config: PipelineConfig, item: CorpusItem) -> bool:
 
 
 def item_config(
-    config: PipelineConfig, item: CorpusItem, targets: Sequence[str] = (), *, aware: bool
+    config: PipelineConfig,
+    item: CorpusItem,
+    targets: Sequence[str] = (),
+    *,
+    aware: bool,
+    auto_language: bool = False,
 ) -> PipelineConfig:
-    """The setting's config for one item: its language, its reference languages as targets."""
+    """The setting's config for one item: its language (unless the setting leaves it to
+    `auto`, to measure language ID), its reference languages as targets."""
     langs = tuple(lang for lang in item.translations if not targets or lang in targets)
+    language = config.asr.language if auto_language else item.lang
     return dataclasses.replace(
         config,
         stream=item.id,
-        asr=dataclasses.replace(config.asr, language=item.lang),
+        asr=dataclasses.replace(config.asr, language=language),
         mt=dataclasses.replace(config.mt, targets=langs),
         source=dataclasses.replace(config.source, realtime=aware),
     )
@@ -91,9 +98,10 @@ async def run_item(
     *,
     mode: Mode,
     targets: Sequence[str] = (),
+    auto_language: bool = False,
 ) -> ItemRun:
     """Run one item to its end and return every event it emitted."""
-    config = item_config(config, item, targets, aware=mode == "aware")
+    config = item_config(config, item, targets, aware=mode == "aware", auto_language=auto_language)
     await asyncio.to_thread(load_engines, registry, config)  # loads are not part of the run
     recorder = EventRecorder()
     pipeline = make_pipeline(config, item, registry, recorder)

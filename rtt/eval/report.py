@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .omnireport import omnisteval_lines
+
 __all__ = ["pareto", "write_report", "write_results"]
 
 PLOTS = ("frontier.png", "stages.png", "flicker_beta.png")
@@ -144,8 +146,14 @@ def _items_table(run: dict[str, Any]) -> list[str]:
     lines = ["| item | lang | WER | BLEU | chrF | NE tgt |", "|---|---|---|---|---|---|"]
     for item_id, s in run["items"].items():
         targets = s["targets"]
+        lid = s.get("language_id", {})
+        detected = (  # language ID (settings with language auto): detected, probability, decided at
+            f" (detected {lid['detected']} {_fmt(lid['probability'])}, {_fmt(lid['decide_s'])} s)"
+            if lid.get("detected")
+            else ""
+        )
         lines.append(
-            f"| {item_id} | {s['lang']}→{','.join(targets)} | {_fmt(s['wer'], 3)} | "
+            f"| {item_id} | {s['lang']}→{','.join(targets)}{detected} | {_fmt(s['wer'], 3)} | "
             + " / ".join(_fmt(t["bleu"]) for t in targets.values())
             + " | "
             + " / ".join(_fmt(t["chrf"]) for t in targets.values())
@@ -175,6 +183,7 @@ def write_report(results: dict[str, Any], out: Path, plots: Sequence[str] = PLOT
         "",
         *_headline_table(runs),
         "",
+        *omnisteval_lines(results),
         "## All runs (the sweep: unaware = simulated clock, aware = real-time pace)",
         "",
         *_sweep_table(runs),

@@ -15,6 +15,7 @@ from typing import Any
 from pipeline.events import Error, Event, SourceCommit, SourcePartial, TargetCommit, TargetPartial
 from rtt.corpus import CorpusItem, Utterance
 
+from .langid import language_id
 from .metrics import (
     average_lagging,
     bleu,
@@ -236,4 +237,5 @@ def score_item(
         },
         "targets": {lang: _target_scores(item, events, lang) for lang in targets},
         "errors": [e.message for e in events if isinstance(e, Error)],
+        "language_id": language_id(item, events),
     }

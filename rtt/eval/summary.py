@@ -13,6 +13,7 @@ from statistics import mean
 from typing import Any
 
 from .harness import ItemRun
+from .langid import language_summary
 from .metrics import bleu, chrf, percentiles
 
 __all__ = ["summarize"]
@@ -122,4 +123,5 @@ def summarize(
         **_source(scores),
         **_quality(scores, references),
         **_latency(scores),
+        **language_summary(scores),
     }

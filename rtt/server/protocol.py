@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from pipeline.audio.convert import RATE, Resampler
+from pipeline.errors import ConfigError
 from pipeline.events import PUBLIC_EVENTS, End, Error, SourceCommit, TargetCommit
-from pipeline.languages import LANGUAGES
+from pipeline.languages import LANGUAGES, parse_source
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -118,7 +119,8 @@ def parse_message(text: str) -> Message:
     if not isinstance(obj, dict):
         raise ProtocolError("bad_json", "a message must be a JSON object", Close.INVALID_DATA)
     version = obj.get("version", PROTOCOL_VERSION)
-    if version != PROTOCOL_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        # a newer version is fine: what this server needs is checked, the rest ignored (_known)
         raise ProtocolError(
             "bad_version",
             f"protocol version {version!r} is not supported (this server speaks {PROTOCOL_VERSION})",
@@ -175,8 +177,11 @@ def _start(obj: dict[str, Any]) -> StartMessage:
             Close.UNSUPPORTED,
         )
     source = _field(obj, "source_lang", str, None)
-    if source is not None and source != "auto":
-        _language(source)
+    if source is not None:
+        try:  # a code, "auto", or "auto:en,de" (detect among these)
+            parse_source(source)
+        except ConfigError as exc:
+            raise ProtocolError("unsupported_language", str(exc), Close.UNSUPPORTED) from None
     vad = _field(obj, "vad", str, None)
     if vad is not None and vad not in _VADS:
         raise ProtocolError("bad_message", f"vad must be one of {', '.join(_VADS)}", Close.PROTOCOL)
@@ -237,6 +242,10 @@ def _join(obj: dict[str, Any]) -> JoinMessage:
 
 
 def _known(obj: dict[str, Any], keys: set[str]) -> None:
+    """Version 1 (this server's) is checked strictly: an unknown field is a mistake. A newer
+    client's fields this server does not know are ignored (events and messages only grow)."""
+    if obj.get("version", PROTOCOL_VERSION) > PROTOCOL_VERSION:
+        return
     unknown = set(obj) - keys
     if unknown:
         raise ProtocolError(

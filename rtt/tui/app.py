@@ -150,6 +150,8 @@ class LiveApp(App[int]):
         self.handled += 1
         if self.state in (self._starting, "ended") and not isinstance(event, End):
             self.state = "running"  # (a room goes on when a new speaker starts)
+        if isinstance(event, (SourceCommit, SourcePartial)):
+            self.status_bar.language = (event.lang, event.language_probability)
         if isinstance(event, SourceCommit):
             words = tuple((w.word, w.start, w.end) for w in event.words)
             self.store.add(
@@ -164,7 +166,7 @@ class LiveApp(App[int]):
                     words,
                 )
             )
-            if not source.lang:
+            if source.lang != event.lang:  # the first commit, or the speaker switched language
                 source.lang, source.border_title = event.lang, _title(event.lang)
             source.commit(event.utterance, event.text)
         elif isinstance(event, SourcePartial):

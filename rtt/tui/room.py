@@ -135,6 +135,8 @@ class RoomSession:
             self.connection = f"the server said {frame.get('code')}"
             return None
         event = from_json(got.event)
+        if event is None:  # an event type this version does not know: skipped
+            return None
         self.latency.on_event(event)
         if isinstance(event, (SpeechStart, SpeechEnd)):
             self._speech = isinstance(event, SpeechStart)

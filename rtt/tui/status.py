@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from .session import LiveStats
 
-__all__ = ["LevelMeter", "StatusBar", "behind_message", "figures"]
+__all__ = ["LevelMeter", "StatusBar", "behind_message", "figures", "language_text"]
 
 METER_FLOOR_DB = -60.0
 METER_CELLS = 12
@@ -24,6 +24,20 @@ def figures(stats: LiveStats) -> str:
     """Latency figures: time to final p50/p90, lag behind the audio, real-time factor."""
     rtf = "–" if stats.rtf is None else f"{stats.rtf:.2f}"
     return f"TTF p50 {_seconds(stats.ttf_p50)} p90 {_seconds(stats.ttf_p90)} │ lag {_seconds(stats.lag)} │ RTF {rtf}"
+
+
+UNSURE = 0.8  # a detected language below this probability is shown with a warning
+
+
+def language_text(lang: str, probability: float | None) -> Text:
+    """The source language as detected (`--from auto`); empty when it was given."""
+    if lang == "und":
+        return Text("⚠ language: detecting…", style="bold yellow")
+    if probability is None:
+        return Text("")
+    if probability < UNSURE:
+        return Text(f"⚠ {lang}? ({probability:.0%}, unsure: pass --from)", style="bold yellow")
+    return Text(f"{lang} ({probability:.0%})")
 
 
 def behind_message(stats: LiveStats) -> str:
@@ -72,6 +86,8 @@ class StatusBar(Vertical):
 
     stats: reactive[LiveStats] = reactive(LiveStats, always_update=True)
     state: reactive[str] = reactive("starting")
+    # the source language of the latest source event and its probability (None: given)
+    language: reactive[tuple[str, float | None] | None] = reactive(None)
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,6 +101,8 @@ class StatusBar(Vertical):
             Static(id="figures"),
             Static(id="behind"),
         )
+        self.language_label = Static(id="language")
+        self.language_label.display = False
 
     def compose(self) -> ComposeResult:
         yield self.models
@@ -93,7 +111,13 @@ class StatusBar(Vertical):
             yield self.meter
             yield self.vad
             yield self.figures
+            yield self.language_label
         yield self.behind
+
+    def watch_language(self, language: tuple[str, float | None] | None) -> None:
+        text = language_text(*language) if language is not None else Text("")
+        self.language_label.display = bool(text.plain)
+        self.language_label.update(text)
 
     def watch_stats(self, stats: LiveStats) -> None:
         if not self.is_mounted:

@@ -61,8 +61,9 @@ def test_exact_keys():
     common = {"type", "stream", "utterance", "emitted"}
     assert keys["speech_start"] == common | {"start"}
     assert keys["speech_end"] == common | {"end"}
-    assert keys["source_partial"] == common | {"lang", "text"}
-    assert keys["source_commit"] == common | {"lang", "text", "words", "start", "end"}
+    detected = {"language_probability"}  # null when the language was given, not detected
+    assert keys["source_partial"] == common | {"lang", "text"} | detected
+    assert keys["source_commit"] == common | {"lang", "text", "words", "start", "end"} | detected
     assert keys["target_partial"] == common | {"lang", "sentence", "text"}
     assert keys["target_commit"] == common | {"lang", "sentence", "text", "start", "end"}
     assert keys["error"] == common | {"code", "message"}
@@ -77,11 +78,56 @@ def test_internal_events_have_no_json():
 
 @pytest.mark.parametrize(
     "bad",
-    [{"type": "nope"}, {"type": "end", "bogus": 1}, [], {"type": "speech_start", "stream": "s"}],
+    [
+        [],
+        {"type": "speech_start", "stream": "s"},
+        {
+            "type": "source_commit",
+            "stream": "s",
+            "utterance": 1,
+            "lang": "en",
+            "text": "a",
+            "words": [{"word": "a"}],
+            "start": 0,
+            "end": 1,
+        },
+    ],
 )
 def test_bad_json_is_a_value_error(bad):
     with pytest.raises(ValueError):
         from_json(bad)
+
+
+def test_readers_skip_unknown_event_types_and_ignore_unknown_fields():
+    # events only grow: a newer writer's event type is skipped, its new fields ignored
+    assert from_json({"type": "target_append", "stream": "s", "text": "Guten"}) is None
+    assert from_json({"type": "nope"}) is None
+    event = from_json({"type": "end", "stream": "s", "utterance": 0, "emitted": 1.0, "bogus": 1})
+    assert event == End(stream="s", emitted=1.0)
+    old = {"type": "source_partial", "stream": "s", "utterance": 1, "emitted": 1.0}
+    assert (
+        from_json({**old, "lang": "en", "text": "hi"}).language_probability is None
+    )  # older writer
+
+
+def test_words_keep_whether_they_continue_the_previous_one():
+    commit = SourceCommit(
+        stream="s",
+        utterance=1,
+        lang="en",
+        language_probability=0.97,
+        text="Wi-Fi",
+        words=(Word("Wi", 0.5, 0.7), Word("-Fi", 0.7, 0.9, glued=True)),
+        start=0.5,
+        end=0.9,
+    )
+    obj = to_json(commit)
+    assert obj["words"] == [
+        {"word": "Wi", "start": 0.5, "end": 0.7},  # unchanged for old readers
+        {"word": "-Fi", "start": 0.7, "end": 0.9, "glued": True},
+    ]
+    assert obj["language_probability"] == 0.97
+    assert from_json(json.loads(json.dumps(obj))) == commit
 
 
 @given(st.text(), st.integers(0, 10_000), st.floats(0, 1e6, allow_nan=False))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from rtt.corpus import DEFAULT_MANIFEST, CorpusItem, corpus_item, load_corpus
+from tests.conftest import require_tool
 
 ITEMS = load_corpus()
 SAMPLE_RATE = 16_000
@@ -166,10 +167,7 @@ def _make_samples():
 
 
 def test_espeak_item_rebuilds_byte_identical(tmp_path: Path) -> None:
-    import shutil
-
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
+    require_tool("espeak-ng", "apt-get install espeak-ng")
     good = json.loads(DEFAULT_MANIFEST.read_text(encoding="utf-8"))
     (item,) = [i for i in good["items"] if i["id"] == "short-station-fr"]
     manifest = _write(tmp_path, {**good, "items": [item]})
@@ -181,3 +179,17 @@ def test_espeak_item_rebuilds_byte_identical(tmp_path: Path) -> None:
     assert (
         rebuilt["utterances"] == item["utterances"] and rebuilt["provenance"] == item["provenance"]
     )
+
+
+def test_a_long_form_talk_of_ten_minutes_is_evaluated_only_when_named() -> None:
+    from rtt.eval.evaluate import select_items
+    from rtt.eval.sweep import DEFAULT_SWEEP, QUICK_SWEEP, SWEEPS, load_sweep
+
+    (talk,) = [item for item in ITEMS if item.style == "longform"]
+    assert talk.duration >= 600 and reference_languages(talk) == {"de", "es"}
+    gaps = [b.start - a.end for a, b in zip(talk.utterances, talk.utterances[1:])]
+    assert max(gaps) < 2.0  # one continuous talk, not clips glued together
+    assert talk.id not in {i.id for i in select_items(load_sweep(DEFAULT_SWEEP), ITEMS)}
+    assert talk.id not in load_sweep(QUICK_SWEEP).items
+    longform = load_sweep(SWEEPS / "longform.toml")
+    assert [i.id for i in select_items(longform, ITEMS)] == [talk.id]

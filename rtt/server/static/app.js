@@ -161,6 +161,7 @@ function onListenerFrame(frame) {
   }
   if (frame.type === "error") setStatus("status", `Error (${frame.code}): ${frame.message}`);
   else if (frame.type === "end") setStatus("status", "The speaker stopped; waiting for more…");
+  showLanguage("status", frame);
   (frame.channel === "source" ? transcript : captions).show(frame);
 }
 
@@ -230,6 +231,7 @@ function onSpeakerFrame(frame) {
     return;
   }
   if (frame.type === "error") setStatus("speak-status", `Error (${frame.code}): ${frame.message}`);
+  showLanguage("speak-status", frame);
   (frame.channel === "source" ? speakerTranscript : speakerCaptions).show(frame);
 }
 
@@ -249,6 +251,28 @@ function stopAudio() {
 
 // ---- page --------------------------------------------------------------------------------
 function setStatus(id, text) { $(id).textContent = text; }
+
+// The speaker's language as detected (`auto`): "und" until decided, a warning when unsure.
+function languageNote(frame) {
+  if (frame.lang === "und") return "⚠ Detecting the speaker's language…";
+  if (frame.language_probability == null) return "";  // given, not detected
+  const p = Math.round(frame.language_probability * 100);
+  return frame.language_probability < 0.8
+    ? `⚠ The speaker's language may be ${frame.lang} (${p} %, unsure).`
+    : `The speaker's language: ${frame.lang} (${p} %).`;
+}
+
+function showLanguage(statusId, frame) {
+  if (frame.type !== "source_partial" && frame.type !== "source_commit") return;
+  let note = $(statusId + "-language");
+  if (!note) {
+    note = document.createElement("p");
+    note.id = statusId + "-language";
+    note.className = "status language";
+    $(statusId).after(note);
+  }
+  note.textContent = languageNote(frame);
+}
 
 function showView(name) {
   for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", tab.dataset.view === name);

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import subprocess
 import wave
 from pathlib import Path
@@ -26,6 +25,7 @@ from pipeline.vad import (
     VADStage,
     WebRtcClassifier,
 )
+from tests.conftest import require_tool
 
 RATE = 16000
 FRAME = 480  # 30 ms
@@ -289,10 +289,7 @@ async def test_silence_has_no_utterance(backend, kind):
 @pytest.fixture(scope="module")
 def spoken(tmp_path_factory) -> tuple[Path, float, float]:
     """A 22.05 kHz WAV: 1 s of silence, an espeak-ng sentence, 1.5 s of silence; and the speech span."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip(
-            "espeak-ng is not installed (apt-get install espeak-ng): no synthetic speech to test on"
-        )
+    require_tool("espeak-ng", "apt-get install espeak-ng: no synthetic speech to test on")
     tmp = tmp_path_factory.mktemp("speech")
     raw = tmp / "raw.wav"
     subprocess.run(

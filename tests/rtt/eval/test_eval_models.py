@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import rtt.cli
 import rtt.translate
 from pipeline.clock import SimulatedClock
 from pipeline.events import End, to_json
@@ -20,6 +21,7 @@ from rtt.eval.observer import EventRecorder
 from rtt.eval.plots import plot_all
 from rtt.eval.report import write_report, write_results
 from rtt.eval.sweep import QUICK_SWEEP, load_sweep
+from tests.conftest import require_module
 
 pytestmark = pytest.mark.models
 
@@ -102,3 +104,30 @@ def test_quick_evaluation_end_to_end(shared_registry, tmp_path: Path) -> None:
         assert (tmp_path / name).stat().st_size > 0, name
     last = (tmp_path / "events/default.unaware.jsonl").read_text().splitlines()[-1]
     assert json.loads(last)["type"] == End.__name__.lower()
+
+
+def test_rtt_eval_quick_exports_simuleval_logs_and_scores_them(tmp_path: Path) -> None:
+    """`rtt eval --quick` (one item, one setting, simulated clock) as a user runs it."""
+    require_module("omnisteval", "pip install 'rtt[eval]'")
+    args = ["eval", "--quick", "--items", CLIP, "--settings", "default", "--clock", "unaware"]
+    assert rtt.cli.main([*args, "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "simuleval" / "default.unaware" / "en-de"
+    for name in ("instances.log", "segments.yaml", "references.txt", "omnisteval/scores.tsv"):
+        assert (folder / name).stat().st_size > 0, name
+    (line,) = [json.loads(x) for x in (folder / "instances.log").read_text().splitlines()]
+    events = [
+        json.loads(x) for x in (tmp_path / "events/default.unaware.jsonl").read_text().splitlines()
+    ]
+    commits = [e for e in events if e["type"] == "target_commit" and e["lang"] == "de"]
+    assert line["prediction"] == " ".join(e["text"] for e in commits)
+    assert line["delays"] == [
+        pytest.approx(e["emitted"] * 1000, abs=0.05) for e in commits for _ in e["text"].split()
+    ]
+    run = json.loads((tmp_path / "results.json").read_text())["runs"][0]
+    scored = run["omnisteval"]["en-de"]
+    assert scored["scores"]["bleu"] >= 0 and scored["scores"]["chrf"] > 0
+    assert scored["scores"]["longlaal_cu"] > 0
+    assert scored["rtt_laal_on_resegmented_ms"] == pytest.approx(scored["scores"]["longlaal_cu"])
+    assert scored["comparison"]["rtt"]["chrf"] == run["summary"]["chrf"]["en-de"]
+    assert scored["comparison"]["texts_changed"] == []  # both scorers scored the same words
+    assert "## OmniSTEval (the IWSLT 2026 scorer)" in (tmp_path / "report.md").read_text()

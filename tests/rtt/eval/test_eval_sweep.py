@@ -184,3 +184,19 @@ def test_every_shipped_sweep_parses_without_warnings() -> None:
         assert (
             plan.source == f"rtt/eval/sweeps/{path.name}"
         )  # reports name it the same on every machine
+
+
+def test_rtt_eval_fetches_the_models_its_sweep_needs(monkeypatch, tmp_path: Path) -> None:
+    """Right after ./scripts/demo (default models only), `rtt eval --quick` fetches whisper-tiny.en."""
+    import rtt.models_cli as models_cli
+    from rtt.eval.cli import models_needed
+
+    plan = load_sweep(QUICK_SWEEP)
+    assert models_needed(plan) == ["whisper-tiny.en", "qwen2.5-coder-0.5b"]
+    default = load_sweep(DEFAULT_SWEEP)
+    assert {"whisper-base", "qwen2.5-coder-1.5b", "whisper-tiny.en"} <= set(models_needed(default))
+    fetched: list[str] = []
+    monkeypatch.setattr(models_cli, "is_installed", lambda name: name != "whisper-tiny.en")
+    monkeypatch.setattr(models_cli, "fetch", lambda name, report: fetched.append(name) or tmp_path)
+    assert models_cli.fetch_missing([*models_needed(plan), "/my/own/model"]) == ["whisper-tiny.en"]
+    assert fetched == ["whisper-tiny.en"]

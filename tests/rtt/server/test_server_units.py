@@ -44,13 +44,33 @@ def test_parse_messages():
     assert join.channels == ("source", "fr") and dict(join.since) == {"source": 3, "fr": 2}
 
 
+def test_a_newer_client_is_served_with_what_this_server_knows():
+    # the compatibility rule: a newer version's unknown fields are ignored if what is needed is there
+    start = parse_message(
+        json.dumps({"type": "start", "version": 2, "targets": ["de"], "codec": "opus-ish"})
+    )
+    assert start == StartMessage(targets=("de",))
+    join = parse_message(json.dumps({"type": "join", "version": 3, "room": "k", "tier": "gold"}))
+    assert join.room == "k" and join.source
+    with pytest.raises(ProtocolError):  # version 1 stays strict: a typo is caught
+        parse_message(json.dumps({"type": "start", "version": 1, "colour": "red"}))
+
+
+def test_source_language_auto_with_candidates():
+    start = parse_message(json.dumps({"type": "start", "source_lang": "auto:en,de"}))
+    assert start.source_lang == "auto:en,de"
+
+
 @pytest.mark.parametrize(
     "message, code, close",
     [
         ("{oops", "bad_json", Close.INVALID_DATA),
         ("[1, 2]", "bad_json", Close.INVALID_DATA),
         ('{"type": "hello"}', "unknown_type", Close.PROTOCOL),
-        ('{"type": "start", "version": 9}', "bad_version", Close.UNSUPPORTED),
+        ('{"type": "start", "version": 0}', "bad_version", Close.UNSUPPORTED),
+        ('{"type": "start", "version": "2"}', "bad_version", Close.UNSUPPORTED),
+        ('{"type": "start", "source_lang": "auto:en,xx"}', "unsupported_language", 4003),
+        ('{"type": "start", "version": 9, "rate": 5}', "unsupported_rate", Close.UNSUPPORTED),
         ('{"type": "start", "encoding": "opus"}', "unsupported_encoding", Close.UNSUPPORTED),
         ('{"type": "start", "channels": 2}', "unsupported_encoding", Close.UNSUPPORTED),
         ('{"type": "start", "rate": 100}', "unsupported_rate", Close.UNSUPPORTED),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import shutil
 import wave
 
 import numpy as np
@@ -26,11 +25,11 @@ from pipeline.factory import load_engines
 from rtt.client import ScaledClock, speak
 from rtt.corpus import corpus_item
 from rtt.render import JsonlView
-from tests.conftest import model_path
+from tests.conftest import model_path, require_module, require_tool
 from tests.rtt.server.helpers import commits, running_server
 
-playwright = pytest.importorskip("playwright.async_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+playwright = require_module("playwright.async_api", "pip install 'rtt[test]'")
+CHROMIUM = require_tool("chromium", "apt-get install chromium")
 ARGS = [
     "--no-sandbox",
     "--disable-background-networking",
@@ -38,10 +37,6 @@ ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None,
-    reason="Debian's chromium is not installed (scripts/setup installs it)",
-)
 
 SAW_PARTIAL = """
 new MutationObserver(() => {

@@ -476,3 +476,35 @@ def test_behind_warning_says_what_the_pipeline_does():
     assert not LiveStats(lag=1.0).behind
     assert "no smaller model is configured" in behind_message(LiveStats(lag=9.0))
     assert "server" in behind_message(LiveStats(lag=9.0, remote=True))
+
+
+def test_status_bar_language_label():
+    from rtt.tui.status import language_text
+
+    assert language_text("und", None).plain == "⚠ language: detecting…"
+    assert language_text("de", 0.97).plain == "de (97%)"
+    assert language_text("de", 0.5).plain.startswith("⚠ de? (50%")
+    assert language_text("de", None).plain == ""  # given, not detected: nothing to say
+
+
+async def test_status_bar_shows_the_detected_language_and_a_switch():
+    script = [
+        SourceCommit(
+            stream="s",
+            utterance=1,
+            lang=lang,
+            language_probability=p,
+            text=text,
+            words=(Word(text, t, t + 1),),
+            start=t,
+            end=t + 1,
+            emitted=t + 1,
+        )
+        for lang, p, text, t in (("en", 0.99, "Hello.", 0.0), ("de", 0.9, "Hallo.", 2.0))
+    ]
+    app = make_app(ScriptedSession(script))
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        label = app.status_bar.query_one("#language")
+        assert label.display and label.content.plain == "de (90%)"
+        assert app.source_pane.lang == "de"  # the pane follows the switch

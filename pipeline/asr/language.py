@@ -1,0 +1,183 @@
+"""Language identification: decide a stream's language on evidence, and follow a switch.
+
+The pure core of `--from auto` (in the style of agreement.py). It is fed the
+language probabilities of detection passes (Whisper's language head over a
+30 s-padded window of the speech so far; the head was trained on 30 s windows,
+short streaming windows mislead it) and the seconds of speech they cover:
+
+- Undecided, a detection runs every `every` seconds of new speech; the best
+  language (among the candidates, renormalised) is taken once its probability
+  reaches `threshold` (`early` on the first `early_speech` seconds: a few
+  candidates inflate the probabilities of a short window), at the latest once `max_speech` seconds of speech were
+  heard or the stream ends (`final`). Until then the language is "und" and
+  nothing may be committed (`hold`).
+- Decided, the language changes only on evidence: a streaming pass whose own
+  (cheap, short-window) probabilities give the current language less than
+  `evidence` or that heard nothing in a long buffer, or an explicit request. That
+  asks for a re-detection once `evidence_passes` passes in a row say so (short
+  windows are noisy), and not within `cooldown` seconds of speech after the
+  decision or a re-detection that kept the language; a switch needs two re-detections in a
+  row (the second on more speech) to find the same new language at `switch` or
+  more (hysteresis: far above the evidence bar) and ahead of the current one.
+  An inconclusive re-detection is retried once `recheck_growth` more seconds of
+  speech were heard, at most `max_rechecks` times per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["UNDETERMINED", "LanguageID", "LanguagePolicy", "restrict"]
+
+UNDETERMINED = "und"  # ISO 639-2 "undetermined"
+
+Probs = Sequence[tuple[str, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class LanguagePolicy:
+    threshold: float = 0.8  # decide once the best candidate is this likely
+    early: float = 0.95  # ... but on less than `early_speech` seconds of speech, this likely
+    early_speech: float = 1.5
+    max_speech: float = 15.0  # ... or at the latest after this much speech
+    min_speech: float = 0.5  # no detection on less speech than this (a cough, a click)
+    every: float = 1.0  # undecided: seconds of new speech between detections
+    evidence: float = 0.2  # a streaming pass giving the language less than this: re-detect
+    evidence_passes: int = 2  # ... when this many passes in a row say so
+    cooldown: float = (
+        10.0  # seconds of speech taking no evidence after a decision or a re-detection
+    )
+    switch: float = 0.85  # a re-detection switches to a language at least this likely
+    empty_after: float = 3.0  # a pass with no words over this much audio is evidence too
+    recheck_growth: float = 1.5  # an inconclusive re-detection is retried after this much speech
+    recheck_audio: float = 2.5  # a re-detection looks at no less of the utterance than this
+    max_rechecks: int = 3
+
+
+def restrict(probs: Iterable[tuple[str, float]], candidates: Sequence[str] = ()) -> list:
+    """The probabilities of the candidates only (all when none), renormalised, best first."""
+    kept = [(lang, float(p)) for lang, p in probs if not candidates or lang in candidates]
+    total = sum(p for _, p in kept)
+    if total <= 0:
+        share = 1.0 / len(candidates) if candidates else 0.0
+        return [(lang, share) for lang in candidates]
+    return sorted(((lang, p / total) for lang, p in kept), key=lambda lp: -lp[1])
+
+
+class LanguageID:
+    def __init__(self, candidates: Sequence[str] = (), policy: LanguagePolicy | None = None):
+        self.candidates = tuple(candidates)
+        self.policy = policy or LanguagePolicy()
+        self.language: str | None = None  # decided language
+        self.probability: float | None = None  # its probability at the deciding detection
+        self.guess: str | None = None  # best language so far (to decode partials with)
+        self.decided_at: float | None = None  # seconds of speech when decided
+        self.switches = 0
+        self.detections = 0
+        self._recheck_at: float | None = None  # speech seconds from which a re-detection may run
+        self._rechecks = 0
+        self._detected_at: float | None = None  # speech seconds at the last detection
+        self._doubts = 0  # passes in a row that made the language unlikely
+        self._suspect: str | None = None  # the language a re-detection found: one more must agree
+        self._quiet_until = 0.0  # no evidence is taken before this much speech
+
+    # -- state ------------------------------------------------------------------
+    @property
+    def decided(self) -> bool:
+        return self.language is not None
+
+    @property
+    def hold(self) -> bool:
+        """True while nothing may be committed: undecided, or a switch is being checked."""
+        return not self.decided or self._recheck_at is not None
+
+    @property
+    def label(self) -> str:
+        return self.language or UNDETERMINED
+
+    def needs_detection(self, speech: float) -> bool:
+        """Whether the next pass should first run a detection over `speech` seconds."""
+        if not self.decided:
+            last = self._detected_at
+            return speech >= self.policy.min_speech and (
+                last is None or speech >= last + self.policy.every
+            )
+        return self._recheck_at is not None and speech >= self._recheck_at
+
+    # -- input ------------------------------------------------------------------
+    def observe(self, probs: Probs, speech: float, *, final: bool = False) -> bool:
+        """One detection pass over `speech` seconds; True when the language changed.
+
+        `final`: no more speech will come for this decision (the utterance ended):
+        an undecided stream takes its best candidate now.
+        """
+        ranked = restrict(probs, self.candidates)
+        if not ranked:
+            return False
+        self.detections += 1
+        self._detected_at = speech
+        best, p = ranked[0]
+        if not self.decided:
+            self.guess = best
+            bar = self.policy.early if speech < self.policy.early_speech else self.policy.threshold
+            if p >= bar or speech >= self.policy.max_speech or final:
+                self._set(best, p, speech)
+                return True
+            return False
+        return self._recheck(dict(ranked), best, p, speech, final)
+
+    def _recheck(self, probs: dict, best: str, p: float, speech: float, final: bool) -> bool:
+        current = probs.get(self.language, 0.0)  # type: ignore[arg-type]
+        if best != self.language and p >= self.policy.switch and p > current:
+            if self._suspect == best:  # confirmed by a second re-detection on more speech
+                self.switches += 1
+                self._set(best, p, speech)
+                return True
+            self._suspect = best
+        else:
+            self._suspect = None
+        conclusive = best == self.language and current >= self.policy.threshold
+        self._rechecks += 1
+        if conclusive or final or self._rechecks >= self.policy.max_rechecks:
+            self._recheck_at, self._rechecks, self._suspect = None, 0, None
+            self._quiet_until = speech + self.policy.cooldown
+        else:
+            self._recheck_at = speech + self.policy.recheck_growth
+        return False
+
+    def evidence(self, probs: Probs, *, words: int, audio: float, speech: float) -> bool:
+        """A streaming pass in the decided language; True when it asks for a re-detection.
+
+        `probs` are the pass's own language probabilities (short window: a hint only),
+        `words` how many words it heard in `audio` seconds of buffer.
+        """
+        if not self.decided or self._recheck_at is not None or speech < self._quiet_until:
+            return False
+        ranked = dict(restrict(probs, self.candidates)) if probs else {}
+        unlikely = bool(ranked) and ranked.get(self.language, 0.0) < self.policy.evidence  # type: ignore[arg-type]
+        silent = words == 0 and audio >= self.policy.empty_after
+        self._doubts = self._doubts + 1 if unlikely or silent else 0
+        if self._doubts >= self.policy.evidence_passes:
+            self.request(speech)
+            return True
+        return False
+
+    def dismiss(self, speech: float) -> None:
+        """End a pending re-detection without one (too little audio to judge): keep the language."""
+        if self._recheck_at is not None:
+            self._recheck_at, self._rechecks = None, 0
+            self._quiet_until = speech + self.policy.cooldown
+
+    def request(self, speech: float) -> None:
+        """Ask for a re-detection at the next pass (e.g. the user says the language changed)."""
+        if self.decided:
+            self._recheck_at, self._rechecks, self._doubts = speech, 0, 0
+
+    def _set(self, language: str, probability: float, speech: float) -> None:
+        self.language, self.guess = language, language
+        self.probability = round(probability, 3)
+        self.decided_at = speech
+        self._recheck_at, self._rechecks, self._suspect = None, 0, None
+        # a fresh decision (on a 30 s window) outweighs the short windows' hints for a while
+        self._quiet_until = speech + self.policy.cooldown

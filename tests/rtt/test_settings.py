@@ -1,0 +1,46 @@
+"""`--from`: a language, `auto`, or `auto:` with candidates, into the ASR config."""
+
+import argparse
+
+import pytest
+
+from pipeline.config import ASRConfig, load_config
+from pipeline.errors import ConfigError
+from rtt.settings import add_pipeline_options, config_from_args
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    add_pipeline_options(parser)
+    return config_from_args(parser.parse_args(list(argv)))
+
+
+def test_from_a_language_auto_and_candidates():
+    assert (parse("--from", "de").asr.language, parse("--from", "de").asr.candidates) == ("de", ())
+    assert parse("--from", "auto").asr.language is None
+    asr = parse("--from", "auto:en,DE, es").asr
+    assert (asr.language, asr.candidates) == (None, ("en", "de", "es"))
+    assert parse().asr.language is None  # auto is the default
+
+
+@pytest.mark.parametrize("spec", ["xx", "auto:", "auto:en,xx"])
+def test_bad_source_languages_are_clear_errors(spec):
+    with pytest.raises(ConfigError, match="unsupported language|candidate"):
+        parse("--from", spec)
+
+
+def test_toml_auto_with_candidates(tmp_path):
+    path = tmp_path / "rtt.toml"
+    path.write_text('[asr]\nlanguage = "auto"\ncandidates = ["en", "de"]\n')
+    asr = load_config(path).asr
+    assert (asr.language, asr.candidates) == (None, ("en", "de"))
+    path.write_text('[asr]\nlanguage = "auto:fr,es"\n')
+    assert load_config(path).asr.candidates == ("fr", "es")
+    path.write_text('[asr]\ncandidates = ["en", "klingon"]\n')
+    with pytest.raises(ConfigError, match="klingon"):
+        load_config(path)
+
+
+def test_the_window_is_whispers():
+    with pytest.raises(ConfigError, match="window"):
+        ASRConfig(window=40.0)
