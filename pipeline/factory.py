@@ -17,9 +17,9 @@ from .clock import RealClock, SimulatedClock
 from .compute import resolve_device
 from .config import ComputeConfig, PipelineConfig
 from .models.cache import resolve_model
-from .mt.ct2_backend import CT2GeneratorBackend
 from .mt.engine import EngineRegistry, MTEngine
-from .mt.speculative import SpeculationConfig, SpeculativeBackend
+from .mt.runtime import model_source
+from .mt.speculative import SpeculationConfig, SpeculationTarget, SpeculativeBackend
 from .mt.stage import TranslateStage
 from .runner import Observer, Pipeline
 from .stage import Clock, Source, Stage
@@ -71,11 +71,13 @@ def mt_engines(
 ) -> tuple[MTEngine, MTEngine | None]:
     compute = split_threads(config.compute)
     mt = config.mt
-    main = registry.mt(resolve_model(mt.model), compute, max_new_tokens=mt.max_new_tokens)
+    source = model_source(mt.model, mt.runtime, compute)  # the runtime: a .gguf or a CT2 folder
+    main = registry.mt(source, compute, max_new_tokens=mt.max_new_tokens)
     fast = None
     if mt.fast_model and mt.fast_model != mt.model:
-        fast = registry.mt(resolve_model(mt.fast_model), compute, max_new_tokens=mt.max_new_tokens)
-    if mt.speculative != "off" and isinstance(main.backend, CT2GeneratorBackend):
+        fast_source = model_source(mt.fast_model, mt.runtime, compute)
+        fast = registry.mt(fast_source, compute, max_new_tokens=mt.max_new_tokens)
+    if mt.speculative != "off" and isinstance(main.backend, SpeculationTarget):
         main = speculative_engine(registry, config, main)
     return main, fast
 
@@ -97,9 +99,11 @@ def speculative_engine(
         mt.use_draft_model == "yes" or (mt.use_draft_model == "auto" and device == "cuda")
     ):
         engine = registry.mt(
-            resolve_model(mt.draft_model), compute, max_new_tokens=mt.max_new_tokens
+            model_source(mt.draft_model, mt.runtime, compute),
+            compute,
+            max_new_tokens=mt.max_new_tokens,
         )
-        if isinstance(engine.backend, CT2GeneratorBackend):
+        if isinstance(engine.backend, SpeculationTarget):
             draft = engine.backend
     settings = SpeculationConfig.from_mt(mt)
     key = (id(target.backend), device, compute_type, settings, id(draft) if draft else None)

@@ -12,9 +12,12 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.errors import ConfigError
+from pipeline.factory import split_threads
 from pipeline.mt.engine import EngineRegistry
+from pipeline.mt.runtime import describe_runtime
 
 from .server import EngineKit, Limits, Retention, RttServer, ServerConfig
 from .settings import add_pipeline_options, config_from_args
@@ -191,6 +194,9 @@ async def _serve(config: ServerConfig) -> int:
         server = RttServer(config, kit)  # checks the token rule before any model loads
         console.print("[dim]loading models…[/]")
         await asyncio.to_thread(kit.load, config.pipeline)
+        pipeline = config.pipeline
+        runtime = describe_runtime(pipeline.mt, split_threads(pipeline.compute))
+        console.print(f"[dim]{escape(runtime)}[/]", highlight=False, soft_wrap=True)
         async with server:
             address = f"{config.host}:{server.port}"
             console.print(

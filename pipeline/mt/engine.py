@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 from ..compute import resolve_device
 from ..config import ComputeConfig
 from ..engine import BatchingEngine
-from .ct2_backend import CT2GeneratorBackend
+from .runtime import open_translator
 from .translator import Translation, TranslationRequest, Translator
 
 __all__ = ["BackendFactory", "EngineRegistry", "MTEngine"]
@@ -62,16 +62,15 @@ class _Closable(Protocol):
 
 
 E = TypeVar("E", bound=_Closable)
-# (model path, *, device, compute_type, threads, max_new_tokens, family) -> a Translator
+# (model source, *, device, compute_type, threads, max_new_tokens, family) -> a Translator;
+# the default opens a .gguf file with llama.cpp and a folder with CTranslate2 (runtime.py)
 BackendFactory = Callable[..., Translator]
 
 
 class EngineRegistry:
     """Loads each engine once and shares it; `close()` closes every engine it made."""
 
-    def __init__(
-        self, *, mt_backend: BackendFactory = CT2GeneratorBackend, max_batch: int = 8
-    ) -> None:
+    def __init__(self, *, mt_backend: BackendFactory = open_translator, max_batch: int = 8) -> None:
         self._mt_backend = mt_backend
         self._max_batch = max_batch
         self._engines: dict[tuple[str, Hashable], _Closable] = {}

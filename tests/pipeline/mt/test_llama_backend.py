@@ -4,12 +4,17 @@ on it, and the runtime choice. Each model loads once per module."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from pipeline.errors import ModelError, ModelMissingError
+from pipeline.config import ComputeConfig, MTConfig
+from pipeline.errors import ConfigError, ModelError, ModelMissingError
+from pipeline.factory import mt_engines
 from pipeline.models.cache import find_gguf
+from pipeline.mt import runtime
+from pipeline.mt.ct2_backend import CT2GeneratorBackend
 from pipeline.mt.drafts import common_prefix
 from pipeline.mt.speculative import SpeculationConfig, SpeculationTarget, SpeculativeBackend
 from pipeline.mt.translator import Translation, TranslationRequest
@@ -187,3 +192,44 @@ def test_stable_mode_keeps_the_seen_part(smol: LlamaCppBackend) -> None:
     )[0]
     seen = smol.encode(first.text)[:-3]
     assert smol.encode(second.text)[: len(seen)] == seen
+
+
+# --- the runtime choice -----------------------------------------------------------------
+
+
+def test_auto_means_llama_cpp_on_a_cpu_and_ctranslate2_on_cuda(tmp_path: Path) -> None:
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "m.gguf").write_bytes(b"GGUF")
+    (both / "model.bin").write_bytes(b"")
+    (both / "config.json").write_text("{}")
+    assert runtime.choose_runtime("auto", "cpu", both) == "llama.cpp"
+    assert runtime.choose_runtime("auto", "cuda", both) == "ctranslate2"
+    assert runtime.choose_runtime("ctranslate2", "cpu", both) == "ctranslate2"
+    ct2_only = tmp_path / "ct2"
+    ct2_only.mkdir()
+    (ct2_only / "model.bin").write_bytes(b"")
+    (ct2_only / "config.json").write_text("{}")
+    assert runtime.choose_runtime("auto", "cpu", ct2_only) == "ctranslate2"
+    with pytest.raises(ConfigError, match="unknown MT runtime"):
+        runtime.choose_runtime("onnx", "cpu", both)
+    with pytest.raises(ModelMissingError, match="no gguf form"):
+        runtime.model_source(str(ct2_only), "llama.cpp", ComputeConfig(device="cpu"))
+
+
+@pytest.mark.models
+def test_factory_builds_speculation_on_the_chosen_runtime(shared_registry, small_config) -> None:
+    gguf("qwen2.5-coder-0.5b")
+    for name, kind in (("llama.cpp", LlamaCppBackend), ("ctranslate2", CT2GeneratorBackend)):
+        if name == "ctranslate2" and not (model_path("qwen2.5-coder-0.5b") / "model.bin").is_file():
+            continue
+        mt = dataclasses.replace(small_config.mt, speculative="stable", beta=0.0, runtime=name)
+        main, _ = mt_engines(shared_registry, dataclasses.replace(small_config, mt=mt))
+        assert isinstance(main.backend, SpeculativeBackend)
+        assert isinstance(main.backend.target, kind), name
+    line = runtime.describe_runtime(
+        MTConfig(model="qwen2.5-coder-0.5b"), ComputeConfig(device="cpu", mt_threads=1)
+    )
+    assert (
+        line.startswith("MT runtime: llama.cpp (auto: llama.cpp on a CPU)") and "1 thread" in line
+    )
