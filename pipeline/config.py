@@ -80,6 +80,9 @@ class MTConfig:
     recover_lag: float = 1.5  # back to the main model once lag is below this
     partials: bool = True
     max_new_tokens: int = 160
+    # The translation runtime (pipeline/mt/runtime.py): "auto" runs llama.cpp on the GGUF
+    # file on a CPU (faster decoding, the static prompt stays cached) and CTranslate2 on CUDA.
+    runtime: Literal["auto", "llama.cpp", "ctranslate2"] = "auto"
     # Speculative re-translation (pipeline/mt/speculative.py): the previous translation
     # of a sentence is the draft. "exact" verifies it (output = plain greedy); "stable"
     # keeps what a reader has seen unless the model clearly prefers otherwise.
