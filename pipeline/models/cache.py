@@ -117,10 +117,17 @@ def resolve_model(ref: str) -> Path:
 
 
 def model_family(path: Path) -> str:
-    """ "whisper" or "chatml": from the marker, else inferred from the CTranslate2 files."""
-    marker = read_marker(path)
+    """ "whisper" or "chatml": from the marker, else inferred from the CTranslate2 files
+    or, for a GGUF without them, from the GGUF's vocabulary."""
+    marker = read_marker(path if path.is_dir() else path.parent)
     if marker and marker.get("family") in ("whisper", "chatml"):
         return marker["family"]
+    if not (path.is_dir() and is_ct2_model(path)) and (gguf := find_gguf(path)) is not None:
+        if _gguf_mentions_chatml(gguf):
+            return "chatml"
+        raise ConfigError(
+            f"{gguf}: cannot tell the model's family; rtt runs ChatML (<|im_start|>) LLMs"
+        )
     try:
         config = json.loads((path / "config.json").read_text())
     except (OSError, ValueError) as exc:
@@ -144,4 +151,19 @@ def _mentions_chatml(config: dict[str, Any], path: Path) -> bool:
                     return True
         except OSError:
             continue
+    return False
+
+
+def _gguf_mentions_chatml(gguf: Path, limit: int = 64 << 20) -> bool:
+    """Whether a GGUF's metadata (vocabulary, chat template: the file's head) has ChatML's
+    `<|im_start|>`; read in chunks, at most `limit` bytes."""
+    needle, tail, read = b"<|im_start|>", b"", 0
+    try:
+        with open(gguf, "rb") as handle:
+            while read < limit and (chunk := handle.read(4 << 20)):
+                if needle in tail + chunk:
+                    return True
+                tail, read = chunk[-len(needle) :], read + len(chunk)
+    except OSError as exc:
+        raise ConfigError(f"{gguf}: cannot read the model ({exc})") from None
     return False

@@ -466,6 +466,19 @@ def test_resolve_garbage(ref: str) -> None:
         resolve_model(ref)
 
 
+def test_family_of_a_local_gguf(tmp_path: Path) -> None:
+    """A GGUF without a marker or CTranslate2 files: the family comes from its vocabulary,
+    also when `<|im_start|>` straddles two of the chunks it is read in."""
+    chatml = tmp_path / "chat" / "m.gguf"
+    chatml.parent.mkdir()
+    chatml.write_bytes(b"GGUF" + b"\0" * ((4 << 20) - 10) + b"<|im_start|>" + b"\0" * 8)
+    assert model_family(chatml) == "chatml" and model_family(chatml.parent) == "chatml"
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"GGUF\0<s></s>")
+    with pytest.raises(ConfigError, match="cannot tell"):
+        model_family(other)
+
+
 def test_family_unknown(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{"eos_token": "</s>"}')
     with pytest.raises(ConfigError, match="cannot tell"):
