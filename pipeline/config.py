@@ -101,6 +101,10 @@ class MTConfig:
     min_draft: int = 4  # shorter guesses are not worth a verification pass
 
     def __post_init__(self) -> None:
+        if self.runtime not in ("auto", "llama.cpp", "ctranslate2"):
+            raise ConfigError(
+                f"runtime must be auto, llama.cpp or ctranslate2, got {self.runtime!r}"
+            )
         if self.speculative not in ("off", "exact", "stable"):
             raise ConfigError(f"speculative must be off, exact or stable, got {self.speculative!r}")
         if not 0.0 <= self.beta <= 1.0:
