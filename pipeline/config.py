@@ -101,6 +101,9 @@ class MTConfig:
     recover_lag: float = 1.5  # back to the main model once lag is below this
     partials: bool = True
     max_new_tokens: int = 160
+    # The translation runtime (pipeline/mt/runtime.py): "auto" runs llama.cpp on the GGUF
+    # file on a CPU (faster decoding, the static prompt stays cached) and CTranslate2 on CUDA.
+    runtime: Literal["auto", "llama.cpp", "ctranslate2"] = "auto"
     # Speculative re-translation (pipeline/mt/speculative.py): the previous translation
     # of a sentence is the draft. "exact" verifies it (output = plain greedy); "stable"
     # keeps what a reader has seen unless the model clearly prefers otherwise.
@@ -119,6 +122,10 @@ class MTConfig:
     min_draft: int = 4  # shorter guesses are not worth a verification pass
 
     def __post_init__(self) -> None:
+        if self.runtime not in ("auto", "llama.cpp", "ctranslate2"):
+            raise ConfigError(
+                f"runtime must be auto, llama.cpp or ctranslate2, got {self.runtime!r}"
+            )
         if self.speculative not in ("off", "exact", "stable"):
             raise ConfigError(f"speculative must be off, exact or stable, got {self.speculative!r}")
         if not 0.0 <= self.beta <= 1.0:

@@ -29,7 +29,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from .asr.whisper_backend import WhisperBackend
 from .compute import resolve_device
 from .config import ComputeConfig
-from .mt.ct2_backend import CT2GeneratorBackend
+from .mt.runtime import open_translator
 from .mt.translator import Translation, TranslationRequest, Translator
 
 __all__ = ["BackendFactory", "BatchingEngine", "EngineRegistry", "MTEngine"]
@@ -162,7 +162,8 @@ class _Closable(Protocol):
 
 
 E = TypeVar("E", bound=_Closable)
-# (model path, *, device, compute_type, threads, max_new_tokens, family) -> a Translator
+# (model source, *, device, compute_type, threads, max_new_tokens, family) -> a Translator;
+# the default opens a .gguf file with llama.cpp and a folder with CTranslate2 (mt/runtime.py)
 BackendFactory = Callable[..., Translator]
 # (model path, *, device, compute_type, threads, padding, beam_size, no_speech_threshold)
 # -> an ASRBackend
@@ -175,7 +176,7 @@ class EngineRegistry:
     def __init__(
         self,
         *,
-        mt_backend: BackendFactory = CT2GeneratorBackend,
+        mt_backend: BackendFactory = open_translator,
         asr_backend: ASRBackendFactory = WhisperBackend,
         max_batch: int = 8,
     ) -> None:
@@ -214,9 +215,10 @@ class EngineRegistry:
         max_new_tokens: int = 160,
         family: str = "chatml",
     ) -> MTEngine:
-        """The shared MT engine for a model folder on the configured device.
+        """The shared MT engine for a model source (a .gguf file or a CTranslate2 folder,
+        `mt/runtime.py`) on the configured device.
 
-        Keyed by (folder, device, compute_type): the first caller's thread count and
+        Keyed by (source, device, compute_type): the first caller's thread count and
         token limit hold for everyone who shares the engine.
         """
         device, compute_type = resolve_device(compute)

@@ -3,9 +3,10 @@
 Models come from an `EngineRegistry` supplied by the caller, so any number of
 pipelines (streams) share one loaded model per engine. The compute section is
 resolved once (`resolve_compute`: device, compute type, thread split) and every
-engine gets the resolved one. A model folder's family (from its marker or its
-files) picks the prompt template, so a model of another family fails clearly
-instead of getting the wrong prompts.
+engine gets the resolved one. The translation runtime (`mt/runtime.py`: llama.cpp
+on a CPU, CTranslate2 on CUDA) picks which form of a model is opened. A model's
+family (from its marker or its files) picks the prompt template, so a model of
+another family fails clearly instead of getting the wrong prompts.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from .config import PipelineConfig
 from .engine import EngineRegistry, MTEngine
 from .errors import ConfigError
 from .models.cache import model_family, resolve_model
-from .mt.ct2_backend import CT2GeneratorBackend
-from .mt.speculative import SpeculativeBackend
+from .mt.runtime import model_source
+from .mt.speculative import SpeculationTarget, SpeculativeBackend
 from .mt.stage import TranslateStage
 from .runner import Observer, Pipeline
 from .stage import Clock, Source, Stage
@@ -84,15 +85,17 @@ def mt_engines(
     fast = None
     if mt.fast_model and mt.fast_model != mt.model:
         fast = _mt_engine(registry, mt.fast_model, config)
-    if mt.speculative != "off" and isinstance(main.backend, CT2GeneratorBackend):
+    if mt.speculative != "off" and isinstance(main.backend, SpeculationTarget):
         main = speculative_engine(registry, config, main)
     return main, fast
 
 
 def _mt_engine(registry: EngineRegistry, ref: str, config: PipelineConfig) -> MTEngine:
-    path, family = _mt_model(ref)
+    """The shared engine on the model source the chosen runtime opens (a .gguf or a CT2 folder)."""
+    _, family = _mt_model(ref)
     compute = resolve_compute(config.compute)
-    return registry.mt(path, compute, max_new_tokens=config.mt.max_new_tokens, family=family)
+    source = model_source(ref, config.mt.runtime, compute)
+    return registry.mt(source, compute, max_new_tokens=config.mt.max_new_tokens, family=family)
 
 
 def speculative_engine(
@@ -110,7 +113,7 @@ def speculative_engine(
     draft = None
     if mt.draft_model and mt.use_draft_model:
         engine = _mt_engine(registry, mt.draft_model, config)
-        if isinstance(engine.backend, CT2GeneratorBackend):
+        if isinstance(engine.backend, SpeculationTarget):
             draft = engine.backend
     settings = dataclasses.replace(mt, targets=())  # the engine is shared by every target
     key = (id(target.backend), device, compute_type, settings, id(draft) if draft else None)

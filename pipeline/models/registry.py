@@ -15,12 +15,17 @@ from ..errors import ConfigError
 
 __all__ = [
     "DEFAULT_MODELS",
+    "FORMATS",
     "MODELS",
     "ModelSpec",
     "TEST_MODELS",
     "WheelPart",
     "spec_for",
 ]
+
+
+# The forms an installed LLM can take, in the order `rtt models list` shows them.
+FORMATS = ("gguf", "ctranslate2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +47,8 @@ class ModelSpec:
 
     `parts` are in join order. `extra_files` are wheel member paths copied next to
     the model under their base names (Whisper's config and vocabulary); they may
-    live in any of the parts' wheels. A `.gguf` file is converted to CTranslate2.
+    live in any of the parts' wheels. A `.gguf` file is kept as it is for llama.cpp
+    and/or converted to CTranslate2 (`formats`).
     """
 
     name: str
@@ -57,7 +63,14 @@ class ModelSpec:
 
     @property
     def needs_conversion(self) -> bool:
+        """Its file is a GGUF: the CTranslate2 form is converted from it."""
         return self.file_name.endswith(".gguf")
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The forms rtt can install: "gguf" (the verified file, for llama.cpp) and/or
+        "ctranslate2" (a model folder, converted from a GGUF)."""
+        return FORMATS if self.needs_conversion else ("ctranslate2",)
 
     @property
     def packages(self) -> tuple[str, ...]:

@@ -5,21 +5,23 @@ the prompt depends only on the language pair; the engine batches requests by
 pair, so a batch shares it and CTranslate2 reuses its cached state (one cache
 entry per pair: measured 140 ms to the first token against 310 ms uncached).
 
-`request.draft` is ignored here: the speculative backend (speculative.py) wraps this one and
-reuses `prompt_tokens()` to verify a draft in one forward pass.
+`request.draft` is ignored here: the speculative backend (speculative.py) wraps this one
+through `speculative.SpeculationTarget` (`prompt_ids`, `greedy`, `scores`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import ctranslate2
+import numpy as np
 import tokenizers
 
 from ..errors import ModelError, ModelMissingError
-from .prompts import PromptTemplate, clean_output, template_for
+from .prompts import PromptTemplate, clean_output, reply_complete, template_for
 from .translator import Translation, TranslationRequest
+from .verify import PositionScore, position_scores
 
 __all__ = ["CT2GeneratorBackend", "MAX_LENGTH_SPREAD", "reply_complete"]
 
@@ -116,6 +118,72 @@ class CT2GeneratorBackend:
         # Greedy decoding takes one sequential decoder call per generated token.
         return Translation(text=text, tokens=len(ids), steps=len(ids))
 
+    # -- what speculation needs (speculative.SpeculationTarget) -------------------------
+    def prompt_ids(self, request: TranslationRequest) -> tuple[list[int], list[int]]:
+        static, dynamic = self.prompt_tokens(request)
+        return self._ids(static), self._ids(dynamic)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids))
+
+    def greedy(
+        self,
+        static: Sequence[int],
+        prefix: Sequence[int],
+        max_new: int,
+        stop: Callable[[int], bool] = lambda token: False,
+    ) -> list[int]:
+        """Greedy tokens after static + prefix (one call: the prefix is forwarded at once
+        after the cached static prompt), until an end token (included), `stop(token)` or
+        `max_new` tokens."""
+        ids: list[int] = []
+
+        def step(result: ctranslate2.GenerationStepResult) -> bool:
+            ids.append(result.token_id)
+            return result.token_id in self.end_ids or stop(result.token_id)
+
+        try:
+            self._live().generate_batch(
+                [self._tokens(prefix)],
+                static_prompt=self._tokens(static),
+                include_prompt_in_result=False,
+                beam_size=1,
+                sampling_topk=1,
+                max_length=max_new,
+                end_token=self.end_ids,
+                callback=step,
+            )
+        except RuntimeError as exc:
+            raise ModelError(f"{self.name}: generation failed: {exc}") from exc
+        return ids
+
+    def scores(
+        self, static: Sequence[int], sequence: Sequence[int], first: int
+    ) -> list[PositionScore]:
+        """The model at positions `first`.. of `sequence` and one past it: `forward_batch`
+        has no prompt cache, so it recomputes the static prompt too."""
+        full = [*static, *sequence]
+        try:
+            logits = self._live().forward_batch([self._tokens(full)])
+        except RuntimeError as exc:
+            raise ModelError(f"{self.name}: verification failed: {exc}") from exc
+        rows = np.asarray(logits)[0, len(static) + first - 1 :]  # row j predicts token j + 1
+        return position_scores(rows, sequence[first:])
+
+    def _ids(self, tokens: Sequence[str]) -> list[int]:
+        return [self.tokenizer.token_to_id(t) for t in tokens]
+
+    def _tokens(self, ids: Sequence[int]) -> list[str]:
+        return [self.tokenizer.id_to_token(i) for i in ids]
+
+    def _live(self) -> ctranslate2.Generator:
+        if self.generator is None:
+            raise ModelError(f"{self.name} is closed")
+        return self.generator
+
     def close(self) -> None:
         """Free the model now, not at interpreter exit: a Generator that has run a
         step callback and is destroyed during exit sometimes aborts the process
@@ -178,14 +246,6 @@ class _StopWhenDone:
         if self._single_line[step.batch_id] and "\n" in self._tokenizer.decode([step.token_id]):
             return reply_complete(self._tokenizer.decode(ids))
         return False
-
-
-def reply_complete(text: str) -> bool:
-    """Whether a reply cut here holds a translation (not only "Here it is:" or an open fence)."""
-    stripped = text.strip()
-    if stripped.startswith("```") and stripped.count("```") < 2:
-        return False
-    return bool(clean_output(stripped))
 
 
 def _load_tokenizer(model_path: Path) -> tokenizers.Tokenizer:

@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-import ctranslate2
-
 __all__ = [
     "DraftModel",
     "DraftSource",
+    "GreedyModel",
     "PreviousHypothesis",
     "PromptLookup",
     "common_prefix",
@@ -76,6 +75,12 @@ class PromptLookup:
         return ngram_continuation(self.source, generated, self.ngram, limit)
 
 
+class GreedyModel(Protocol):
+    def greedy(self, static: Sequence[int], prefix: Sequence[int], max_new: int) -> list[int]:
+        """Greedy tokens after static + prefix, up to an end token (included) or `max_new`."""
+        ...
+
+
 class DraftModel:
     """A small model sharing the target's tokenizer decodes `k` tokens greedily.
 
@@ -84,39 +89,19 @@ class DraftModel:
     """
 
     def __init__(
-        self,
-        generator: ctranslate2.Generator,
-        static: list[str],
-        dynamic: list[str],
-        id_to_token,
-        *,
-        k: int = 6,
-        end_ids: Sequence[int] = (),
+        self, model: GreedyModel, static: list[int], dynamic: list[int], *, k: int = 6
     ) -> None:
-        self.generator = generator
+        self.model = model
         self.static = static
         self.dynamic = dynamic
-        self.id_to_token = id_to_token
         self.k = k
-        self.end_ids = list(end_ids)
         self.steps = 0
 
     def propose(self, generated: Sequence[int], limit: int) -> list[int]:
         k = min(self.k, limit)
         if k <= 0:
             return []
-        prompt = self.dynamic + [self.id_to_token(i) for i in generated]
-        result = self.generator.generate_batch(
-            [prompt],
-            static_prompt=self.static,
-            include_prompt_in_result=False,
-            max_length=k,
-            beam_size=1,
-            sampling_topk=1,
-            end_token=self.end_ids,
-            return_end_token=True,
-        )[0]
-        ids = list(result.sequences_ids[0])
+        ids = self.model.greedy(self.static, [*self.dynamic, *generated], k)
         self.steps += len(ids)
         return ids
 

@@ -25,6 +25,7 @@ __all__ = [
     "PromptTemplate",
     "TokenEncoder",
     "clean_output",
+    "reply_complete",
     "system_prompt",
     "template_for",
     "user_message",
@@ -180,6 +181,14 @@ def clean_output(text: str, source: str | None = None) -> str:
     if source is not None and not source.rstrip().endswith(_ELLIPSES):
         text = text.rstrip().removesuffix("...").removesuffix("…").rstrip()
     return text
+
+
+def reply_complete(text: str) -> bool:
+    """Whether a reply cut here holds a translation (not only "Here it is:" or an open fence)."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.count("```") < 2:
+        return False
+    return bool(clean_output(stripped))
 
 
 def _unquote(text: str) -> str:

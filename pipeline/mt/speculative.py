@@ -2,16 +2,18 @@
 
 Re-translating a growing sentence mostly repeats the last translation. Plain
 greedy decoding pays one sequential decoder call per target token every time;
-here the previous translation is verified at once (`Generator.forward_batch`
-over prompt + draft gives the model's choice at every draft position, see
-`verify.py`), the agreeing prefix is kept, and greedy decoding continues only
-from the first divergence, with the draft sources proposing again as soon as
-the output re-joins a guess (`drafts.py`).
+here the previous translation is verified at once (one forward pass over prompt
++ draft gives the model's choice at every draft position, see `verify.py`), the
+agreeing prefix is kept, and greedy decoding continues only from the first
+divergence, with the draft sources proposing again as soon as the output
+re-joins a guess (`drafts.py`).
 
-Continuation folds the accepted tokens into the prompt of one `generate_batch`
-call (`include_prompt_in_result=False`: they are forwarded at once into the KV
-cache, after the cached static prompt), so an update costs at most one
-verification pass and one prefill before its new tokens.
+The model is any `SpeculationTarget`: CTranslate2 (`ct2_backend.py`) or llama.cpp
+(`llama_backend.py`). Continuation folds the accepted tokens into the prompt of
+one greedy call (they are forwarded at once into the KV cache, after the cached
+static prompt), so an update costs at most one verification pass and one
+prefill before its new tokens. llama.cpp also keeps the previous call's tokens
+cached, so the prefill reads only what changed.
 
 Modes:
 - `exact`: accept only the model's greedy tokens (beta = 1): the output equals
@@ -24,28 +26,65 @@ Modes:
   update), keeping a seen token whose probability is at least `beta` times the
   best token's, so the model can still correct what it clearly disagrees with.
 
-On a CPU a verification pass costs about a dozen decoder steps of the 1.5B
-(`forward_batch` has no prompt cache and recomputes the static prompt), which
-is why stable mode avoids passes on partials.
+On a CPU a CTranslate2 verification pass costs about a dozen decoder steps of the
+1.5B (`forward_batch` has no prompt cache and recomputes the static prompt), which
+is why stable mode avoids passes on partials; llama.cpp's pass reads only the
+uncached part and computes logits at the draft's positions alone.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Protocol, runtime_checkable
 
 from ..audio_format import SENTENCE_END
 from ..config import MTConfig
-from ..errors import ConfigError, ModelError
-from .ct2_backend import CT2GeneratorBackend, reply_complete
+from ..errors import ConfigError
 from .drafts import DraftModel, DraftSource, PreviousHypothesis, PromptLookup
+from .prompts import reply_complete
 from .translator import Translation, TranslationRequest
 from .verify import PositionScore, verify_draft
 
-__all__ = ["SpeculationStats", "SpeculativeBackend"]
+__all__ = ["SpeculationStats", "SpeculationTarget", "SpeculativeBackend"]
+
+
+@runtime_checkable
+class SpeculationTarget(Protocol):
+    """What speculation needs of a loaded model, in token ids (both runtimes implement it)."""
+
+    name: str
+    end_ids: list[int]
+
+    def prompt_ids(self, request: TranslationRequest) -> tuple[list[int], list[int]]:
+        """(static, per-request) prompt ids: the static part is shared by a language pair."""
+        ...
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+    def token_limit(self, dynamic: Sequence[object]) -> int: ...
+
+    def to_translation(self, request: TranslationRequest, ids: list[int]) -> Translation: ...
+
+    def greedy(
+        self,
+        static: Sequence[int],
+        prefix: Sequence[int],
+        max_new: int,
+        stop: Callable[[int], bool] = ...,
+    ) -> list[int]:
+        """Greedy tokens after static + prefix, until an end token (included), `stop(token)`
+        is true (the token included) or `max_new` tokens."""
+        ...
+
+    def scores(
+        self, static: Sequence[int], sequence: Sequence[int], first: int
+    ) -> list[PositionScore]:
+        """The model at positions `first`.. of `sequence` (after `static`) and one past it."""
+        ...
 
 
 @dataclass(slots=True)
@@ -81,10 +120,10 @@ class SpeculativeBackend:
 
     def __init__(
         self,
-        target: CT2GeneratorBackend,
+        target: SpeculationTarget,
         config: MTConfig = _EXACT,
         *,
-        draft: CT2GeneratorBackend | None = None,
+        draft: SpeculationTarget | None = None,
     ) -> None:
         """`config` is the pipeline's MT section (its speculation settings, validated there)."""
         if config.speculative not in ("exact", "stable"):
@@ -97,7 +136,6 @@ class SpeculativeBackend:
         suffix = f"+{draft.name}" if draft is not None else ""
         self.name = f"spec-{config.speculative}:{target.name}{suffix}"
         self.stats = SpeculationStats()
-        self._static_ids: dict[tuple[str, ...], list[int]] = {}
 
     def translate_batch(self, requests: Sequence[TranslationRequest]) -> list[Translation]:
         started = time.perf_counter()
@@ -116,7 +154,7 @@ class SpeculativeBackend:
     def speculate(self, request: TranslationRequest) -> tuple[list[int], int]:
         """Token ids of the greedy translation and the sequential target decoder calls it took."""
         t0 = time.perf_counter()
-        static, dynamic = self.target.prompt_tokens(request)
+        static, dynamic = self.target.prompt_ids(request)
         draft_ids = self._encode(request.draft)
         self.stats.tokenize_seconds += time.perf_counter() - t0
         run = _Run(self, request, static, dynamic, draft_ids)
@@ -125,45 +163,10 @@ class SpeculativeBackend:
     def close(self) -> None:
         """Nothing to free: the wrapped backends belong to their own engines."""
 
-    # -- model calls (also used by _Run) ----------------------------------------
-    def ids(self, tokens: Sequence[str]) -> list[int]:
-        return [self.target.tokenizer.token_to_id(t) for t in tokens]
-
-    def static_ids(self, static: list[str]) -> list[int]:
-        """The static prompt as ids, cached: one entry per language pair."""
-        key = tuple(static)
-        cached = self._static_ids.get(key)
-        if cached is None:
-            cached = self._static_ids[key] = self.ids(static)
-        return cached
-
-    def scores(self, sequence: list[int], first: int) -> list[PositionScore]:
-        """The target model at positions `first`.. of `sequence` (the draft) and one past it."""
-        generator = self._generator()
-        try:
-            logits = generator.forward_batch([sequence])
-        except RuntimeError as exc:
-            raise ModelError(f"{self.name}: verification failed: {exc}") from exc
-        rows = np.asarray(logits)[0, first - 1 :]  # row j predicts token j + 1
-        best = rows.argmax(axis=-1)
-        drafted = np.asarray(sequence[first:], dtype=np.int64)
-        margins = (
-            rows[np.arange(len(drafted)), drafted]
-            - rows[np.arange(len(drafted)), best[: len(drafted)]]
-        )
-        scores = [PositionScore(int(b), float(m)) for b, m in zip(best, margins)]
-        scores.append(PositionScore(int(best[-1])))
-        return scores
-
-    def _generator(self):
-        if self.target.generator is None:
-            raise ModelError(f"{self.name} is closed")
-        return self.target.generator
-
     def _encode(self, text: str | None) -> list[int]:
         if not text or not text.strip():
             return []
-        return list(self.target.tokenizer.encode(text.strip(), add_special_tokens=False).ids)
+        return self.target.encode(text.strip())
 
 
 # When a request does not say whether it is final: an open sentence (a partial)
@@ -178,16 +181,15 @@ class _Run:
         self,
         backend: SpeculativeBackend,
         request: TranslationRequest,
-        static: list[str],
-        dynamic: list[str],
+        static: list[int],
+        dynamic: list[int],
         draft: list[int],
     ) -> None:
         self.backend = backend
         self.config = backend.config
         self.stats = backend.stats
-        self.tokenizer = backend.target.tokenizer
+        self.target = backend.target
         self.static, self.dynamic = static, dynamic
-        self.prompt_ids = backend.static_ids(static) + backend.ids(dynamic)
         self.draft = draft
         self.limit = backend.target.token_limit(dynamic)
         self.single_line = "\n" not in request.source.strip()
@@ -196,23 +198,16 @@ class _Run:
         self.end_ids = set(backend.target.end_ids)
         self.sources: list[DraftSource] = [PreviousHypothesis(draft)] if draft else []
         if self.config.prompt_lookup:
-            self.sources.append(PromptLookup(backend.ids(dynamic)))
+            self.sources.append(PromptLookup(dynamic))
         self.draft_model = self._draft_model(backend)
         self.out: list[int] = []
         self.steps = 0
         self.finished = False
 
     def _draft_model(self, backend: SpeculativeBackend) -> DraftModel | None:
-        if backend.draft is None or backend.draft.generator is None:
+        if backend.draft is None:
             return None
-        return DraftModel(
-            backend.draft.generator,
-            self.static,
-            self.dynamic,
-            self.tokenizer.id_to_token,
-            k=self.config.draft_k,
-            end_ids=backend.target.end_ids,
-        )
+        return DraftModel(backend.draft, self.static, self.dynamic, k=self.config.draft_k)
 
     def decode(self) -> tuple[list[int], int]:
         if self.config.speculative == "stable" and self.draft and not self._pass_due():
@@ -258,8 +253,8 @@ class _Run:
 
     def _verify(self, proposal: list[int]) -> None:
         t0 = time.perf_counter()
-        first = len(self.prompt_ids) + len(self.out)
-        scores = self.backend.scores(self.prompt_ids + self.out + proposal, first)
+        first = len(self.dynamic) + len(self.out)
+        scores = self.target.scores(self.static, self.dynamic + self.out + proposal, first)
         verdict = verify_draft(
             proposal,
             scores,
@@ -289,26 +284,15 @@ class _Run:
         """Greedy decoding from prompt + output, until done or a source has a guess again."""
         t0 = time.perf_counter()
         stop = _Stop(self)
-        prompt = self.dynamic + [self.tokenizer.id_to_token(i) for i in self.out]
-        try:
-            self.backend._generator().generate_batch(
-                [prompt],
-                static_prompt=self.static,
-                include_prompt_in_result=False,
-                beam_size=1,
-                sampling_topk=1,
-                max_length=self.limit - len(self.out),
-                end_token=list(self.end_ids),
-                callback=stop,
-            )
-        except RuntimeError as exc:
-            raise ModelError(f"{self.backend.name}: generation failed: {exc}") from exc
-        self.steps += len(stop.ids)
-        self.stats.generated += len(stop.ids)
+        ids = self.target.greedy(
+            self.static, self.dynamic + self.out, self.limit - len(self.out), stop
+        )
+        self.steps += len(ids)
+        self.stats.generated += len(ids)
         self.stats.continue_seconds += time.perf_counter() - t0
-        ended = bool(stop.ids) and stop.ids[-1] in self.end_ids
-        self._append([i for i in stop.ids if i not in self.end_ids])
-        self.finished = self.finished or ended or not stop.ids or stop.rejoined is False
+        ended = bool(ids) and ids[-1] in self.end_ids
+        self._append([i for i in ids if i not in self.end_ids])
+        self.finished = self.finished or ended or not ids or stop.rejoined is False
 
     def _append(self, tokens: Sequence[int]) -> None:
         """Add tokens with plain decoding's stopping rules: the token limit, and a
@@ -320,28 +304,26 @@ class _Run:
                 return
 
     def _line_done(self, token: int) -> bool:
-        return "\n" in self.tokenizer.decode([token]) and reply_complete(
-            self.tokenizer.decode(self.out)
-        )
+        return "\n" in self.target.decode([token]) and reply_complete(self.target.decode(self.out))
 
 
 class _Stop:
-    """Step callback of a continuation: stops at the end of the line, or where a
-    draft source can propose again (`rejoined`)."""
+    """Stop rule of a continuation: the end of the line, or where a draft source can
+    propose again (`rejoined`)."""
 
     def __init__(self, run: _Run) -> None:
         self.run = run
         self.ids: list[int] = []
         self.rejoined: bool | None = False
 
-    def __call__(self, step) -> bool:
-        self.ids.append(step.token_id)
+    def __call__(self, token: int) -> bool:
+        self.ids.append(token)
         run = self.run
-        if step.token_id in run.end_ids:
+        if token in run.end_ids:
             return True
         generated = run.out + self.ids
-        if run.single_line and "\n" in run.tokenizer.decode([step.token_id]):
-            if reply_complete(run.tokenizer.decode(generated)):
+        if run.single_line and "\n" in run.target.decode([token]):
+            if reply_complete(run.target.decode(generated)):
                 return True
         if run.sources and run._cheap_proposal(generated):
             self.rejoined = None  # not finished: the loop verifies the guess next

@@ -19,7 +19,9 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-__all__ = ["PositionScore", "Verdict", "verify_draft"]
+import numpy as np
+
+__all__ = ["PositionScore", "Verdict", "position_scores", "verify_draft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,19 @@ class PositionScore:
 
     best: int
     draft_margin: float = -math.inf
+
+
+def position_scores(rows: np.ndarray, drafted: Sequence[int]) -> list[PositionScore]:
+    """Scores from a model's logits: `rows[i]` predicts draft position i, and the row after
+    the last drafted one (len(drafted) + 1 rows) gives the bonus position. The logit
+    difference is the log-probability difference: softmax's normaliser cancels."""
+    best = rows.argmax(axis=-1)
+    index = np.arange(len(drafted))
+    draft = np.asarray(drafted, dtype=np.int64)
+    margins = rows[index, draft] - rows[index, best[: len(drafted)]]
+    scores = [PositionScore(int(b), float(m)) for b, m in zip(best, margins)]
+    scores.append(PositionScore(int(best[-1])))
+    return scores
 
 
 @dataclass(frozen=True, slots=True)

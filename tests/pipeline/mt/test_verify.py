@@ -1,7 +1,6 @@
 """Draft acceptance, draft sources and the speculative loop, on a scripted fake model."""
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from pipeline.mt.drafts import PreviousHypothesis, PromptLookup, ngram_continuat
 from pipeline.mt.speculative import SpeculativeBackend
 from pipeline.mt.stage import masked_partial
 from pipeline.mt.translator import Translation, TranslationRequest
-from pipeline.mt.verify import PositionScore, Verdict, verify_draft
+from pipeline.mt.verify import PositionScore, Verdict, position_scores, verify_draft
 
 EOS = 0
 
@@ -122,20 +121,6 @@ WORDS = [
 ]
 
 
-class FakeTokenizer:
-    def token_to_id(self, token):
-        return WORDS.index(token)
-
-    def id_to_token(self, i):
-        return WORDS[i]
-
-    def decode(self, ids, skip_special_tokens=False):
-        return " ".join(WORDS[i] for i in ids if i != EOS)
-
-    def encode(self, text, add_special_tokens=False):
-        return SimpleNamespace(ids=[WORDS.index(w) for w in text.split()])
-
-
 class ScriptedGenerator:
     """Greedy choice after the prompt: the next word of `answer`, then <eos>."""
 
@@ -149,41 +134,50 @@ class ScriptedGenerator:
         i = len(sequence) - self.prompt_len
         return self.answer[i] if 0 <= i < len(self.answer) else EOS
 
-    def forward_batch(self, batch):
-        self.forwards += 1
-        seq = batch[0]
-        logits = np.full((1, len(seq), len(WORDS)), -10.0, dtype=np.float32)
-        for j in range(len(seq)):
-            logits[0, j, self.choice(seq[: j + 1])] = 0.0
-        return logits
-
-    def generate_batch(self, prompts, *, static_prompt, max_length, callback, **_):
-        seq = [WORDS.index(t) for t in static_prompt + prompts[0]]
-        for _step in range(max_length):
-            token = self.choice(seq)
-            seq.append(token)
-            self.generated += 1
-            if callback(SimpleNamespace(token_id=token)) or token == EOS:
-                break
-
 
 class FakeTarget:
+    """A `SpeculationTarget` over word ids: verification and continuation are scripted."""
+
     name = "fake"
 
     def __init__(self, answer):
-        self.tokenizer = FakeTokenizer()
         self.generator = ScriptedGenerator(answer, prompt_len=2)
         self.end_ids = [EOS]
 
-    def prompt_tokens(self, request):
-        return ["<p>"], ["<p>"]
+    def prompt_ids(self, request):
+        return [1], [1]
+
+    def encode(self, text):
+        return [WORDS.index(w) for w in text.split()]
+
+    def decode(self, ids):
+        return " ".join(WORDS[i] for i in ids if i != EOS)
 
     def token_limit(self, dynamic):
         return 20
 
     def to_translation(self, request, ids):
-        text = self.tokenizer.decode(ids)
+        text = self.decode(ids)
         return Translation(text, len(ids), len(ids))
+
+    def greedy(self, static, prefix, max_new, stop=lambda token: False):
+        seq, out = [*static, *prefix], []
+        for _step in range(max_new):
+            token = self.generator.choice(seq)
+            seq.append(token)
+            out.append(token)
+            self.generator.generated += 1
+            if stop(token) or token == EOS:
+                break
+        return out
+
+    def scores(self, static, sequence, first):
+        self.generator.forwards += 1
+        full = [*static, *sequence]
+        logits = np.full((len(full), len(WORDS)), -10.0, dtype=np.float32)
+        for j in range(len(full)):
+            logits[j, self.generator.choice(full[: j + 1])] = 0.0
+        return position_scores(logits[len(static) + first - 1 :], sequence[first:])
 
 
 ANSWER = [
