@@ -139,11 +139,17 @@ def fetch_missing(names: list[str], console: Console | None = None) -> list[str]
     Other names (local model folders) are left to the loader. Returns what was fetched; for
     commands that need models (`rtt eval`) so they work right after `./scripts/setup`.
     """
-    missing = [n for n in dict.fromkeys(names) if n in MODELS and not is_installed(n)]
+    formats = _formats("auto")  # the form this machine's runtime reads
+
+    def needed(name: str) -> bool:
+        wanted = [f for f in spec_for(name).formats if f in formats] or spec_for(name).formats
+        return not all(is_installed(name, f) for f in wanted)
+
+    missing = [n for n in dict.fromkeys(names) if n in MODELS and needed(n)]
     if missing:
         console = console or Console(stderr=True)
         console.print(f"fetching the models this needs: {escape(', '.join(missing))}")
-        _fetch(missing, console)
+        _fetch(missing, formats, console)
     return missing
 
 

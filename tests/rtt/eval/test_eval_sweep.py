@@ -196,7 +196,13 @@ def test_rtt_eval_fetches_the_models_its_sweep_needs(monkeypatch, tmp_path: Path
     default = load_sweep(DEFAULT_SWEEP)
     assert {"whisper-base", "qwen2.5-coder-1.5b", "whisper-tiny.en"} <= set(models_needed(default))
     fetched: list[str] = []
-    monkeypatch.setattr(models_cli, "is_installed", lambda name: name != "whisper-tiny.en")
-    monkeypatch.setattr(models_cli, "fetch", lambda name, report: fetched.append(name) or tmp_path)
+    monkeypatch.setattr(
+        models_cli, "is_installed", lambda name, fmt=None: name != "whisper-tiny.en"
+    )
+    monkeypatch.setattr(
+        models_cli,
+        "fetch",
+        lambda name, formats=None, report=None: fetched.append(name) or tmp_path,
+    )
     assert models_cli.fetch_missing([*models_needed(plan), "/my/own/model"]) == ["whisper-tiny.en"]
     assert fetched == ["whisper-tiny.en"]
