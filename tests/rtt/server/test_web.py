@@ -14,6 +14,7 @@ import asyncio
 import io
 import json
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,18 +107,23 @@ def fake_microphone_file(path) -> None:
         out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
 
 
-@pytest.mark.models
-async def test_speaker_view_sends_the_microphone_through_the_worklet(tmp_path, shared_registry):
+async def speaker_setup(wav: Path, registry) -> tuple[Path, PipelineConfig]:
+    """A speaker test's sample (48 kHz, as a browser records) and the small models, loaded."""
     model_path("whisper-tiny.en")
     model_path("smollm2-135m")
-    wav = tmp_path / "mic.wav"
     await asyncio.to_thread(fake_microphone_file, wav)
     config = PipelineConfig(
         asr=ASRConfig(model="whisper-tiny.en", language="en"),
         mt=MTConfig(model="smollm2-135m", fast_model=None, draft_model=None, targets=()),
         compute=ComputeConfig(device="cpu"),
     )
-    await asyncio.to_thread(load_engines, shared_registry, config)
+    await asyncio.to_thread(load_engines, registry, config)
+    return wav, config
+
+
+@pytest.mark.models
+async def test_speaker_view_sends_the_microphone_through_the_worklet(tmp_path, shared_registry):
+    wav, config = await speaker_setup(tmp_path / "mic.wav", shared_registry)
     media = [
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",

@@ -7,22 +7,13 @@ page sent, which checks the tab capture, the worklet and the server end to end.
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-
 import pytest
 
-from pipeline.config import ASRConfig, ComputeConfig, MTConfig, PipelineConfig
-from pipeline.factory import load_engines
-from tests.conftest import model_path
+from tests.conftest import require_module
 from tests.rtt.server.helpers import running_server
-from tests.rtt.server.test_web import ARGS, CHROMIUM, fake_microphone_file
+from tests.rtt.server.test_web import ARGS, CHROMIUM, speaker_setup
 
-playwright = pytest.importorskip("playwright.async_api")
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None,
-    reason="Debian's chromium is not installed (scripts/setup installs it)",
-)
+playwright = require_module("playwright.async_api", "pip install 'rtt[test]'")
 TAB = [
     "--auto-select-tab-capture-source-by-title=rtt captions",
     "--autoplay-policy=no-user-gesture-required",
@@ -31,16 +22,7 @@ TAB = [
 
 @pytest.mark.models
 async def test_speaker_view_sends_a_shared_tabs_sound(tmp_path, shared_registry):
-    model_path("whisper-tiny.en")
-    model_path("smollm2-135m")
-    wav = tmp_path / "tab.wav"
-    await asyncio.to_thread(fake_microphone_file, wav)
-    config = PipelineConfig(
-        asr=ASRConfig(model="whisper-tiny.en", language="en"),
-        mt=MTConfig(model="smollm2-135m", fast_model=None, draft_model=None, targets=()),
-        compute=ComputeConfig(device="cpu"),
-    )
-    await asyncio.to_thread(load_engines, shared_registry, config)
+    wav, config = await speaker_setup(tmp_path / "tab.wav", shared_registry)
     async with (
         running_server(tmp_path / "journal", shared_registry, pipeline=config) as server,
         playwright.async_playwright() as p,
