@@ -120,12 +120,20 @@ class MTConfig:
     use_draft_model: bool = False  # run draft_model ahead of the main one
     draft_k: int = 6  # tokens the draft model decodes ahead
     min_draft: int = 4  # shorter guesses are not worth a verification pass
+    # Fit the machine (pipeline/fit.py, calibration.py): "auto" measures the models' rates
+    # once (cached) and picks finals/partials models and full-quality targets from them;
+    # "recalibrate" measures again; "off" runs the models above exactly (the library's,
+    # the tests' and `rtt eval`'s default; the CLIs default to auto).
+    fit: Literal["auto", "off", "recalibrate"] = "off"
+    fast_targets: tuple[str, ...] = ()  # targets whose finals fast_model translates (fit)
 
     def __post_init__(self) -> None:
         if self.runtime not in ("auto", "llama.cpp", "ctranslate2"):
             raise ConfigError(
                 f"runtime must be auto, llama.cpp or ctranslate2, got {self.runtime!r}"
             )
+        if self.fit not in ("auto", "off", "recalibrate"):
+            raise ConfigError(f"fit must be auto, off or recalibrate, got {self.fit!r}")
         if self.speculative not in ("off", "exact", "stable"):
             raise ConfigError(f"speculative must be off, exact or stable, got {self.speculative!r}")
         if not 0.0 <= self.beta <= 1.0:

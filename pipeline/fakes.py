@@ -105,7 +105,7 @@ def fake_registry(translator: FakeTranslator | None = None) -> EngineRegistry:
 
 
 def fake_config(root: Path, config: PipelineConfig | None = None) -> PipelineConfig:
-    """`config` on fake model folders under `root` (no fast or draft model, no speculation)."""
+    """`config` on fake model folders under `root` (no fast or draft model, no speculation, no fit)."""
     config = config or PipelineConfig()
     asr, mt = fake_model_folders(root)
     return dataclasses.replace(
@@ -117,6 +117,7 @@ def fake_config(root: Path, config: PipelineConfig | None = None) -> PipelineCon
             fast_model=None,
             draft_model=None,
             speculative="off",
+            fit="off",
         ),
     )
 

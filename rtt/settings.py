@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.calibration import fit_config
 from pipeline.config import PipelineConfig, load_config
 from pipeline.errors import ConfigError
+from pipeline.fit import FitChoice
 from pipeline.languages import LANGUAGES, parse_languages, parse_source
+from pipeline.models.cache import resolve_model
 
-__all__ = ["add_pipeline_options", "config_from_args"]
+__all__ = ["add_pipeline_options", "config_from_args", "fit_machine"]
 
 _DEFAULTS = PipelineConfig()
 
@@ -103,6 +108,15 @@ def add_pipeline_options(parser: argparse.ArgumentParser, *, to_default: str = "
         f"and for many streams); auto: llama.cpp on a CPU, CTranslate2 on CUDA (default: {_DEFAULTS.mt.runtime})",
     )
     c.add_argument(
+        "--fit",
+        choices=["auto", "off", "recalibrate"],
+        help="fit the translation to this machine: auto measures each translation model's "
+        "decode rate once (a few seconds, cached under ~/.cache/rtt/calibration) and chooses "
+        "which model gives final and which fast translations and how many targets get the "
+        "main model, to keep real time; recalibrate measures again; off runs the configured "
+        "models exactly (default: auto, unless the --config file sets [mt] fit)",
+    )
+    c.add_argument(
         "--asr-threads",
         type=int,
         help="CPU threads for speech recognition (default: half the cores)",
@@ -148,6 +162,25 @@ def _none(value: str | None) -> str | None:
     return None if value is None or value.lower() == "none" else value
 
 
+def fit_machine(
+    config: PipelineConfig, log: Callable[[str], None]
+) -> tuple[PipelineConfig, FitChoice]:
+    """The config fitted to this machine (`--fit`), after checking the ASR model is there
+    (so a missing model is named in the order a new user fetches them)."""
+    resolve_model(config.asr.model)
+    return fit_config(config, log=log)
+
+
+def _fit(args: argparse.Namespace, configured: str) -> str:
+    """--fit, else what the --config file says, else auto (the CLIs fit the machine)."""
+    if getattr(args, "fit", None):
+        return args.fit
+    path = getattr(args, "config", None)
+    if path is not None and "fit" in tomllib.loads(Path(path).read_text()).get("mt", {}):
+        return configured
+    return "auto"
+
+
 def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineConfig:
     config = load_config(args.config) if getattr(args, "config", None) else PipelineConfig()
     source_lang = getattr(args, "source_lang", None)
@@ -173,6 +206,7 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineC
     # MTConfig checks its settings where it is built (beta, display mask, modes)
     mt = _replace(mt, **{name: getattr(args, name, None) for name in speculation})
     mt = _replace(mt, runtime=getattr(args, "mt_runtime", None))
+    mt = dataclasses.replace(mt, fit=_fit(args, mt.fit))
     compute = _replace(
         config.compute,
         device=args.device,

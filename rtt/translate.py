@@ -21,7 +21,7 @@ from pipeline.mt.runtime import describe_runtime
 from pipeline.stage import Source
 
 from .render import make_view
-from .settings import add_pipeline_options, config_from_args
+from .settings import add_pipeline_options, config_from_args, fit_machine
 
 __all__ = ["add_translate_parser", "run_translate"]
 
@@ -92,14 +92,17 @@ async def _translate(config: PipelineConfig, source: Source, jsonl: bool) -> int
     view = make_view(jsonl)
     registry = EngineRegistry()
     try:
+        console = Console(file=sys.stderr)
+
+        def say(line: str) -> None:
+            console.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
+
         if not jsonl and sys.stderr.isatty():
-            Console(file=sys.stderr).print("[dim]loading models…[/]")
+            say("loading models…")
+        config, choice = await asyncio.to_thread(fit_machine, config, say)
         await asyncio.to_thread(load_engines, registry, config)
-        Console(file=sys.stderr).print(
-            f"[dim]{escape(describe_runtime(config.mt, resolved(config).compute))}[/]",
-            highlight=False,
-            soft_wrap=True,
-        )
+        say(describe_runtime(config.mt, resolved(config).compute))
+        say(choice.line())
         clock = RealClock() if config.source.realtime else SimulatedClock()
         pipeline = build_pipeline(config, source, registry, clock=clock)
         loop = asyncio.get_running_loop()

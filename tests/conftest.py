@@ -72,6 +72,12 @@ def small_config() -> PipelineConfig:
     return PipelineConfig(
         source=SourceConfig(realtime=False),
         asr=ASRConfig(model="whisper-tiny.en", language="en"),
-        mt=MTConfig(model="qwen2.5-coder-0.5b", fast_model=None, draft_model=None, targets=("de",)),
+        mt=MTConfig(
+            model="qwen2.5-coder-0.5b",
+            fast_model=None,
+            draft_model=None,
+            targets=("de",),
+            fit="off",  # tests never depend on this machine's calibration
+        ),
         compute=ComputeConfig(device="cpu"),
     )

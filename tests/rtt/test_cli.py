@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from pipeline import calibration
+from pipeline.fit import Rates
 from rtt.cli import main
 from tests.conftest import ROOT, model_path
 
@@ -22,6 +24,8 @@ SMALL = [
     "none",
     "--from",
     "en",
+    "--fit",
+    "off",  # tests never depend on this machine's calibration
 ]
 
 
@@ -91,3 +95,27 @@ def test_odd_length_pcm_on_stdin_reports_and_keeps_what_was_read():
     assert events[-1]["type"] == "end"
     assert b"Traceback" not in proc.stderr
     assert b"MT runtime: " in proc.stderr  # the start-up line says which runtime translates
+
+
+@pytest.mark.models
+def test_translate_says_the_fit_it_chose_at_start(capsys, monkeypatch, tmp_path):
+    model_path("whisper-tiny.en")
+    model_path("qwen2.5-coder-0.5b")
+    measured = []
+
+    def measure(source, config):
+        measured.append(source)
+        return Rates(decode=30.0, prefill=300.0)
+
+    monkeypatch.setattr(calibration, "measure_rates", measure)
+    monkeypatch.setattr(calibration, "cache_root", lambda: tmp_path)
+    clip = ROOT / "audio_samples" / "clip-en-quick-brown-fox.flac"
+    argv = ["translate", str(clip), "--to", "de", "--no-realtime", "--jsonl"]
+    assert main([*argv, *SMALL[:-2], "--fit", "auto"]) == 0
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    assert "MT runtime: " in err and "calibrating qwen2.5-coder-0.5b" in err
+    assert "fit: finals qwen2.5-coder-0.5b (30.0 tok/s ≥ " in err
+    assert len(measured) == 1 and list(tmp_path.glob("calibration/*.json"))
+    assert main([*argv, *SMALL]) == 0  # --fit off: the configured models, nothing measured
+    assert "fit: off (the configured models)" in " ".join(capsys.readouterr().err.split())
+    assert len(measured) == 1
