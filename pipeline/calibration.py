@@ -103,6 +103,7 @@ def calibrated_rates(
         "decode_tokens_per_s": rates.decode,
         "prefill_tokens_per_s": rates.prefill,
         "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "loadavg": os.getloadavg(),  # a busy machine measures low
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +193,10 @@ def _rates(
 
     def run() -> Rates:
         log(f"calibrating {model} on {key['runtime']}, {threads} (once; cached)…")
+        if os.getloadavg()[0] > (os.cpu_count() or 1):
+            log(
+                "warning: the CPUs are busy, so the rates measured now are low; rerun with --fit recalibrate when the machine is quiet"
+            )
         return measure(source, config)
 
     return calibrated_rates(key, run, recalibrate=recalibrate, log=log)[0]

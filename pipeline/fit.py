@@ -132,9 +132,10 @@ def unfitted(
 def decide(
     main: str, fast: str | None, rates: Mapping[str, Rates], targets: Sequence[str]
 ) -> FitChoice:
-    """The choice for `targets` from the measured `rates` of `main` (and `fast`, if any)."""
+    """The choice for `targets` from the measured `rates` of `main` (and `fast`, if any);
+    no targets (a server, where each room asks for its own) fits one."""
     targets = tuple(targets)
-    n = len(targets)
+    n = max(1, len(targets))  # none yet (a server: each room asks): fit one
     main_rates = rates[main]
     fast_rates = rates.get(fast) if fast else None
     if _capacity(main_rates, 1) >= 1 or fast_rates is None:
@@ -157,7 +158,7 @@ def _main_finals(
     targets: tuple[str, ...],
     rates: Mapping[str, Rates],
 ) -> FitChoice:
-    n = len(targets)
+    n = max(1, len(targets))
     full = _capacity(main_rates, n)
     warnings: list[str] = []
     if fast_rates is None or full == n:
@@ -171,7 +172,7 @@ def _main_finals(
             warnings.append(f"{n} targets exceed real time even with {fast}; expect lag")
     roomy = not fast_targets and finals_load(main_rates, n) <= PARTIALS_SHARE
     partials = main if roomy or fast is None else fast
-    reasons = [f"finals {_rate_note(main, main_rates, len(main_targets))}"]
+    reasons = [f"finals {_rate_note(main, main_rates, full)}"]
     reasons.append(f"partials {partials}" + (" (room to spare)" if roomy and fast else ""))
     if fast_targets:
         reasons.append(f"{n} targets → {','.join(fast_targets)} on the fast model")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 from pathlib import Path
 
 from pipeline.audio import MicSource, open_source
@@ -14,7 +15,7 @@ from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
 from pipeline.stage import Source
 
-from .settings import add_pipeline_options, config_from_args
+from .settings import add_pipeline_options, config_from_args, fit_machine
 
 __all__ = ["add_live_parser", "build_app", "run_live"]
 
@@ -116,6 +117,7 @@ def build_app(args: argparse.Namespace, registry: EngineRegistry):
         return open_source(spec, stream=cfg.stream, config=cfg.source)
 
     label = _input_label(spec, config, live)
+    config, choice = fit_machine(config, lambda line: print(line, file=sys.stderr, flush=True))
     session = LiveSession(
         config, open_input, registry, live=live, input_label=label, owns_registry=True
     )
@@ -126,6 +128,7 @@ def build_app(args: argparse.Namespace, registry: EngineRegistry):
         store=store,
         save_dir=args.save_dir,
         open_mic=_mic_opener(config),
+        notice=choice.line(),
     )
 
 

@@ -22,7 +22,7 @@ from pipeline.mt.runtime import describe_runtime
 
 from .server import Limits, Retention, RttServer, ServerConfig
 from .server.credentials import read_token_file
-from .settings import add_pipeline_options, config_from_args
+from .settings import add_pipeline_options, config_from_args, fit_machine
 
 __all__ = ["add_serve_parser", "default_journal", "run_serve"]
 
@@ -269,12 +269,19 @@ async def _serve(config: ServerConfig, registry: EngineRegistry | None = None) -
     console = Console(file=sys.stderr)
     registry = registry or EngineRegistry()
     try:
-        server = RttServer(config, registry)  # checks the token rule before any model loads
-        console.print("[dim]loading models…[/]")
+        RttServer(config, registry)  # checks the token rule before any model is read
+
+        def say(line: str) -> None:
+            console.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
+
+        say("loading models…")
+        fitted, choice = await asyncio.to_thread(fit_machine, config.pipeline, say)
+        config = dataclasses.replace(config, pipeline=fitted)
+        server = RttServer(config, registry)
         await asyncio.to_thread(load_engines, registry, config.pipeline)
         pipeline = resolved(config.pipeline)
-        runtime = describe_runtime(pipeline.mt, pipeline.compute)
-        console.print(f"[dim]{escape(runtime)}[/]", highlight=False, soft_wrap=True)
+        say(describe_runtime(pipeline.mt, pipeline.compute))
+        say(choice.line())
         async with server:
             address = f"{config.host}:{server.port}"
             console.print(

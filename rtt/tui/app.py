@@ -80,8 +80,10 @@ class LiveApp(App[int]):
         open_mic: MicOpener | None = None,
         stats_interval: float = 0.25,
         max_paragraphs: int = MAX_PARAGRAPHS,
+        notice: str | None = None,
     ) -> None:
         super().__init__()
+        self.notice = notice  # shown once at start (e.g. the machine fit's choice)
         self.session = session
         self.targets = tuple(targets)
         self.source_lang = source_lang
@@ -120,6 +122,8 @@ class LiveApp(App[int]):
         self.source_pane.focus()
         self.run_pipeline()
         self.set_interval(self._stats_interval, self.refresh_stats)
+        if self.notice:
+            self.notify(self.notice, timeout=12)
         self.refresh_stats()
 
     # -- the worker -------------------------------------------------------------

@@ -240,4 +240,6 @@ def _models(config: PipelineConfig) -> str:
         if not config.mt.fast_model
         else f"{config.mt.model} (fast: {config.mt.fast_model})"
     )
+    if config.mt.fast_targets:  # the machine fit gives these targets' finals to the fast model
+        mt += f" [{','.join(config.mt.fast_targets)}: fast]"
     return f"{config.asr.model} → {mt}"

@@ -23,6 +23,8 @@ FAST_RATES = Rates(decode=24.0, prefill=240.0)
         (Rates(8.0, 80.0), ("de",), MAIN, FAST, (), False),
         # slow, two targets: es moves to the fast model, and the sum is still too much
         (Rates(8.0, 80.0), ("de", "es"), MAIN, FAST, ("es",), True),
+        # a server (each room asks for its targets): fitted for one
+        (Rates(8.0, 80.0), (), MAIN, FAST, (), False),
         # very slow: the 0.5B gives the finals, with a warning
         (Rates(4.0, 40.0), ("de",), FAST, None, (), True),
     ],
@@ -32,6 +34,7 @@ def test_decide_table(main_rates, targets, finals, partials, fast_targets, warns
     assert (choice.finals, choice.partials, choice.fast_targets) == (finals, partials, fast_targets)
     assert set(choice.main_targets) | set(choice.fast_targets) == set(targets)
     assert bool(choice.warnings) == warns
+    assert "needed for 1 target)" in choice.line() or len(targets) > 1
     assert choice.line().startswith(f"fit: finals {finals} (")
 
 

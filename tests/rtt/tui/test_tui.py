@@ -68,6 +68,14 @@ async def test_panes_show_committed_text_and_a_tentative_tail():
         assert app.status_bar.query_one("#state").content.plain.strip() == "running"
 
 
+async def test_the_start_notice_says_the_machine_fit():
+    line = "fit: finals qwen2.5-coder-1.5b (9.0 tok/s ≥ 6.9 needed for 1 target); partials x"
+    app = make_app(notice=line)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        assert [n.message for n in app._notifications] == [line]
+
+
 async def test_space_pauses_and_resumes_capture():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
