@@ -114,11 +114,12 @@ def _capacity(rates: Rates, limit: int) -> int:
 
 def _rate_note(model: str, rates: Rates, targets: int) -> str:
     need = needed_decode(rates.prefill, targets)
-    sign = "≥" if rates.decode >= need else "<"
-    need_text = f"{need:.1f}" if math.isfinite(need) else "∞"
     plural = "s" if targets != 1 else ""
+    if not math.isfinite(need):
+        return f"{model} (prefill {rates.prefill:.0f} tok/s: too slow for {targets} target{plural})"
+    sign = "≥" if rates.decode >= need else "<"
     return (
-        f"{model} ({rates.decode:.1f} tok/s {sign} {need_text} needed for {targets} target{plural})"
+        f"{model} ({rates.decode:.1f} tok/s {sign} {need:.1f} needed for {targets} target{plural})"
     )
 
 

@@ -4,7 +4,9 @@ time-to-final p50/p90 and the lag behind the audio.
 
 By default the talk is fed at real-time pace (computation-aware: what a
 listener sees); --no-realtime uses the simulated clock (computation-unaware).
-Runs unchanged on CUDA when a GPU is present (--device auto).
+Runs unchanged on CUDA when a GPU is present (--device auto). Like `rtt translate`,
+it fits the models to the machine (--fit auto, cached calibration) and records the
+choice in the JSON's `fit` object; --fit off measures the configured models exactly.
 
   .venv/bin/python scripts/bench_pipeline.py --json out/bench_pipeline.json
   .venv/bin/python scripts/bench_pipeline.py --asr-model whisper-tiny.en --mt-model qwen2.5-coder-0.5b --json out/small.json
@@ -31,7 +33,7 @@ from pipeline.events import Error, SourceCommit, TargetCommit  # noqa: E402
 from pipeline.factory import build_pipeline, load_engines, split_threads  # noqa: E402
 from pipeline.observers import LatencyObserver  # noqa: E402
 from rtt.corpus import corpus_item  # noqa: E402
-from rtt.settings import add_pipeline_options, config_from_args  # noqa: E402
+from rtt.settings import add_pipeline_options, config_from_args, fit_machine  # noqa: E402
 
 
 def parse() -> argparse.Namespace:
@@ -115,7 +117,10 @@ def main() -> int:
     args = parse()
     config = config_from_args(args, realtime=not args.no_realtime)
     item = corpus_item(args.item)
+    # --fit (default auto, like rtt translate): the models this machine keeps in real time
+    config, choice = fit_machine(config, lambda line: print(line, file=sys.stderr, flush=True))
     result = report(config, item, asyncio.run(bench(config, item.audio)))
+    result["fit"] = choice.to_json()
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pipeline.calibration import fit_config
 from pipeline.compute import resolve_device
 from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
@@ -165,14 +166,23 @@ async def evaluate(
     for setting in plan.settings:
         for warning in setting.warnings:
             log(f"warning: {warning}")
+        setting, fit = await _fitted(setting, log)
         modes = _modes(setting, clock)
         for mode in modes:
-            results["runs"].append(
-                await _run_setting(setting, mode, items, plan, word_ends, registry, log)
-            )
+            run = await _run_setting(setting, mode, items, plan, word_ends, registry, log)
+            results["runs"].append({**run, "fit": fit})
             if on_run is not None:
                 on_run(results)
     return results
+
+
+async def _fitted(setting: Setting, log: Log) -> tuple[Setting, dict[str, Any]]:
+    """The setting fitted to this machine when it says `fit = "auto"` (or "recalibrate");
+    otherwise (the default, so that runs reproduce) its configured models exactly."""
+    config, choice = await asyncio.to_thread(fit_config, setting.config, log=log)
+    if setting.config.mt.fit != "off":
+        log(f"  {setting.name}: {choice.line()}")
+    return dataclasses.replace(setting, config=config), choice.to_json()
 
 
 def _modes(setting: Setting, clock: str) -> list[Mode]:

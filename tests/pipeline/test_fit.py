@@ -57,3 +57,5 @@ def test_load_and_needed_rate_agree():
     assert finals_load(Rates(need, 100.0), 2) == pytest.approx(FINALS_SHARE)
     assert needed_decode(1.0, 1) == math.inf  # prefill alone exceeds the share
     assert finals_load(Rates(0.0, 100.0), 1) == math.inf
+    slow = decide(MAIN, None, {MAIN: Rates(2.0, 5.0)}, ("de",))
+    assert f"finals {MAIN} (prefill 5 tok/s: too slow for 1 target)" in slow.line()

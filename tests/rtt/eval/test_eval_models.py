@@ -73,6 +73,7 @@ def test_quick_evaluation_end_to_end(shared_registry, tmp_path: Path) -> None:
         ("default", "aware"),
         ("stable-beta-0", "unaware"),
     ]
+    assert data["runs"][0]["fit"]["line"] == "fit: off (the configured models)"  # pinned
     summary = data["runs"][0]["summary"]
     for key in (
         "wer",

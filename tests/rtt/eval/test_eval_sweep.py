@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 
 import pytest
 
+from pipeline import calibration
 from pipeline.errors import ConfigError
+from pipeline.fakes import fake_model_folders
+from pipeline.fit import Rates
 from rtt.cli import main
 from rtt.corpus import load_corpus
 from rtt.eval.cli import plan_from_args
-from rtt.eval.evaluate import select_items
+from rtt.eval.evaluate import _fitted, select_items
 from rtt.eval.report import write_report
 from rtt.eval.sweep import DEFAULT_SWEEP, QUICK_SWEEP, load_sweep, parse_sweep
 
@@ -206,3 +210,19 @@ def test_rtt_eval_fetches_the_models_its_sweep_needs(monkeypatch, tmp_path: Path
     )
     assert models_cli.fetch_missing([*models_needed(plan), "/my/own/model"]) == ["whisper-tiny.en"]
     assert fetched == ["whisper-tiny.en"]
+
+
+def test_eval_pins_the_fit_off_unless_a_setting_says_auto(monkeypatch, tmp_path: Path) -> None:
+    _, mt = fake_model_folders(tmp_path / "models")
+    monkeypatch.setattr(calibration, "measure_rates", lambda source, config: Rates(2.0, 20.0))
+    monkeypatch.setattr(calibration, "cache_root", lambda: tmp_path)
+    plan = parse_sweep(
+        {
+            "base": {"mt": {"model": str(mt), "fast_model": "none"}, "compute": {"device": "cpu"}},
+            "setting": [{"name": "plain"}, {"name": "fitted", "mt": {"fit": "auto"}}],
+        }
+    )
+    plain, fitted = (asyncio.run(_fitted(s, log=lambda _: None)) for s in plan.settings)
+    assert plain[0].config == plan.settings[0].config and plain[1]["mode"] == "off"
+    assert fitted[1]["mode"] == "auto" and fitted[1]["warnings"]  # 2 tok/s cannot keep up
+    assert fitted[1]["rates"][str(mt)]["decode_tokens_per_s"] == 2.0
