@@ -9,16 +9,21 @@ For each (runtime, model, threads), the median over `--repeats` of:
   empty cache, up to its first token;
 - `prefill_request_s`: one request's own tokens after a cached static prompt, up to
   the first token (what every re-translation pays before decoding);
-- `verify_s`: scoring a draft (the previous translation, N tokens) in one forward pass
+- `prefill_tokens_per_s`: the static prompt's tokens / `prefill_static_s`, and
+  `prefill_s_per_100`: seconds per 100 prompt tokens;
+- `verify_s`: scoring a draft (the previous translation cut to `--draft-tokens`, N = 20
+  by default: a typical sentence's translation) in one forward pass
   with logits at its N + 1 positions: CTranslate2's `forward_batch` recomputes the whole
   prompt and gives logits everywhere; llama.cpp reads only what its cache lacks
   (`verify_s`, prompt cached: the pipeline's case) or the whole prompt from an empty
   cache (`verify_uncached_s`), with logits at the N + 1 positions only.
 
-Wall-clock figures: on a shared machine compare within one run only. Usage:
+Wall-clock figures: on a shared machine compare within one run only. Usage (the JSON
+records the load average before and after, so a busy run can be told apart):
 
   .venv/bin/python scripts/bench_runtimes.py --json docs/bench/runtimes-cpu.json
-  .venv/bin/python scripts/bench_runtimes.py --models qwen2.5-coder-0.5b --threads 2 --repeats 1
+  nice -n 19 .venv/bin/python scripts/bench_runtimes.py --models qwen2.5-coder-0.5b \
+      --repeats 1 --json out/runtimes-0.5b.json   # quick: the 0.5B, both runtimes, 1 and 2 threads
 """
 
 from __future__ import annotations
@@ -76,7 +81,9 @@ def fresh_cache(backend) -> None:
         backend.context.clear()
 
 
-def measure_once(backend, static: list[int], dynamic: list[int]) -> dict[str, float]:
+def measure_once(
+    backend, static: list[int], dynamic: list[int], draft_tokens: int
+) -> dict[str, float]:
     fresh_cache(backend)
     t0 = time.perf_counter()
     backend.greedy([], static, 1)  # the static prompt from an empty cache, to its first token
@@ -87,7 +94,7 @@ def measure_once(backend, static: list[int], dynamic: list[int]) -> dict[str, fl
     prefill_request = time.perf_counter() - t0
     ids, stamps = timed_greedy(backend, static, dynamic, 48)
     decode = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
-    draft = [t for t in ids if t not in backend.end_ids]
+    draft = [t for t in ids if t not in backend.end_ids][:draft_tokens]
     t0 = time.perf_counter()
     backend.scores(static, dynamic + draft, len(dynamic))
     verify = time.perf_counter() - t0
@@ -95,6 +102,8 @@ def measure_once(backend, static: list[int], dynamic: list[int]) -> dict[str, fl
         "decode_tokens_per_s": decode,
         "decoded_tokens": len(stamps),
         "prefill_static_s": prefill_static,
+        "prefill_tokens_per_s": len(static) / prefill_static,
+        "prefill_s_per_100": 100 * prefill_static / len(static),
         "prefill_request_s": prefill_request,
         "verify_s": verify,
         "verify_positions": len(draft) + 1,
@@ -107,14 +116,14 @@ def measure_once(backend, static: list[int], dynamic: list[int]) -> dict[str, fl
     return row
 
 
-def measure(runtime: str, model: str, threads: int, repeats: int) -> dict:
+def measure(runtime: str, model: str, threads: int, repeats: int, draft_tokens: int) -> dict:
     t0 = time.perf_counter()
     backend = open_backend(runtime, model, threads)
     load = time.perf_counter() - t0
     try:
         static, dynamic = backend.prompt_ids(REQUEST)
         backend.greedy(static, dynamic, 2)  # warm up
-        runs = [measure_once(backend, static, dynamic) for _ in range(repeats)]
+        runs = [measure_once(backend, static, dynamic, draft_tokens) for _ in range(repeats)]
     finally:
         backend.close()
     row = {
@@ -136,12 +145,13 @@ def measure(runtime: str, model: str, threads: int, repeats: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    head = "| model | runtime | threads | decode tok/s | static prefill s | request prefill s | verify s (N) | verify uncached s |"
-    lines = [head, "|" + "---|" * 8]
+    head = "| model | runtime | threads | decode tok/s | prefill tok/s | static prefill s | request prefill s | verify s (N) | verify uncached s |"
+    lines = [head, "|" + "---|" * 9]
     for r in rows:
         uncached = f"{r['verify_uncached_s']:.2f}" if "verify_uncached_s" in r else "-"
         lines.append(
             f"| {r['model']} | {r['runtime']} | {r['threads']} | {r['decode_tokens_per_s']:.1f} | "
+            f"{r['prefill_tokens_per_s']:.0f} | "
             f"{r['prefill_static_s']:.2f} | {r['prefill_request_s']:.2f} | "
             f"{r['verify_s']:.2f} ({r['verify_positions']}) | {uncached} |"
         )
@@ -154,6 +164,9 @@ def main() -> int:
     parser.add_argument("--runtimes", nargs="+", default=["ctranslate2", "llama.cpp"])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--draft-tokens", type=int, default=20, help="tokens of the draft a verify pass scores"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     started = time.time()
@@ -162,11 +175,12 @@ def main() -> int:
     for model in args.models:
         for threads in args.threads:
             for runtime in args.runtimes:
-                rows.append(measure(runtime, model, threads, args.repeats))
+                rows.append(measure(runtime, model, threads, args.repeats, args.draft_tokens))
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     result = {
         "source": SOURCE,
         "repeats": args.repeats,
+        "draft_tokens": args.draft_tokens,
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
