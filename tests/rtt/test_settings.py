@@ -44,3 +44,14 @@ def test_toml_auto_with_candidates(tmp_path):
 def test_the_window_is_whispers():
     with pytest.raises(ConfigError, match="window"):
         ASRConfig(window=40.0)
+
+
+def test_the_clis_fit_the_machine_unless_pinned(tmp_path):
+    assert parse().mt.fit == "auto"  # the live front ends' default
+    assert parse("--fit", "off").mt.fit == "off"
+    path = tmp_path / "rtt.toml"
+    path.write_text('[mt]\nfit = "off"\n')
+    assert parse("--config", str(path)).mt.fit == "off"  # a file that says so pins it
+    assert parse("--config", str(path), "--fit", "recalibrate").mt.fit == "recalibrate"
+    path.write_text('[mt]\nmodel = "qwen2.5-coder-0.5b"\n')
+    assert parse("--config", str(path)).mt.fit == "auto"
