@@ -147,7 +147,10 @@ def decide(
     warnings = [f"{main} is too slow here for real time; finals on {fast} (lower quality)"]
     if keeps < n:
         warnings.append(f"{fast} keeps real time for {keeps} of {n} targets; expect lag")
-    reasons = (f"finals {_rate_note(fast, fast_rates, n)}, {_rate_note(main, main_rates, 1)}",)
+    reasons = (
+        f"finals {_rate_note(fast, fast_rates, n)}",
+        f"not {_rate_note(main, main_rates, 1)}",
+    )
     return FitChoice(fast, None, targets, (), reasons, tuple(warnings), dict(rates))
 
 
@@ -160,12 +163,11 @@ def _main_finals(
     rates: Mapping[str, Rates],
 ) -> FitChoice:
     n = max(1, len(targets))
-    full = _capacity(main_rates, n)
+    capacity = _capacity(main_rates, n)
+    full = n if fast_rates is None else capacity  # without a fast model, main does them all
     warnings: list[str] = []
-    if fast_rates is None or full == n:
-        full = n
-        if _capacity(main_rates, n) < n:
-            warnings.append(f"{main} keeps real time for {_capacity(main_rates, n)} of {n} targets")
+    if capacity < full:
+        warnings.append(f"{main} keeps real time for {capacity} of {n} targets; expect lag")
     main_targets, fast_targets = targets[:full], targets[full:]
     if fast_targets and fast_rates is not None:
         load = finals_load(main_rates, full) + finals_load(fast_rates, len(fast_targets))
