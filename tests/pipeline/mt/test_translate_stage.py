@@ -68,7 +68,9 @@ async def test_draft_is_the_previous_translation():
 
 async def test_lagging_partials_switch_to_the_fast_model_and_back():
     main, fast, clock = FakeEngine("main"), FakeEngine("fast"), FakeClock()
-    stage = make(main, clock, fast, targets=("de",), fallback_lag=2.0, recover_lag=1.0)
+    stage = make(
+        main, clock, fast, targets=("de",), fallback_lag=2.0, recover_lag=1.0, budget="off"
+    )
     clock.t = 1.0
     await run(stage, [commit("a b", 0)])
     assert len(main.requests) == 1 and not fast.requests
