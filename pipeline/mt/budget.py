@@ -17,6 +17,8 @@ in it, else the fast model when that fits (the fast model never runs when it wou
 delay a final), else it waits: it is deferred, not dropped, and is considered again
 on the next input (newer words push the sentence's end, and so its deadline, later)
 or after a job completes (the costs change). Time alone never frees capacity.
+What it cannot see coming is not covered: a further sentence spoken and committed
+whole while the partial runs waits behind it and behind the finals before it.
 
 Costs are learnt from the durations the stage reports after each job: an
 exponentially weighted mean of seconds per job, per engine role ("main", "fast") and
