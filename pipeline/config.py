@@ -99,6 +99,12 @@ class MTConfig:
     targets: tuple[str, ...] = ("de",)
     fallback_lag: float = 4.0  # seconds of source behind before partials use fast_model
     recover_lag: float = 1.5  # back to the main model once lag is below this
+    # The core budget (pipeline/mt/budget.py): "auto" runs a partial only when, at the
+    # measured costs, every final still finishes within `final_deadline` seconds of its
+    # sentence's end, and chooses the fast model only when the main one does not fit
+    # (fallback_lag/recover_lag are then unused); "off": partials whenever no final waits.
+    budget: Literal["auto", "off"] = "auto"
+    final_deadline: float = 4.0
     partials: bool = True
     max_new_tokens: int = 160
     # The translation runtime (pipeline/mt/runtime.py): "auto" runs llama.cpp on the GGUF
@@ -134,6 +140,11 @@ class MTConfig:
             )
         if self.fit not in ("auto", "off", "recalibrate"):
             raise ConfigError(f"fit must be auto, off or recalibrate, got {self.fit!r}")
+        if self.budget not in ("auto", "off"):
+            raise ConfigError(f"budget must be auto or off, got {self.budget!r}")
+        deadline = self.final_deadline
+        if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or deadline <= 0:
+            raise ConfigError(f"final_deadline must be positive, got {self.final_deadline}")
         if self.speculative not in ("off", "exact", "stable"):
             raise ConfigError(f"speculative must be off, exact or stable, got {self.speculative!r}")
         if not 0.0 <= self.beta <= 1.0:

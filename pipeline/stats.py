@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 __all__ = [
+    "BudgetStats",
     "CountedEngine",
     "EngineStats",
     "PipelineStats",
@@ -47,12 +48,26 @@ class EngineStats:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetStats:
+    """What the budget did, for the stats snapshot (`TranslatorStats.budget`)."""
+
+    deadline: float  # seconds after a sentence ends that its final is due
+    deferred: int  # partials held back because they did not fit the spare capacity
+    fast_partials: int  # partials it sent to the fast model
+    late_finals: int  # finals that finished after their deadline (with or without partials)
+    final_cost: float | None  # measured seconds per final (main model)
+    partial_cost: float | None  # measured seconds per partial, main model
+    fast_cost: float | None  # measured seconds per partial, fast model
+
+
+@dataclass(frozen=True, slots=True)
 class TranslatorStats:
     targets: tuple[str, ...]  # languages sentences are translated into now
     source_lang: str | None  # language of the latest source commit
     degraded: bool  # partials on the fast model while lagging
     skipped: int  # stale partial re-translations skipped
     steps: int  # sequential decoder steps of this stream's translations
+    budget: BudgetStats | None = None  # the core budget (`[mt] budget = "auto"`); None: off
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -70,6 +71,7 @@ async def bench(config: PipelineConfig, audio: Path) -> dict:
         "events": events,
         "observer": observer,
         "busy": dict(pipeline.stats().busy),
+        "translator": pipeline.stats().translator,
         "wall": wall,
         "load": load_seconds,
         "errors": errors,
@@ -100,6 +102,8 @@ def report(config: PipelineConfig, item, run: dict) -> dict:
             "mt_threads": compute.mt_threads,
             "asr_step": config.asr.step,
             "vad": config.vad.backend,
+            "mt_budget": config.mt.budget,
+            "final_deadline": config.mt.final_deadline,
         },
         "model_load_seconds": round(run["load"], 2),
         "wall_seconds": round(run["wall"], 2),
@@ -110,6 +114,8 @@ def report(config: PipelineConfig, item, run: dict) -> dict:
         "source_commits": sum(isinstance(e, SourceCommit) for e in events),
         "target_commits": sum(isinstance(e, TargetCommit) for e in events),
         "errors": run["errors"],
+        # the translator's own report: partials skipped, the core budget's deferrals and costs
+        "translator": dataclasses.asdict(run["translator"]) if run["translator"] else None,
     }
 
 

@@ -6,16 +6,23 @@ translator is behind stale re-translations are skipped, never queued. A
 partial for a sentence that has since been committed is dropped. Waiting
 partials are served round-robin over languages, so one language cannot starve
 the others.
+
+`pending()` and `next()` may take an `admit` policy (the core budget,
+pipeline/mt/budget.py): it sees each waiting partial in round-robin order and
+returns the job to run (possibly on the fast model) or None to defer it. A
+deferred partial stays waiting (a newer one still replaces it); commits are never
+subject to it.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .sentences import Sentence
 
-__all__ = ["Job", "LatestWinsScheduler"]
+__all__ = ["Admit", "Job", "LatestWinsScheduler"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +30,10 @@ class Job:
     lang: str
     sentence: Sentence
     final: bool
+    fast: bool = False  # a partial the budget sent to the fast model
+
+
+Admit = Callable[[Job], "Job | None"]  # the job to run, or None: defer this partial
 
 
 class LatestWinsScheduler:
@@ -48,20 +59,30 @@ class LatestWinsScheduler:
             self.skipped += 1
         self._partials[lang] = Job(lang, sentence, final=False)
 
-    def pending(self) -> bool:
-        return bool(self._commits or self._partials)
+    def pending(self, admit: Admit | None = None) -> bool:
+        """Runnable work waits: a commit, or a partial `admit` lets run now."""
+        if self._commits or (self._partials and admit is None):
+            return True
+        return any(admit(job) is not None for job in self._partials.values()) if admit else False
 
     def has_commits(self) -> bool:
         return bool(self._commits)
 
-    def next(self) -> Job | None:
+    def waiting_commits(self) -> tuple[Job, ...]:
+        """The commits waiting, in the order they run."""
+        return tuple(self._commits)
+
+    def next(self, admit: Admit | None = None) -> Job | None:
+        """The next job: the oldest commit, else a partial (round-robin) that `admit` lets run."""
         if self._commits:
             return self._commits.popleft()
-        if self._partials:
-            lang = min(self._partials, key=lambda lang: self._served.get(lang, -1))
-            self._turn += 1
-            self._served[lang] = self._turn
-            return self._partials.pop(lang)
+        for lang in sorted(self._partials, key=lambda lang: self._served.get(lang, -1)):
+            job = self._partials[lang] if admit is None else admit(self._partials[lang])
+            if job is not None:
+                self._turn += 1
+                self._served[lang] = self._turn
+                del self._partials[lang]
+                return job
         return None
 
     def drop_partials(self, langs: tuple[str, ...] | None = None) -> None:

@@ -6,7 +6,9 @@ re-translation (target_partial) per target language, latest-wins; each
 completed sentence schedules its final translation (target_commit), which is
 never dropped and always uses the main model. When a job starts more than
 `fallback_lag` seconds behind the audio (stream clock), partials switch to the
-fast model until the lag is back under `recover_lag`.
+fast model until the lag is back under `recover_lag`. With the core budget
+(`budget = "auto"`, pipeline/mt/budget.py) a partial runs only in spare capacity:
+when every final still meets its deadline after it; the budget picks its model.
 
 - Targets change in band (`SetTargets`, `AddTarget`): a language added
   mid-utterance first gets the sentences of the current utterance, so its first
@@ -36,6 +38,7 @@ from ..events import (
 )
 from ..stage import Capabilities, Clock, Stage
 from ..stats import StageReport, TranslatorStats
+from .budget import CoreBudget
 from .scheduler import Job, LatestWinsScheduler
 from .sentences import Sentence, SentenceBuffer
 from .translator import Translation, TranslationRequest
@@ -78,6 +81,7 @@ class TranslateStage(Stage):
         self._stream = ""
         self.degraded = False  # partials on the fast model
         self.steps = 0  # sequential decoder steps, for metrics
+        self._budget = CoreBudget(config.final_deadline) if config.budget == "auto" else None
 
     # -- stage contract ---------------------------------------------------------
     async def process(self, event: Event) -> AsyncIterator[Event]:
@@ -98,10 +102,10 @@ class TranslateStage(Stage):
         yield event
 
     def pending(self) -> bool:
-        return self._scheduler.pending()
+        return self._scheduler.pending(self._admit if self._budget else None)
 
     async def work(self) -> AsyncIterator[Event]:
-        job = self._scheduler.next()
+        job = self._scheduler.next(self._admit if self._budget else None)
         if job is None:
             return
         sentence = job.sentence
@@ -113,7 +117,9 @@ class TranslateStage(Stage):
         request = TranslationRequest(
             sentence.text, sentence.lang, job.lang, draft=draft, final=job.final
         )
+        started = self.clock.now()
         result = await engine.translate(request)
+        self._measured(job, self.clock.now() - started)
         self.steps += result.steps
         yield self._result_event(job, result.text)
 
@@ -125,6 +131,7 @@ class TranslateStage(Stage):
                 degraded=self.degraded,
                 skipped=self._scheduler.skipped,
                 steps=self.steps,
+                budget=self._budget.stats() if self._budget else None,
             )
         )
 
@@ -164,7 +171,44 @@ class TranslateStage(Stage):
         for lang in self.targets:
             self._scheduler.commit(lang, sentence)
 
+    # -- the core budget (budget = "auto") ----------------------------------------
+    def _admit(self, job: Job) -> Job | None:
+        """The budget's word on a waiting partial: run it now (on which model) or defer it."""
+        if self._budget is None or job.sentence.lang == job.lang:  # no model call: free
+            return job
+        role = self._budget.admit(
+            job.lang,
+            job.sentence,
+            self.clock.now(),
+            waiting=[c.sentence.end + self._budget.deadline for c in self._model_commits()],
+            sentence_end=job.sentence.end,
+            finals=sum(lang != job.sentence.lang for lang in self.targets),
+            fast=self.fast_engine is not None,
+        )
+        return None if role is None else Job(job.lang, job.sentence, False, fast=role == "fast")
+
+    def _model_commits(self) -> list[Job]:
+        return [c for c in self._scheduler.waiting_commits() if c.sentence.lang != c.lang]
+
+    def _measured(self, job: Job, seconds: float) -> None:
+        if self._budget is not None:
+            self._budget.measured("fast" if self._on_fast(job) else "main", job.final, seconds)
+            if job.final:
+                self._budget.final_done(self.clock.now(), job.sentence.end)
+
+    def _on_fast(self, job: Job) -> bool:
+        """The job runs on the fast model: a budgeted partial, or any job of a target the
+        machine fit gave to the fast model (`MTConfig.fast_targets`)."""
+        fast_target = job.lang in self.config.fast_targets
+        return self.fast_engine is not None and (job.fast or fast_target)
+
     def _engine_for(self, job: Job) -> Engine:
+        if job.lang in self.config.fast_targets and self.fast_engine is not None:
+            return self.fast_engine  # the machine fit gave this target to the fast model
+        if self._budget is not None:
+            if not job.final:
+                self.degraded = job.fast
+            return self.fast_engine if job.fast and self.fast_engine else self.engine
         lag = self.clock.now() - job.sentence.end  # how far behind the audio this job starts
         if self.degraded and lag < self.config.recover_lag:
             self.degraded = False

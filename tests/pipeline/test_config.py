@@ -76,6 +76,22 @@ def test_the_translation_runtime_is_checked_where_the_config_is_built(tmp_path):
     assert MTConfig(runtime="llama.cpp").runtime == "llama.cpp"
 
 
+def test_the_core_budget_is_set_in_the_mt_section_and_checked(tmp_path):
+    path = tmp_path / "rtt.toml"
+    path.write_text('[mt]\nbudget = "off"\nfinal_deadline = 2.5\n')
+    config = load_config(path)
+    assert (config.mt.budget, config.mt.final_deadline) == ("off", 2.5)
+    assert (MTConfig().budget, MTConfig().final_deadline) == ("auto", 4.0)
+    for text, message in (
+        ('budget = "on"', "budget must be auto or off"),
+        ("final_deadline = 0", "final_deadline must be positive"),
+        ('final_deadline = "4"', "final_deadline must be positive"),
+    ):
+        path.write_text(f"[mt]\n{text}\n")
+        with pytest.raises(ConfigError, match=message):
+            load_config(path)
+
+
 def test_a_translation_model_of_another_family_is_refused(tmp_path):
     asr, mt = fake_model_folders(tmp_path)
     config = PipelineConfig(mt=MTConfig(model=str(asr), fast_model=None, speculative="off"))

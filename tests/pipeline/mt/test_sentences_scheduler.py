@@ -1,5 +1,5 @@
 from pipeline.events import Word
-from pipeline.mt.scheduler import LatestWinsScheduler
+from pipeline.mt.scheduler import Job, LatestWinsScheduler
 from pipeline.mt.sentences import Sentence, SentenceBuffer
 
 
@@ -74,3 +74,24 @@ def test_languages_do_not_replace_each_other():
     s.partial("de", sent(0))
     s.partial("es", sent(0))
     assert {s.next().lang, s.next().lang} == {"de", "es"}
+
+
+def test_an_admit_policy_defers_partials_never_commits():
+    s = LatestWinsScheduler()
+    s.partial("de", sent(0, "a"))
+    s.partial("es", sent(0, "a"))
+    refuse_de = lambda job: None if job.lang == "de" else job  # noqa: E731
+    assert s.pending(refuse_de) and s.next(refuse_de).lang == "es"
+    assert not s.pending(refuse_de) and s.next(refuse_de) is None  # de waits, not dropped
+    s.partial("de", sent(0, "a b"))  # a newer one still replaces it
+    s.commit("es", sent(0, "a b."))
+    never = lambda job: None  # noqa: E731
+    assert s.pending(never) and s.next(never).final  # commits are not subject to it
+    assert s.next().sentence.text == "a b" and s.skipped == 1
+
+
+def test_an_admit_policy_may_send_a_partial_to_the_fast_model():
+    s = LatestWinsScheduler()
+    s.partial("de", sent(0))
+    job = s.next(lambda job: Job(job.lang, job.sentence, False, fast=True))
+    assert job.fast and s.next() is None

@@ -68,7 +68,9 @@ async def test_draft_is_the_previous_translation():
 
 async def test_lagging_partials_switch_to_the_fast_model_and_back():
     main, fast, clock = FakeEngine("main"), FakeEngine("fast"), FakeClock()
-    stage = make(main, clock, fast, targets=("de",), fallback_lag=2.0, recover_lag=1.0)
+    stage = make(
+        main, clock, fast, targets=("de",), fallback_lag=2.0, recover_lag=1.0, budget="off"
+    )
     clock.t = 1.0
     await run(stage, [commit("a b", 0)])
     assert len(main.requests) == 1 and not fast.requests
@@ -137,3 +139,11 @@ async def test_the_source_language_follows_each_commit():
     ]
     assert [(r.source_lang, r.target_lang) for r in engine.requests] == [("en", "de"), ("de", "en")]
     assert stage.report().translator.source_lang == "de"
+
+
+async def test_a_target_the_fit_gave_to_the_fast_model_gets_its_finals_there():
+    main, fast = FakeEngine("main"), FakeEngine("fast")
+    stage = make(main, None, fast, targets=("de", "es"), fast_targets=("es",), partials=False)
+    out = await run(stage, [commit("Hello world.", 0), End(stream="s")])
+    texts = sorted(o.text for o in out if isinstance(o, TargetCommit))
+    assert texts == ["fast:es:Hello world.", "main:de:Hello world."]

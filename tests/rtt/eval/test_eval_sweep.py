@@ -60,6 +60,15 @@ def test_unknown_option_is_skipped_with_a_warning() -> None:
     )
 
 
+def test_the_core_budget_is_a_sweep_setting() -> None:
+    plan = parse_sweep(
+        {"setting": [{"name": "budget-off", "mt": {"budget": "off", "final_deadline": 3.0}}]}
+    )
+    (setting,) = plan.settings
+    assert (setting.config.mt.budget, setting.config.mt.final_deadline) == ("off", 3.0)
+    assert not setting.warnings
+
+
 @pytest.mark.parametrize(
     "data, message",
     [
