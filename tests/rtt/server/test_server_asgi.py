@@ -1,0 +1,74 @@
+"""What the server's HTTP layer guarantees on its ASGI stack (uvicorn + Starlette).
+
+A request head that never completes is cut (slowloris), a message that inflates
+past `max_message` is closed with 1009 like a plain oversized one, the base URL
+takes websockets too, and `rtt client` turns a base URL into the websocket URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+import zlib
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from rtt.client import websocket_url
+from rtt.server import Close
+from tests.rtt.server.helpers import running_server
+
+
+def test_a_base_url_means_the_websocket_path():
+    assert websocket_url("ws://host:8765") == "ws://host:8765/ws"
+    assert websocket_url("ws://host:8765/") == "ws://host:8765/ws"
+    assert websocket_url("http://host:8765?token=t") == "ws://host:8765/ws?token=t"
+    assert websocket_url("wss://host/rtt/ws") == "wss://host/rtt/ws"
+
+
+async def test_the_base_url_takes_websockets_too(tmp_path):
+    async with running_server(tmp_path) as server:
+        async with connect(f"ws://127.0.0.1:{server.port}") as ws:
+            await ws.send(json.dumps({"type": "join", "room": "r", "languages": ["de"]}))
+            assert json.loads(await ws.recv())["type"] == "ready"
+
+
+async def test_a_slow_request_head_is_cut(tmp_path):
+    async with running_server(tmp_path, handshake_timeout=0.5) as server:
+
+        def slowloris() -> float:
+            t0 = time.monotonic()
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+                s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
+                for _ in range(40):  # one header line every 0.1 s, never the end of the head
+                    try:
+                        s.sendall(b"X-Slow: 1\r\n")
+                    except OSError:
+                        break
+                    time.sleep(0.1)
+                    s.settimeout(0.01)
+                    try:
+                        if s.recv(1) == b"":
+                            break
+                    except TimeoutError:
+                        pass
+            return time.monotonic() - t0
+
+        assert await asyncio.to_thread(slowloris) < 2.5
+
+
+async def test_a_deflate_bomb_is_closed_with_1009(tmp_path):
+    async with running_server(tmp_path, max_message=64 * 1024) as server:
+        async with connect(server.url, compression="deflate", max_size=None) as ws:
+            await ws.send(json.dumps({"type": "start", "targets": []}))
+            await ws.recv()
+            bomb = b"\x00" * (8 * 1024 * 1024)  # compresses to a few KiB
+            assert len(zlib.compress(bomb)) < 64 * 1024
+            await ws.send(bomb)
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await ws.recv()
+        assert ws.close_code == Close.TOO_BIG
