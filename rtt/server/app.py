@@ -36,6 +36,7 @@ from .credentials import TokenStore
 from .http11 import GuardedH11Protocol
 from .journal import Journal, Retention
 from .metrics import ServerMetrics
+from .quotas import ApiLimits, Quotas
 from .rooms import Limits, Rooms
 from .session import ServerContext
 from .wsconn import AsgiSocket
@@ -60,6 +61,7 @@ class ServerConfig:
     retention: Retention = field(default_factory=Retention)
     limits: Limits = field(default_factory=Limits)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    api: ApiLimits = field(default_factory=ApiLimits)  # /v1 and per-key limits
 
 
 def raise_fd_limit() -> int:
@@ -107,6 +109,7 @@ class RttServer:
         self.rooms = Rooms(journal=self.journal, limits=config.limits, metrics=self.metrics)
         self.ctx = ServerContext(self.rooms, registry, config.pipeline, config.limits, self.metrics)
         self._trusted = [ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies]
+        self.quotas = Quotas(config.api)
         self.sockets: set[AsgiSocket] = set()  # open websockets (closed with 1001 at shutdown)
         self.registry = registry
         self._listener: asyncio.Server | None = None

@@ -116,14 +116,32 @@ class _Http:
             await _deny(send, refusal)
             return
         server = self.server
+        key = self.key_of(scope)
+        refusal = server.quotas.open_stream(key)
+        if refusal is not None:
+            retry = {"Retry-After": str(round(refusal.retry_after))}
+            await _deny(send, _text(429, refusal.message + "\n", retry))
+            return
         ws = AsgiSocket(receive, send, scope.get("client"))
-        await ws.accept(SUBPROTOCOL if SUBPROTOCOL in scope.get("subprotocols", ()) else None)
-        server.sockets.add(ws)
         try:
+            await ws.accept(SUBPROTOCOL if SUBPROTOCOL in scope.get("subprotocols", ()) else None)
+            server.sockets.add(ws)
             await Session(ws, server.ctx, server.address_of(scope)).run()
         finally:
+            server.quotas.close_stream(key)
             server.sockets.discard(ws)
             await ws.close(1000)  # what the session left open ends normally
+
+    def key_of(self, scope: Scope) -> str:
+        """The key a request carries ("" on a server without keys: one shared allowance)."""
+        if not self.server.tokens:
+            return ""
+        headers = Headers(scope=scope)
+        offered = [
+            p.strip() for v in headers.getlist("sec-websocket-protocol") for p in v.split(",")
+        ]
+        path = "?" + scope.get("query_string", b"").decode("latin-1")
+        return TokenStore.given(path, headers, offered)
 
     # -- checks before a websocket handshake (and on /metrics) -------------------------
     def authorize(self, scope: Scope) -> Response | None:

@@ -168,6 +168,10 @@ class Session:
         except Disconnected:
             pass
 
+    async def _discard_incoming(self) -> None:
+        async for _ in self.ws:
+            pass
+
     async def _pump(self, outbox: Outbox) -> None:
         """Send the outbox's frames at the pace of the socket, until it is finished."""
         while texts := await outbox.get():
@@ -184,6 +188,7 @@ class Session:
         room = rooms.get(self.stream, private=start.room is None, owner=self.address, speaker=True)
         outbox: Outbox | None = None
         pump: asyncio.Task | None = None
+        drain: asyncio.Task | None = None
         started = False
         try:
             source = await room.start(self._config_for(start), self.ctx.registry)
@@ -201,14 +206,18 @@ class Session:
                 await self._read_until_over(room, source, start.rate)
             finally:
                 source.end()  # also when the client vanished or broke the rules: what it said still flushes
+            # Read on (and drop what comes after `stop`) while the room flushes: unread
+            # messages would stop the transport reading, and with it the client's pongs.
+            drain = _spawn(self._discard_incoming())
             await asyncio.shield(room.task)  # type: ignore[arg-type]
             if outbox is not None and pump is not None:
                 outbox.finish()
                 await pump
             await self._close_after(room, told=outbox is not None)
         finally:
-            if pump is not None:
-                pump.cancel()
+            for task in (pump, drain):
+                if task is not None:
+                    task.cancel()
             if started:
                 self.ctx.working -= 1
             if outbox is not None:
