@@ -7,7 +7,8 @@
   the request's `Host`, which a DNS-rebinding page controls) or in
   `allow_origins`. A refusal is a plain HTTP answer (401, 403), as before.
 - `/metrics` needs a key when the server has any; `/healthz` never does.
-- `/v1` is the OpenAI-compatible API (openai_api.py), which checks keys itself.
+- `/v1` is the OpenAI-compatible API (openai_api.py), which checks keys itself and
+  refuses a browser's request from a foreign origin (403) like the websocket.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def build_app(server: RttServer) -> Starlette:
         WebSocketRoute("/ws", _Asgi(http.websocket)),
         WebSocketRoute("/", _Asgi(http.websocket)),
         *(Route(path, http.static) for path in _STATIC_FILES),
-        Mount("/v1", routes=openai_routes(server)),
+        Mount("/v1", routes=openai_routes(server, http.check_origin)),
     ]
     return Starlette(routes=routes)
 

@@ -10,6 +10,8 @@
   machine goes), then `transcript.text.done`.
 - `GET /v1/models`: `whisper-1` (the server's ASR model) and the installed models.
 
+A browser's request from another origin than the server's own or an allowed one
+is refused (403), as on the websocket: a web page cannot make a local server work.
 Keys: `Authorization: Bearer` when the server has keys (401 otherwise), per-key
 limits from quotas.py (429 with `Retry-After`). Live first: at most
 `file_jobs` files are processed at once (default 1), `file_queue` more wait, the
@@ -58,8 +60,9 @@ log = logging.getLogger("rtt.server")
 DEFAULT_MODEL = "whisper-1"
 
 
-def openai_routes(server: RttServer) -> list[Route]:
-    api = OpenAIApi(server)
+def openai_routes(server: RttServer, check_origin) -> list[Route]:
+    """The /v1 routes; `check_origin(scope)` answers a refused browser origin (asgi.py)."""
+    api = OpenAIApi(server, check_origin)
     return [
         Route("/models", api.models, methods=["GET"]),
         Route("/models/{model:path}", api.model, methods=["GET"]),
@@ -79,8 +82,9 @@ class _Params:
 
 
 class OpenAIApi:
-    def __init__(self, server: RttServer) -> None:
+    def __init__(self, server: RttServer, check_origin) -> None:
         self.server = server
+        self._check_origin = check_origin
         self.limits = server.config.api
         self._processors: dict[str, OfflineProcessor] = {}
         self._jobs = asyncio.Semaphore(max(1, self.limits.file_jobs))
@@ -139,6 +143,13 @@ class OpenAIApi:
         """Check the key, take a stream slot, run `handler(key)`; every refusal OpenAI-style."""
         quotas = self.server.quotas
         try:
+            if self._check_origin(request.scope) is not None:  # a page elsewhere: no CORS here
+                origin = request.headers.get("origin")
+                raise ApiError(
+                    403,
+                    f"origin {origin} is not allowed (see --allow-origin)",
+                    code="origin_not_allowed",
+                )
             key = self._key(request)
             refusal = quotas.open_stream(key)
             if refusal is not None:

@@ -8,8 +8,11 @@ takes websockets too, and `rtt client` turns a base URL into the websocket URL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import socket
+import tempfile
 import time
 import zlib
 
@@ -19,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rtt.client import websocket_url
 from rtt.server import Close
+from rtt.server.loopback import raw_http
 from tests.rtt.server.helpers import running_server
 
 
@@ -72,3 +76,62 @@ async def test_a_deflate_bomb_is_closed_with_1009(tmp_path):
                 while True:
                     await ws.recv()
         assert ws.close_code == Close.TOO_BIG
+
+
+def _temp_files() -> set[str]:
+    """Files this process holds open under the temporary folder (deleted ones too)."""
+    tmp = tempfile.gettempdir()
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(tmp) or target.startswith("/memfd"):
+                found.add(target)
+    return found
+
+
+async def test_an_upload_cut_halfway_leaves_nothing_behind(tmp_path):
+    async with running_server(tmp_path) as server:
+        before = _temp_files()
+        head = (
+            "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 50000000\r\n\r\n"
+            '--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+        )
+
+        def cut_upload() -> set[str]:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+                s.sendall(head.encode())
+                for _ in range(24):  # 3 MiB: past the 1 MiB kept in memory
+                    s.sendall(b"\x01" * 131072)
+                for _ in range(100):  # the server has spooled it to an (anonymous) file
+                    if _temp_files() - before:
+                        break
+                    time.sleep(0.05)
+                during = _temp_files() - before
+                s.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                )
+            return during
+
+        during = await asyncio.to_thread(cut_upload)
+        assert during  # the upload was on disk while it came in
+        for _ in range(100):
+            if _temp_files() <= before:
+                break
+            await asyncio.sleep(0.05)
+        assert _temp_files() <= before
+
+
+async def test_a_foreign_page_cannot_use_the_api(tmp_path):
+    async with running_server(tmp_path) as server:
+        port = server.port
+        head = "GET /v1/models HTTP/1.1\nHost: 127.0.0.1\n{origin}"
+        status, body = await asyncio.to_thread(
+            raw_http, port, head.format(origin="Origin: http://evil.example\n")
+        )
+        assert status == 403 and json.loads(body)["error"]["code"] == "origin_not_allowed"
+        status, body = await asyncio.to_thread(
+            raw_http, port, head.format(origin=f"Origin: http://127.0.0.1:{port}\n")
+        )
+        assert status == 200 and json.loads(body)["data"][0]["id"] == "whisper-1"
