@@ -36,8 +36,11 @@ def parse() -> argparse.Namespace:
     p.add_argument("file", type=Path, help="an audio file (e.g. 60 s of speech)")
     p.add_argument("--to", default="de", help="target language (default: %(default)s)")
     p.add_argument("--json", type=Path, help="write the figures here")
-    p.add_argument("extra", nargs="*", help="model options for both (after --)")
-    return p.parse_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = p.parse_args(argv[:cut])
+    args.extra = argv[cut + 1 :]  # model options for both rtt serve and rtt batch
+    return args
 
 
 def free_port() -> int:

@@ -135,3 +135,28 @@ async def test_a_foreign_page_cannot_use_the_api(tmp_path):
             raw_http, port, head.format(origin=f"Origin: http://127.0.0.1:{port}\n")
         )
         assert status == 200 and json.loads(body)["data"][0]["id"] == "whisper-1"
+
+
+async def test_a_key_over_its_streams_is_refused_at_the_handshake(tmp_path):
+    from websockets.exceptions import InvalidStatus
+
+    from rtt.server.quotas import ApiLimits
+
+    bearer = {"Authorization": "Bearer k"}
+    async with running_server(tmp_path, tokens=("k",), api=ApiLimits(streams=1)) as server:
+        async with connect(server.url, additional_headers=bearer) as first:
+            await first.send(json.dumps({"type": "join", "room": "r", "languages": ["de"]}))
+            assert json.loads(await first.recv())["type"] == "ready"
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(server.url, additional_headers=bearer):
+                    pass
+            assert refused.value.response.status_code == 429
+            assert int(refused.value.response.headers["Retry-After"]) >= 1
+        for _ in range(50):  # the slot is given back when the first session ends
+            try:
+                async with connect(server.url, additional_headers=bearer):
+                    break
+            except InvalidStatus:
+                await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the key's stream slot was never given back")
