@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import socket
 import tempfile
@@ -160,3 +161,17 @@ async def test_a_key_over_its_streams_is_refused_at_the_handshake(tmp_path):
                 await asyncio.sleep(0.05)
         else:
             raise AssertionError("the key's stream slot was never given back")
+
+
+async def test_keys_are_never_logged(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    async with running_server(tmp_path, token="s3cret-key") as server:
+        async with connect(server.url + "?token=s3cret-key") as ws:
+            await ws.send(json.dumps({"type": "join", "room": "r", "languages": ["de"]}))
+            await ws.recv()
+        for path in ("/v1/models?token=wrong-key", "/metrics?token=s3cret-key"):
+            await asyncio.to_thread(raw_http, server.port, f"GET {path} HTTP/1.1\nHost: x\n")
+    served = "\n".join(  # the server's own loggers (the test's websockets client logs its URL)
+        r.getMessage() for r in caplog.records if r.name.split(".")[0] in ("rtt", "uvicorn")
+    )
+    assert "s3cret-key" not in served and "wrong-key" not in served
