@@ -36,18 +36,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from pipeline.audio.convert import RATE, Chunker
-from pipeline.clock import SimulatedClock
+from pipeline.audio.convert import RATE
 from pipeline.config import PipelineConfig
 from pipeline.errors import RttError
-from pipeline.events import Error, SourceCommit
-from pipeline.factory import build_pipeline
 from pipeline.languages import LANGUAGES
 from pipeline.models.cache import is_installed
 from pipeline.models.registry import MODELS
 from pipeline.offline import OfflineProcessor, build_processor
 
 from .credentials import TokenStore
+from .live_text import live_text
 from .openai_formats import FORMATS, ApiError, render
 from .uploads import decode_audio, read_form, upload_file
 
@@ -264,60 +262,17 @@ class OpenAIApi:
         async def events() -> AsyncIterator[str]:
             try:
                 async with self._slot():
-                    async for event in self._live_text(config, audio, params.language):
+                    async for event in live_text(
+                        config, audio, params.language, self.server.registry
+                    ):
                         yield f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
             finally:
                 self.server.quotas.close_stream(key)
 
         return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
-    async def _live_text(self, config: PipelineConfig, audio: np.ndarray, language: str | None):
-        stream = f"v1-{secrets.token_hex(4)}"
-        config = dataclasses.replace(
-            config,
-            stream=stream,
-            source=dataclasses.replace(config.source, realtime=False),
-            asr=dataclasses.replace(config.asr, language=language),
-            mt=dataclasses.replace(config.mt, targets=()),
-        )
-        pipeline = build_pipeline(
-            config, _ArraySource(stream, audio), self.server.registry, clock=SimulatedClock()
-        )
-        texts: list[str] = []
-        async for event in pipeline.run():
-            if isinstance(event, SourceCommit) and event.text.strip():
-                delta = (" " if texts else "") + event.text.strip()
-                texts.append(event.text.strip())
-                yield {"type": "transcript.text.delta", "delta": delta}
-            elif isinstance(event, Error):
-                yield ApiError(500, event.message, type="server_error", code=event.code).body()
-                return
-        yield {"type": "transcript.text.done", "text": " ".join(texts)}
-
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-class _ArraySource:
-    """Decoded audio as a pipeline source, paced by the (simulated) clock like a file."""
-
-    def __init__(self, stream: str, audio: np.ndarray, chunk_seconds: float = 0.1) -> None:
-        self.stream = stream
-        self._audio = audio
-        self._chunker = Chunker(stream, chunk_seconds)
-
-    async def chunks(self, clock) -> AsyncIterator:
-        clock.start()
-        step = RATE  # a second of audio at a time
-        for i in range(0, len(self._audio), step):
-            for chunk in self._chunker.push(self._audio[i : i + step]):
-                yield chunk
-                await clock.sleep_until(chunk.end)
-        for chunk in self._chunker.flush():
-            yield chunk
-
-    async def close(self) -> None:
-        self._audio = self._audio[:0]
 
 
 def _params(form: FormData, task: str) -> _Params:
