@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
@@ -83,7 +84,8 @@ def add_client_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--url",
         default="ws://127.0.0.1:8765/ws",
-        help="server websocket URL (default: %(default)s)",
+        help="server websocket URL, or the server's base URL (ws://host:8765 means its /ws) "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--token",
@@ -213,14 +215,25 @@ class Refused(RttError):
     """The server answered the handshake with an HTTP error that retrying will not fix."""
 
 
+def websocket_url(url: str) -> str:
+    """The websocket address for `url`: a server's base URL (`ws://host:8765`, no path)
+    means its `/ws`; http(s) means ws(s)."""
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    path = parts.path if parts.path not in ("", "/") else "/ws"
+    return urlunsplit((scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
 async def _connect(url: str, headers: dict | None) -> ClientConnection:
+    url = websocket_url(url)
     try:
         return await connect(url, additional_headers=headers, max_size=None, open_timeout=10)
     except InvalidStatus as exc:
         status = exc.response.status_code
         body = exc.response.body.decode(errors="replace").strip()
         error = Refused if 400 <= status < 500 else RttError  # 5xx: a proxy, a restart
-        raise error(f"the server refused the connection: HTTP {status} {body}") from None
+        hint = " (an rtt server takes websockets at /ws)" if status == 404 else ""
+        raise error(f"the server refused the connection: HTTP {status} {body}{hint}") from None
     except (OSError, TimeoutError) as exc:
         raise RttError(f"cannot connect to {url}: {exc}") from None
 

@@ -22,6 +22,7 @@ from pipeline.mt.runtime import describe_runtime
 
 from .server import Limits, Retention, RttServer, ServerConfig
 from .server.credentials import read_token_file
+from .server.quotas import ApiLimits
 from .settings import add_pipeline_options, config_from_args, fit_machine
 
 __all__ = ["add_serve_parser", "default_journal", "run_serve"]
@@ -33,12 +34,14 @@ examples:
   rtt serve --to de,es --allow-origin https://captions.example.org --trusted-proxy 127.0.0.1
 
 Clients: `rtt client`, the page at / (with a token: /#token=T), or any websocket client speaking
-docs/protocol.md at /ws. Also served: /healthz, /metrics (Prometheus).
+docs/protocol.md at /ws; OpenAI clients at /v1 (README: "Use it from OpenAI clients").
+Also served: /healthz, /metrics (Prometheus).
 SIGTERM or Ctrl-C: every room finishes what was said and sends `end` (--shutdown-timeout), then
 clients get 1001 and reconnect to the next server."""
 
 _LIMITS = Limits()
 _RETENTION = Retention()
+_API = ApiLimits()
 
 
 def default_journal() -> Path:
@@ -184,6 +187,39 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         default=_LIMITS.max_message,
         help="largest websocket message in bytes (default: %(default)s)",
     )
+    api = p.add_argument_group("OpenAI-compatible API (/v1) and per-key limits")
+    api.add_argument(
+        "--file-jobs",
+        type=int,
+        default=_API.file_jobs,
+        help="uploaded files processed at once; live rooms keep the rest (default: %(default)s)",
+    )
+    api.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=_API.max_upload_mb,
+        help="largest upload in MiB (default: %(default)g)",
+    )
+    api.add_argument(
+        "--max-upload-seconds",
+        type=float,
+        default=_API.max_seconds,
+        help="longest uploaded audio in seconds (default: %(default)g)",
+    )
+    api.add_argument(
+        "--key-streams",
+        type=int,
+        default=_API.streams,
+        help="streams one key may hold at once: websocket sessions and /v1 requests "
+        "(in memory; 0: no limit; default: %(default)s)",
+    )
+    api.add_argument(
+        "--key-audio-per-hour",
+        type=float,
+        default=_API.audio_per_hour,
+        help="seconds of audio one key may send to /v1 per sliding hour (in memory; "
+        "0: no limit; default: %(default)g)",
+    )
     add_pipeline_options(p, to_default="the languages each client asks for")
     p.add_argument("-v", "--verbose", action="store_true", help="log connections and errors")
     p.set_defaults(func=run_serve)
@@ -240,6 +276,22 @@ def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
         retention=retention,
         limits=limits,
         pipeline=pipeline,
+        api=api_limits(args),
+    )
+
+
+def api_limits(args: argparse.Namespace) -> ApiLimits:
+    if args.file_jobs < 1 or args.max_upload_mb <= 0 or args.max_upload_seconds <= 0:
+        raise ConfigError("--file-jobs, --max-upload-mb and --max-upload-seconds must be positive")
+    if args.key_streams < 0 or args.key_audio_per_hour < 0:
+        raise ConfigError("--key-streams and --key-audio-per-hour must be 0 (no limit) or more")
+    return dataclasses.replace(
+        _API,
+        file_jobs=args.file_jobs,
+        max_upload_mb=args.max_upload_mb,
+        max_seconds=args.max_upload_seconds,
+        streams=args.key_streams,
+        audio_per_hour=args.key_audio_per_hour,
     )
 
 
@@ -285,7 +337,7 @@ async def _serve(config: ServerConfig, registry: EngineRegistry | None = None) -
         async with server:
             address = f"{config.host}:{server.port}"
             console.print(
-                f"rtt serving on [bold]http://{address}/[/] (websocket: ws://{address}/ws; journal: {config.journal})"
+                f"rtt serving on [bold]http://{address}/[/] (websocket: ws://{address}/ws; OpenAI API: http://{address}/v1; journal: {config.journal})"
             )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from ..config import PipelineConfig
 from ..engine import EngineRegistry, MTEngine
 from ..factory import asr_engine, mt_engines
@@ -81,9 +83,27 @@ class OfflineProcessor:
     ) -> OfflineResult:
         """Raises `AudioInputError` for an unreadable file, `ModelError` when a model fails."""
         progress = progress or _NoProgress()
-        clock = _StageClock()
         progress.stage("reading")
-        audio = await read_audio(path, stream=stream)
+        return await self.process_audio(  # no reference kept here: process_audio frees it
+            await read_audio(path, stream=stream),
+            stream=stream,
+            language=language,
+            targets=targets,
+            progress=progress,
+        )
+
+    async def process_audio(
+        self,
+        audio: np.ndarray,
+        *,
+        stream: str,
+        language: str | None,
+        targets: Sequence[str],
+        progress: ProgressSink | None = None,
+    ) -> OfflineResult:
+        """The same for audio already decoded (16 kHz mono float32), e.g. an upload."""
+        progress = progress or _NoProgress()
+        clock = _StageClock()
         duration = len(audio) / RATE
         progress.started(duration)
         progress.stage("vad")

@@ -1,10 +1,11 @@
-"""The server: websockets' `serve()` with HTTP routes in `process_request`.
+"""The server: one ASGI app (asgi.py) on uvicorn, bound to one address.
 
 Routes: `/ws` (the websocket protocol, docs/protocol.md), `/healthz`, `/metrics`
-(Prometheus text), and the captions page (`/`, static files). A token, when set,
-is required on `/ws` and `/metrics` (credentials.py). A browser's `Origin` must
-be the server's own address (the one it is bound to, never the request's `Host`,
-which a DNS-rebinding page controls) or listed in `allow_origins`.
+(Prometheus text), the captions page (`/`, static files) and `/v1` (the
+OpenAI-compatible API). A token, when set, is required on `/ws`, `/metrics` and
+`/v1` (credentials.py). The HTTP layer cuts a request head that takes longer than
+`handshake_timeout` (http11.py); websocket messages are limited to `max_message`
+bytes, inflated ones too (1009).
 
 Client addresses (for the per-address limits) are the peer's, or behind a
 trusted proxy the last `X-Forwarded-For` hop that is not itself trusted.
@@ -21,33 +22,28 @@ import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
+import uvicorn
+from starlette.datastructures import Headers
+from uvicorn.server import ServerState
 
 from pipeline.config import PipelineConfig
 from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
 
-from .credentials import SUBPROTOCOL, TokenStore
+from .asgi import build_app, is_loopback
+from .credentials import TokenStore
+from .http11 import GuardedH11Protocol
 from .journal import Journal, Retention
-from .metrics import CONTENT_TYPE_LATEST, ServerMetrics
+from .metrics import ServerMetrics
+from .quotas import ApiLimits, Quotas
 from .rooms import Limits, Rooms
-from .session import ServerContext, Session
+from .session import ServerContext
+from .wsconn import AsgiSocket
 
 __all__ = ["RttServer", "ServerConfig", "client_address", "is_loopback", "raise_fd_limit"]
 
 log = logging.getLogger("rtt.server")
-STATIC = Path(__file__).parent / "static"
-_STATIC_FILES = {
-    "/": ("index.html", "text/html; charset=utf-8"),
-    "/index.html": ("index.html", "text/html; charset=utf-8"),
-    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
-    "/worklet.js": ("worklet.js", "text/javascript; charset=utf-8"),
-    "/style.css": ("style.css", "text/css; charset=utf-8"),
-}
 _PRUNE_EVERY = 3600.0
 
 
@@ -61,9 +57,11 @@ class ServerConfig:
     allow_origins: tuple[str, ...] = ()  # "*" allows any
     trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For counts
     shutdown_timeout: float = 10.0  # seconds close() gives rooms to flush before 1001
+    handshake_timeout: float = 10.0  # seconds a connection has to send its request head
     retention: Retention = field(default_factory=Retention)
     limits: Limits = field(default_factory=Limits)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    api: ApiLimits = field(default_factory=ApiLimits)  # /v1 and per-key limits
 
 
 def raise_fd_limit() -> int:
@@ -91,15 +89,6 @@ def client_address(peer: str, forwarded: list[str], trusted: list) -> str:
     return hops[-1]
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class RttServer:
     """`async with RttServer(config, registry) as server:` serves on `server.port` until the block ends.
 
@@ -120,26 +109,48 @@ class RttServer:
         self.rooms = Rooms(journal=self.journal, limits=config.limits, metrics=self.metrics)
         self.ctx = ServerContext(self.rooms, registry, config.pipeline, config.limits, self.metrics)
         self._trusted = [ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies]
-        self._server: Server | None = None
+        self.quotas = Quotas(config.api)
+        self.sockets: set[AsgiSocket] = set()  # open websockets (closed with 1001 at shutdown)
+        self.registry = registry
+        self._listener: asyncio.Server | None = None
+        self._state = ServerState()
         self._pruner: asyncio.Task | None = None
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "not started"
-        return self._server.sockets[0].getsockname()[1]
+        assert self._listener is not None, "not started"
+        return self._listener.sockets[0].getsockname()[1]
 
     async def start(self) -> None:
         raise_fd_limit()
         await asyncio.to_thread(self.journal.prune)
-        self._server = await serve(
-            self._handle,
-            self.config.host,
-            self.config.port,
-            process_request=self._process_request,
-            select_subprotocol=lambda _, offered: SUBPROTOCOL if SUBPROTOCOL in offered else None,
-            max_size=self.config.limits.max_message,
-            ping_interval=20,
-            ping_timeout=20,
+        # uvicorn's own log lines name request paths, and a path may carry `?token=`
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+        protocol = type("RttH11", (GuardedH11Protocol,), {})
+        protocol.handshake_timeout = self.config.handshake_timeout
+        config = uvicorn.Config(
+            build_app(self),
+            http=protocol,
+            ws="websockets-sansio",
+            ws_max_size=self.config.limits.max_message,
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,  # X-Forwarded-For counts only from trusted proxies (address_of)
+            server_header=False,
+        )
+        config.load()
+        self._state = ServerState()
+        state = self._state
+
+        def connection():
+            return config.http_protocol_class(config=config, server_state=state, app_state={})
+
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            connection, self.config.host, self.config.port, backlog=2048
         )
         self._pruner = asyncio.create_task(self._prune_forever())
 
@@ -153,17 +164,31 @@ class RttServer:
             self._pruner.cancel()
         self.ctx.closing = True
         try:
-            if self._server is not None:
-                self._server.server.close()  # no new connections
+            if self._listener is not None:
+                self._listener.close()  # no new connections
                 await self.rooms.drain(timeout * 0.8)
                 while self.ctx.working and time.monotonic() < deadline:
                     await asyncio.sleep(0.02)  # listeners send what is queued, then 1001
-                self._server.close()  # whoever is left: 1001 going away
-                await self._server.wait_closed()
+                for ws in list(self.sockets):  # whoever is left: 1001 going away
+                    await ws.close(1001, "server shutting down")
+                await self._wait_connections(max(0.5, deadline - time.monotonic()))
         except Exception:  # a shutdown that half fails must still release everything
             log.exception("shutdown")
         finally:
             await self.rooms.close()
+
+    async def _wait_connections(self, timeout: float) -> None:
+        """Let sessions end and closing handshakes finish; then drop whatever is left."""
+        end = time.monotonic() + timeout
+        state = self._state
+        while (self.sockets or state.tasks) and time.monotonic() < end:
+            await asyncio.sleep(0.02)
+        for connection in list(state.connections):
+            connection.shutdown()
+        for task in list(state.tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._listener.wait_closed(), 1.0)
 
     async def __aenter__(self) -> RttServer:
         await self.start()
@@ -173,8 +198,8 @@ class RttServer:
         await self.close()
 
     async def serve_forever(self) -> None:
-        assert self._server is not None, "not started"
-        await self._server.serve_forever()
+        assert self._listener is not None, "not started"
+        await self._listener.serve_forever()
 
     async def _prune_forever(self) -> None:
         while True:
@@ -182,106 +207,11 @@ class RttServer:
             keep = self.rooms.journal_paths()
             await asyncio.to_thread(self.journal.prune, keep=keep)
 
-    async def _handle(self, ws: ServerConnection) -> None:
-        await Session(ws, self.ctx, self._address(ws, ws.request)).run()
-
-    def _address(self, connection: ServerConnection, request: Request | None) -> str:
-        peer = connection.remote_address[0] if connection.remote_address else ""
-        if not self._trusted or request is None:
+    def address_of(self, scope) -> str:
+        """The client's address: the peer, or behind a trusted proxy what it forwards."""
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        if not self._trusted:
             return peer
-        return client_address(peer, request.headers.get_all("X-Forwarded-For"), self._trusted)
-
-    # -- HTTP ---------------------------------------------------------------------
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        if len(request.headers.get_all("Host")) > 1:
-            return connection.respond(400, "more than one Host header\n")
-        url = urlsplit(request.path)
-        if url.path == "/healthz":
-            return self._health(connection)
-        if url.path == "/metrics":
-            return self._authorize(connection, request) or _response(
-                200, self.metrics.render(self.journal.failure is None), CONTENT_TYPE_LATEST
-            )
-        if url.path == "/ws":
-            return self._authorize(connection, request) or self._check_origin(connection, request)
-        static = _STATIC_FILES.get(url.path)
-        if static is not None and request.headers.get("Upgrade") is None:
-            name, content_type = static
-            return _response(200, (STATIC / name).read_bytes(), content_type)
-        return connection.respond(404, "not found\n")
-
-    def _health(self, connection: ServerConnection) -> Response:
-        """200 `ok`; 503 while journal writes fail or the server shuts down. The last
-        journal failure is named either way."""
-        journal = self.journal
-        note = ""
-        if journal.last_failure is not None:
-            when, error = journal.last_failure
-            note = f"last journal failure ({journal.failures} in all) {time.time() - when:.0f} s ago: {error}\n"
-        if journal.failure is not None:
-            return connection.respond(503, f"journal failing: {journal.failure}\n{note}")
-        if self.ctx.closing:
-            return connection.respond(503, "shutting down\n")
-        return connection.respond(200, f"ok\n{note}")
-
-    def _authorize(self, connection: ServerConnection, request: Request) -> Response | None:
-        if not self.tokens:
-            return None
-        offered = [
-            p.strip()
-            for value in request.headers.get_all("Sec-WebSocket-Protocol")
-            for p in value.split(",")
-        ]
-        if self.tokens.check(TokenStore.given(request.path, request.headers, offered)):
-            return None
-        response = connection.respond(
-            401, "a valid token is required (Authorization: Bearer T; see docs/protocol.md)\n"
-        )
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
-
-    def _check_origin(self, connection: ServerConnection, request: Request) -> Response | None:
-        origins = request.headers.get_all("Origin")
-        if not origins:  # not a browser
-            return None
-        origin = origins[0]
-        if len(origins) == 1 and self._own_origin(origin):
-            return None
-        allowed = {o.rstrip("/").lower() for o in self.config.allow_origins}
-        if "*" in allowed or (len(origins) == 1 and origin.rstrip("/").lower() in allowed):
-            return None
-        return connection.respond(403, f"origin {origin} is not allowed (see --allow-origin)\n")
-
-    def _own_origin(self, origin: str) -> bool:
-        """An origin naming the address this server is bound to (any IP of this machine
-        when bound to all of them; localhost on loopback). A hostname never counts: a
-        DNS-rebinding page has one that resolves here."""
-        try:
-            url = urlsplit(origin)
-            port = url.port or {"http": 80, "https": 443}.get(url.scheme)
-        except ValueError:
-            return False
-        host = (url.hostname or "").lower()
-        if url.scheme not in ("http", "https") or port != self.port:
-            return False
-        bound = self.config.host.strip("[]").lower()
-        if host == bound:
-            return True
-        if is_loopback(bound) and host in ("localhost", "127.0.0.1", "::1"):
-            return True
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return bound in ("", "0.0.0.0", "::")  # all addresses: any IP literal is ours
-
-
-def _response(status: int, body: bytes, content_type: str) -> Response:
-    headers = Headers(
-        [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-cache"),
-        ]
-    )
-    return Response(status, "OK" if status == 200 else "", headers, body)
+        forwarded = Headers(scope=scope).getlist("x-forwarded-for")
+        return client_address(peer, forwarded, self._trusted)

@@ -79,16 +79,31 @@ async def listen_until_closed(url, join: dict, *, address="127.0.0.2", ready=Non
 
 
 def raw_http(port: int, head: str) -> tuple[int, str]:
-    """Send a raw HTTP request head; the status code and the body."""
+    """Send a raw HTTP request head; the status code and the body (read up to its
+    Content-Length, or until the server closes)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(head.replace("\n", "\r\n").encode() + b"\r\n")
         data = b""
         while chunk := s.recv(65536):  # the server closes after refusing a handshake
             data += chunk
-            if data.startswith(b"HTTP/1.1 101") and b"\r\n\r\n" in data:
+            if b"\r\n\r\n" not in data:
+                continue
+            if data.startswith(b"HTTP/1.1 101"):
                 break  # accepted: a websocket now, not an HTTP answer
+            head_part, body = data.split(b"\r\n\r\n", 1)
+            length = _content_length(head_part)
+            if length is not None and len(body) >= length:
+                break  # a whole answer on a connection kept alive
     status = int(data.split(b" ", 2)[1])
     return status, data.split(b"\r\n\r\n", 1)[-1].decode(errors="replace")
+
+
+def _content_length(head: bytes) -> int | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return None
 
 
 def metric(server, name: str, **labels) -> float:

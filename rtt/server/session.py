@@ -20,9 +20,6 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-
 from pipeline.config import PipelineConfig
 from pipeline.engine import EngineRegistry
 from pipeline.events import Error, to_json
@@ -44,6 +41,7 @@ from .protocol import (
 )
 from .rooms import Limits, Room, Rooms
 from .source import QueueSource
+from .wsconn import AsgiSocket, Disconnected
 
 __all__ = ["ServerContext", "Session"]
 
@@ -97,7 +95,7 @@ def _spawn(coro) -> asyncio.Task:
 
 
 class Session:
-    def __init__(self, ws: ServerConnection, ctx: ServerContext, address: str = "") -> None:
+    def __init__(self, ws: AsgiSocket, ctx: ServerContext, address: str = "") -> None:
         self.ws = ws
         self.ctx = ctx
         self.address = address  # the client's (behind a trusted proxy: X-Forwarded-For)
@@ -126,7 +124,7 @@ class Session:
             await self._fail(exc.code, str(exc), exc.close)
         except JournalError as exc:  # e.g. no file descriptors left to open a journal file
             await self._fail(exc.code, str(exc), Close.TRY_AGAIN)
-        except ConnectionClosed:
+        except Disconnected:
             pass  # the client went away; a speaker's pipeline still flushes for its listeners
         except Exception as exc:
             log.exception("session failed")
@@ -166,12 +164,8 @@ class Session:
         try:
             await self._send(to_json(Error(stream=self.stream, code=code, message=message)))
             if close is not None:
-                # Keep reading (and dropping) what the client still sends, or its close frame
-                # would wait behind unread audio until the close timeout.
-                drain = _spawn(self._discard_incoming())
-                await self.ws.close(close, code)
-                drain.cancel()
-        except ConnectionClosed:
+                await self.ws.close(close, code)  # what the client still sends is dropped
+        except Disconnected:
             pass
 
     async def _discard_incoming(self) -> None:
@@ -194,6 +188,7 @@ class Session:
         room = rooms.get(self.stream, private=start.room is None, owner=self.address, speaker=True)
         outbox: Outbox | None = None
         pump: asyncio.Task | None = None
+        drain: asyncio.Task | None = None
         started = False
         try:
             source = await room.start(self._config_for(start), self.ctx.registry)
@@ -211,14 +206,18 @@ class Session:
                 await self._read_until_over(room, source, start.rate)
             finally:
                 source.end()  # also when the client vanished or broke the rules: what it said still flushes
+            # Read on (and drop what comes after `stop`) while the room flushes: unread
+            # messages would stop the transport reading, and with it the client's pongs.
+            drain = _spawn(self._discard_incoming())
             await asyncio.shield(room.task)  # type: ignore[arg-type]
             if outbox is not None and pump is not None:
                 outbox.finish()
                 await pump
             await self._close_after(room, told=outbox is not None)
         finally:
-            if pump is not None:
-                pump.cancel()
+            for task in (pump, drain):
+                if task is not None:
+                    task.cancel()
             if started:
                 self.ctx.working -= 1
             if outbox is not None:
@@ -321,12 +320,12 @@ class Session:
             reader.cancel()
             idle.cancel()
             if pump in done:
-                pump.result()  # ConnectionClosed when the client vanished
+                pump.result()  # Disconnected when the client vanished
                 await self._close_after(room)  # its stream failed, or the server shuts down
             elif idle in done:
                 idle.result()
             else:
-                reader.result()  # ConnectionClosed when the client leaves; else what it sent
+                reader.result()  # Disconnected when the client leaves; else what it sent
                 raise ProtocolError("unexpected_message", "a listener sends nothing after join")
         finally:
             if pump is not None:

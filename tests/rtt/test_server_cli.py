@@ -16,6 +16,18 @@ def test_serve_off_loopback_needs_a_token(capsys, monkeypatch):
     assert "needs a token" in capsys.readouterr().err
 
 
+def test_serve_api_limits_from_flags(capsys, tmp_path):
+    from rtt.cli import build_parser
+    from rtt.server_cli import server_config_from_args
+
+    flags = ["--journal", str(tmp_path), "--file-jobs", "2", "--key-streams", "3"]
+    args = build_parser().parse_args(["serve", *flags, "--key-audio-per-hour", "600"])
+    api = server_config_from_args(args).api
+    assert (api.file_jobs, api.streams, api.audio_per_hour) == (2, 3, 600.0)
+    assert main(["serve", "--journal", str(tmp_path), "--file-jobs", "0"]) == 2
+    assert "--file-jobs" in capsys.readouterr().err
+
+
 def test_client_usage_errors(capsys):
     assert main(["client", "--listen", "--to", "de"]) == 2
     assert "--listen needs --room" in capsys.readouterr().err
