@@ -39,6 +39,7 @@ __all__ = [
     "load_glossary",
     "merge",
     "parse_glossary",
+    "term_count",
     "term_in",
 ]
 
@@ -97,6 +98,18 @@ class Glossary:
 def term_in(term: str, text: str) -> bool:
     """Whether `term` occurs in `text` (casefolded, short endings tolerated)."""
     return _match(_words(term), _words(text))
+
+
+def term_count(term: str, text: str) -> int:
+    """How often `term` occurs in `text` (same tolerance as `term_in`, no overlaps counted)."""
+    want, words = _words(term), _words(text)
+    n, count, i = len(want), 0, 0
+    while n and i + n <= len(words):
+        if all(_word_match(t, w) for t, w in zip(want, words[i : i + n], strict=True)):
+            count, i = count + 1, i + n
+        else:
+            i += 1
+    return count
 
 
 def _words(text: str) -> list[str]:
