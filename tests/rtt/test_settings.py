@@ -44,3 +44,23 @@ def test_toml_auto_with_candidates(tmp_path):
 def test_the_window_is_whispers():
     with pytest.raises(ConfigError, match="window"):
         ASRConfig(window=40.0)
+
+
+def test_glossary_register_and_context_from_flags_and_toml(tmp_path):
+    from pipeline.glossary import GlossaryError
+
+    (tmp_path / "terms.csv").write_text("en,de\nheat pump,Wärmepumpe\n")
+    config = parse("--glossary", str(tmp_path / "terms.csv"), "--register", "informal")
+    assert len(config.glossary) == 1 and config.mt.register == "informal"
+    assert parse().glossary is None and parse().mt.register == "formal"
+    assert parse("--context", "0").mt.context == 0
+    with pytest.raises(ConfigError, match="context"):
+        parse("--context", "9")
+    toml = tmp_path / "rtt.toml"
+    toml.write_text('[glossary]\nfile = "terms.csv"\nterms = [{en = "grid", de = "Netz"}]\n')
+    glossary = parse("--config", str(toml)).glossary
+    assert [t.form("de") for t in glossary.terms] == ["Wärmepumpe", "Netz"]
+    assert glossary.origin == str(tmp_path / "terms.csv")  # what `g` in rtt live reloads
+    toml.write_text('[glossary]\nfile = "missing.csv"\n')
+    with pytest.raises(GlossaryError, match="missing.csv"):
+        parse("--config", str(toml))
