@@ -113,7 +113,7 @@ def _setting(raw: Any, base: PipelineConfig, index: int) -> Setting:
     warnings = tuple(
         f"setting {name!r}: {key} is not a PipelineConfig option here; skipped" for key in skipped
     )
-    overrides = {**known, **({"glossary": glossary} if glossary else {})}
+    overrides = {**known, **({"glossary": {"file": glossary}} if glossary else {})}
     headline = bool(raw.get("headline", False))
     return Setting(name, config, overrides, headline, warnings, glossary)
 

@@ -63,7 +63,7 @@ def test_a_sweep_setting_takes_the_items_own_glossary():
     plan = parse_sweep({"setting": [{"name": "plain"}, {"name": "g", "glossary": "item"}]})
     plain, guided = plan.settings
     assert plain.glossary is None and guided.glossary == "item"
-    assert guided.overrides == {"glossary": "item"}
+    assert guided.overrides == {"glossary": {"file": "item"}}  # as reports show overrides
     item = corpus_item("talk-energy-en")
     config = with_glossary(PipelineConfig(), guided.glossary, item)
     assert config.glossary == dataclasses.replace(load_glossary(item.glossary))
