@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
+from .glossary import Glossary, glossary_from_toml
 from .languages import language_name, parse_source
 
 __all__ = [
@@ -132,8 +133,15 @@ class MTConfig:
     # the tests' and `rtt eval`'s default; the CLIs default to auto).
     fit: Literal["auto", "off", "recalibrate"] = "off"
     fast_targets: tuple[str, ...] = ()  # targets whose finals fast_model translates (fit)
+    # Form of address where the target language has one (Sie/du): talks default to formal.
+    register: Literal["formal", "informal", "auto"] = "formal"
+    context: int = 1  # earlier sentences (source + final translation) in each prompt
 
     def __post_init__(self) -> None:
+        if self.register not in ("formal", "informal", "auto"):
+            raise ConfigError(f"register must be formal, informal or auto, got {self.register!r}")
+        if not isinstance(self.context, int) or not 0 <= self.context <= 4:
+            raise ConfigError(f"context must be 0 to 4 sentences, got {self.context!r}")
         if self.runtime not in ("auto", "llama.cpp", "ctranslate2"):
             raise ConfigError(
                 f"runtime must be auto, llama.cpp or ctranslate2, got {self.runtime!r}"
@@ -170,6 +178,7 @@ class PipelineConfig:
     mt: MTConfig = field(default_factory=MTConfig)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     queue_size: int = 512
+    glossary: Glossary | None = None  # [glossary] file = "..." or terms = [...]
 
 
 _SECTIONS = {
@@ -197,7 +206,10 @@ def _value(f: dataclasses.Field, value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def config_from_dict(data: dict[str, Any], base: PipelineConfig | None = None) -> PipelineConfig:
+def config_from_dict(
+    data: dict[str, Any], base: PipelineConfig | None = None, *, root: Path | None = None
+) -> PipelineConfig:
+    """`root`: the folder a glossary file named in `[glossary]` is relative to."""
     base = base or PipelineConfig()
     changes: dict[str, Any] = {}
     for key, value in data.items():
@@ -208,6 +220,10 @@ def config_from_dict(data: dict[str, Any], base: PipelineConfig | None = None) -
             changes[key] = _section(_SECTIONS[key], {**current, **value}, key)
         elif key in ("stream", "queue_size"):
             changes[key] = value
+        elif key == "glossary":
+            if not isinstance(value, dict):
+                raise ConfigError("[glossary] must be a table")
+            changes[key] = glossary_from_toml(value, base=root)
         else:
             raise ConfigError(f"unknown configuration section {key!r}")
     return dataclasses.replace(base, **changes)
@@ -220,4 +236,4 @@ def load_config(path: Path, base: PipelineConfig | None = None) -> PipelineConfi
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return config_from_dict(data, base)
+    return config_from_dict(data, base, root=Path(path).parent)

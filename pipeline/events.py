@@ -6,7 +6,7 @@ the runner as an event leaves the pipeline; stages never set it.
 
 Public events serialise to JSON with exactly the keys documented in the README
 (`to_json` / `from_json`). `AudioChunk` and the control events (`Flush`,
-`SetTargets`, `AddTarget`: sent in band with `Pipeline.send()`) are internal:
+`SetTargets`, `AddTarget`, `SetGlossary`: sent in band with `Pipeline.send()`) are internal:
 they never leave a pipeline and have no JSON form.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .audio_format import RATE
+from .glossary import Glossary
 
 __all__ = [
     "AddTarget",
@@ -29,6 +30,7 @@ __all__ = [
     "Error",
     "Flush",
     "PUBLIC_EVENTS",
+    "SetGlossary",
     "SetTargets",
     "SourceCommit",
     "SourcePartial",
@@ -36,6 +38,7 @@ __all__ = [
     "SpeechStart",
     "TargetCommit",
     "TargetPartial",
+    "TermUse",
     "Word",
     "from_json",
     "to_json",
@@ -56,6 +59,14 @@ class Word:
     start: float
     end: float
     glued: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TermUse:
+    """Glossary terms a translation was asked to use (their target forms): used or missed."""
+
+    used: tuple[str, ...] = ()
+    missed: tuple[str, ...] = ()
 
 
 @dataclass(**_EVENT)
@@ -107,7 +118,17 @@ class AddTarget:
     lang: str
 
 
-CONTROL_EVENTS = (Flush, SetTargets, AddTarget)
+@dataclass(**_EVENT)
+class SetGlossary:
+    """Control: translate with this glossary from the next request on (None: without one)."""
+
+    stream: str
+    utterance: int = 0
+    emitted: float | None = None
+    glossary: Glossary | None = field(compare=False)
+
+
+CONTROL_EVENTS = (Flush, SetTargets, AddTarget, SetGlossary)
 
 
 @dataclass(**_EVENT)
@@ -163,6 +184,7 @@ class TargetPartial:
     lang: str
     sentence: int
     text: str
+    terms: TermUse | None = None  # only when glossary terms occur in the sentence
 
 
 @dataclass(**_EVENT)
@@ -177,6 +199,7 @@ class TargetCommit:
     text: str
     start: float
     end: float
+    terms: TermUse | None = None  # only when glossary terms occur in the sentence
 
 
 @dataclass(**_EVENT)
@@ -202,6 +225,7 @@ Event = (
     | Flush
     | SetTargets
     | AddTarget
+    | SetGlossary
     | SpeechStart
     | SpeechEnd
     | SourcePartial
@@ -236,6 +260,10 @@ def to_json(event: Event) -> dict[str, Any]:
         value = getattr(event, f.name)
         if f.name == "words":
             value = [_word_json(w) for w in value]
+        elif f.name == "terms":
+            if value is None:  # omitted without a glossary: old readers see what they saw
+                continue
+            value = {"used": list(value.used), "missed": list(value.missed)}
         out[f.name] = value
     return out
 
@@ -256,6 +284,15 @@ def _word(obj: Any) -> Word:
         raise ValueError(f"a word needs {exc}") from None
 
 
+def _terms(obj: Any) -> TermUse:
+    if not isinstance(obj, dict):
+        raise ValueError("terms must be a JSON object with used and missed")
+    lists = [obj.get(key, []) for key in ("used", "missed")]
+    if not all(isinstance(v, list) and all(isinstance(t, str) for t in v) for v in lists):
+        raise ValueError("terms.used and terms.missed must be lists of strings")
+    return TermUse(used=tuple(lists[0]), missed=tuple(lists[1]))
+
+
 def from_json(obj: dict[str, Any]) -> Event | None:
     """Inverse of `to_json`, for any version of the protocol: fields this version does not
     know are ignored, and an event type it does not know gives None (skip it: events only
@@ -271,6 +308,8 @@ def from_json(obj: dict[str, Any]) -> Event | None:
         if not isinstance(kwargs["words"], list):
             raise ValueError("words must be a list")
         kwargs["words"] = tuple(_word(w) for w in kwargs["words"])
+    if kwargs.get("terms") is not None:
+        kwargs["terms"] = _terms(kwargs["terms"])
     try:
         return cls(**kwargs)
     except TypeError as exc:

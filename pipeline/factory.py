@@ -136,7 +136,7 @@ def build_stages(config: PipelineConfig, registry: EngineRegistry, clock: Clock)
     return [
         VADStage(config.vad, stream=config.stream),
         ASRStage(asr_engine(registry, config), config.asr),
-        TranslateStage(main, config.mt, clock=clock, fast_engine=fast),
+        TranslateStage(main, config.mt, clock=clock, fast_engine=fast, glossary=config.glossary),
     ]
 
 

@@ -49,6 +49,7 @@ class CorpusItem:
     utterances: tuple[Utterance, ...]
     provenance: Mapping[str, Any]
     licence: Mapping[str, Any]
+    glossary: Path | None = None  # the item's terminology (CSV), for term accuracy
 
 
 def _field(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -95,6 +96,9 @@ def _item(raw: Any, base: Path, index: int) -> CorpusItem:
         utterances=utterances,
         provenance=_field(raw, "provenance", dict, where),
         licence=_field(raw, "licence", dict, where),
+        glossary=(base / raw["glossary"]).resolve()
+        if isinstance(raw.get("glossary"), str)
+        else None,
     )
 
 

@@ -18,6 +18,8 @@ from pipeline.fit import FitChoice
 from pipeline.languages import LANGUAGES, parse_languages, parse_source
 from pipeline.models.cache import resolve_model
 
+from .glossary_options import add_glossary_options, apply_glossary_options
+
 __all__ = ["add_pipeline_options", "config_from_args", "fit_machine"]
 
 _DEFAULTS = PipelineConfig()
@@ -154,8 +156,9 @@ def add_pipeline_options(parser: argparse.ArgumentParser, *, to_default: str = "
         "--config",
         type=Path,
         metavar="FILE",
-        help="TOML file with [source] [vad] [asr] [mt] [compute] sections",
+        help="TOML file with [source] [vad] [asr] [mt] [compute] [glossary] sections",
     )
+    add_glossary_options(parser)
 
 
 def _none(value: str | None) -> str | None:
@@ -229,7 +232,8 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineC
             raise ConfigError(f"{name} must be positive")
     if not source.timeout > 0 or source.reconnect < 0:
         raise ConfigError("--timeout must be positive and --reconnect 0 or more")
-    return dataclasses.replace(config, asr=asr, mt=mt, compute=compute, vad=vad, source=source)
+    config = dataclasses.replace(config, asr=asr, mt=mt, compute=compute, vad=vad, source=source)
+    return apply_glossary_options(args, config)
 
 
 def _replace(section, **values):

@@ -62,7 +62,7 @@ class CT2GeneratorBackend:
         if static is None:
             static = self._static[pair] = self.template.static_tokens(self.tokenizer, *pair)
         return static, self.template.request_tokens(
-            self.tokenizer, request.target_lang, request.source
+            self.tokenizer, request.target_lang, request.source, request.guide
         )
 
     def translate_batch(self, requests: Sequence[TranslationRequest]) -> list[Translation]:

@@ -60,7 +60,7 @@ class LlamaCppBackend:
         if static is None:
             text = self.template.static_text(*pair)
             static = self._static[pair] = self._context().tokenize(text, special=True)
-        dynamic = self.template.request_text(request.target_lang, request.source)
+        dynamic = self.template.request_text(request.target_lang, request.source, request.guide)
         return static, self._context().tokenize(dynamic, special=True)
 
     def encode(self, text: str) -> list[int]:

@@ -5,7 +5,9 @@ runtime executes no Jinja from disk. A prompt is split in two token lists:
 
 - static: the system turn plus a one-shot example, identical for every request
   with the same language pair, so CTranslate2 caches its state (`static_prompt`);
-- dynamic: the user turn with the text, then the opened assistant turn.
+- dynamic: the user turn with the text, then the opened assistant turn. A request's
+  guide (glossary terms, earlier sentences, register: `guide.py`) opens the user turn,
+  so the static part stays byte-identical whatever the guide says.
 
 The models are small coder-tuned LLMs: they sometimes wrap the answer in chatter
 ("Here is the translation:"), quotes or code fences; `clean_output` strips that.
@@ -15,10 +17,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
 from ..languages import LANGUAGES, language_name
+
+if TYPE_CHECKING:
+    from .guide import PromptGuide
 
 __all__ = [
     "EXAMPLES",
@@ -102,17 +107,27 @@ class PromptTemplate:
             text += self.turn("assistant", EXAMPLES[target_lang])
         return text
 
-    def request_text(self, target_lang: str, source: str) -> str:
-        """The user turn and the opened assistant turn the model continues."""
-        return self.turn("user", user_message(target_lang, source)) + f"{self.turn_open}assistant\n"
+    def request_text(self, target_lang: str, source: str, guide: PromptGuide | None = None) -> str:
+        """The user turn (the guide, if any, then the text) and the opened assistant turn."""
+        message = user_message(target_lang, source)
+        notes = guide.render() if guide is not None else ""
+        if notes:
+            message = f"{notes}\n\n{message}"
+        return self.turn("user", message) + f"{self.turn_open}assistant\n"
 
     def static_tokens(
         self, tokenizer: TokenEncoder, source_lang: str, target_lang: str
     ) -> list[str]:
         return _tokens(tokenizer, self.static_text(source_lang, target_lang))
 
-    def request_tokens(self, tokenizer: TokenEncoder, target_lang: str, source: str) -> list[str]:
-        return _tokens(tokenizer, self.request_text(target_lang, source))
+    def request_tokens(
+        self,
+        tokenizer: TokenEncoder,
+        target_lang: str,
+        source: str,
+        guide: PromptGuide | None = None,
+    ) -> list[str]:
+        return _tokens(tokenizer, self.request_text(target_lang, source, guide))
 
     def encode(
         self, tokenizer: TokenEncoder, source_lang: str, target_lang: str, source: str

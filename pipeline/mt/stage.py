@@ -17,6 +17,9 @@ when every final still meets its deadline after it; the budget picks its model.
   language closes the open sentence, and later sentences are split and
   translated as that language. A target equal to a sentence's source language
   gets the source text as it is, with no model call.
+- Each request carries a guide (`guide.py`): the glossary terms of its sentence,
+  the last final translations, the register; target events say which terms they
+  used or missed. `SetGlossary` swaps the glossary in band.
 """
 
 from __future__ import annotations
@@ -30,15 +33,18 @@ from ..events import (
     End,
     Event,
     Flush,
+    SetGlossary,
     SetTargets,
     SourceCommit,
     SpeechEnd,
     TargetCommit,
     TargetPartial,
 )
+from ..glossary import Glossary
 from ..stage import Capabilities, Clock, Stage
 from ..stats import StageReport, TranslatorStats
 from .budget import CoreBudget
+from .guide import Guidance, PromptGuide
 from .scheduler import Job, LatestWinsScheduler
 from .sentences import Sentence, SentenceBuffer
 from .translator import Translation, TranslationRequest
@@ -67,7 +73,13 @@ class TranslateStage(Stage):
     capabilities = Capabilities(deferred=True, overlaps=True)
 
     def __init__(
-        self, engine: Engine, config: MTConfig, *, clock: Clock, fast_engine: Engine | None = None
+        self,
+        engine: Engine,
+        config: MTConfig,
+        *,
+        clock: Clock,
+        fast_engine: Engine | None = None,
+        glossary: Glossary | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -82,6 +94,7 @@ class TranslateStage(Stage):
         self.degraded = False  # partials on the fast model
         self.steps = 0  # sequential decoder steps, for metrics
         self._budget = CoreBudget(config.final_deadline) if config.budget == "auto" else None
+        self.guidance = Guidance(glossary, register=config.register, context=config.context)
 
     # -- stage contract ---------------------------------------------------------
     async def process(self, event: Event) -> AsyncIterator[Event]:
@@ -89,6 +102,9 @@ class TranslateStage(Stage):
             new = event.targets if isinstance(event, SetTargets) else (*self.targets, event.lang)
             self._set_targets(new)
             return  # handled: control does not travel further
+        if isinstance(event, SetGlossary):
+            self.guidance.glossary = event.glossary
+            return
         if isinstance(event, SourceCommit):
             self._on_commit(event)
         elif isinstance(event, (SpeechEnd, Flush, End)):
@@ -114,14 +130,17 @@ class TranslateStage(Stage):
             return
         engine = self._engine_for(job)
         draft = self._drafts.get((job.lang, sentence.index))
+        guide = self.guidance.guide(sentence.text, sentence.lang, job.lang)
         request = TranslationRequest(
-            sentence.text, sentence.lang, job.lang, draft=draft, final=job.final
+            sentence.text, sentence.lang, job.lang, draft=draft, final=job.final, guide=guide
         )
         started = self.clock.now()
         result = await engine.translate(request)
         self._measured(job, self.clock.now() - started)
         self.steps += result.steps
-        yield self._result_event(job, result.text)
+        if job.final:
+            self.guidance.record(job.lang, sentence.text, result.text)
+        yield self._result_event(job, result.text, guide)
 
     def report(self) -> StageReport:
         return StageReport(
@@ -218,7 +237,7 @@ class TranslateStage(Stage):
             return self.engine
         return self.fast_engine
 
-    def _result_event(self, job: Job, text: str) -> Event:
+    def _result_event(self, job: Job, text: str, guide: PromptGuide | None = None) -> Event:
         sentence = job.sentence
         key = (job.lang, sentence.index)
         common = dict(
@@ -230,8 +249,9 @@ class TranslateStage(Stage):
         )
         if job.final:
             self._drafts.pop(key, None)
-            return TargetCommit(**common, start=sentence.start, end=sentence.end)
+            terms = self.guidance.check(guide, text)
+            return TargetCommit(**common, start=sentence.start, end=sentence.end, terms=terms)
         self._drafts[key] = text  # the draft is the whole translation; only the display is masked
         if self.config.speculative == "stable" and sentence.lang != job.lang:
             common["text"] = masked_partial(text, self.config.display_mask)
-        return TargetPartial(**common)
+        return TargetPartial(**common, terms=self.guidance.check(guide, common["text"]))

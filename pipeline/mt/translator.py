@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .guide import PromptGuide
 
 __all__ = ["Translation", "TranslationRequest", "Translator"]
 
@@ -24,6 +27,7 @@ class TranslationRequest:
     final: bool | None = (
         None  # the sentence's final translation; None: not known (guess from punctuation)
     )
+    guide: PromptGuide | None = None  # glossary terms, context, register (after the static prompt)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ import numpy as np
 from ..config import PipelineConfig
 from ..engine import EngineRegistry, MTEngine
 from ..factory import asr_engine, mt_engines
+from ..glossary import Glossary
+from ..mt.guide import Guidance
 from .config import OfflineConfig
 from .result import OfflineResult
 from .segment import RATE, asr_windows, read_audio, speech_segments
@@ -63,8 +65,11 @@ class OfflineProcessor:
         config: OfflineConfig | None = None,
         *,
         candidates: Sequence[str] = (),
+        glossary: Glossary | None = None,
+        register: str = "formal",
     ) -> None:
         config = config or OfflineConfig()
+        self._guidance = Guidance(glossary, register=register, context=0)
         config.check()
         self.config = config
         # language None (auto): detected per file among `candidates` (default: all supported)
@@ -126,7 +131,7 @@ class OfflineProcessor:
         )
         progress.stage("translating")
         translations = await translate_sentences(
-            self._mt, sentences, source_lang, targets, progress.translated
+            self._mt, sentences, source_lang, targets, progress.translated, self._guidance
         )
         clock.lap("mt")
         progress.stage("writing")
@@ -166,5 +171,10 @@ def build_processor(
     whisper = asr_engine(registry, config).backend.whisper_model
     main, _ = mt_engines(registry, config)
     return OfflineProcessor(
-        whisper, main, offline or OfflineConfig(), candidates=config.asr.candidates
+        whisper,
+        main,
+        offline or OfflineConfig(),
+        candidates=config.asr.candidates,
+        glossary=config.glossary,
+        register=config.mt.register,
     )

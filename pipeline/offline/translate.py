@@ -4,6 +4,8 @@ Every sentence of a file is submitted at once. The engine's worker batches reque
 of one language pair (up to its `max_batch` per generate call), and the CTranslate2
 backend splits a batch where prompt lengths differ; submitting in order of length
 keeps the sentences of a batch alike, so most of a batch runs as one call.
+With a `Guidance`, each request carries its sentence's glossary terms and the register
+(no earlier-sentence context: the sentences are translated at once, not in order).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from ..engine import MTEngine
+from ..mt.guide import Guidance
 from ..mt.sentences import Sentence
 from ..mt.translator import TranslationRequest
 
@@ -24,6 +27,7 @@ async def translate_sentences(
     source_lang: str,
     targets: Sequence[str],
     on_done: Callable[[int, int], None] | None = None,
+    guidance: Guidance | None = None,
 ) -> dict[str, tuple[str, ...]]:
     """{target language: one translation per sentence}; `on_done(done, total)` as they finish."""
     out = {lang: [""] * len(sentences) for lang in targets}
@@ -36,7 +40,9 @@ async def translate_sentences(
 
     async def one(lang: str, i: int) -> None:
         nonlocal done
-        result = await engine.translate(TranslationRequest(sentences[i].text, source_lang, lang))
+        text = sentences[i].text
+        guide = guidance.guide(text, source_lang, lang) if guidance is not None else None
+        result = await engine.translate(TranslationRequest(text, source_lang, lang, guide=guide))
         out[lang][i] = result.text
         done += 1
         if on_done is not None:

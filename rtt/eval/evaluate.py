@@ -28,6 +28,7 @@ from .langid import leaves_language_auto
 from .scoring import score_item, word_ends_from_utterances
 from .summary import summarize
 from .sweep import EvalPlan, Setting
+from .terms import item_terms, with_glossary
 
 __all__ = ["evaluate", "machine", "select_items"]
 
@@ -122,11 +123,13 @@ async def _run_setting(
         if item.id in skipped:
             continue
         auto = leaves_language_auto(setting.overrides)
+        config = with_glossary(setting.config, setting.glossary, item)
         run = await run_item(
-            setting.config, item, registry, mode=mode, targets=plan.targets, auto_language=auto
+            config, item, registry, mode=mode, targets=plan.targets, auto_language=auto
         )
         runs.append(run)
         scores[item.id] = score_item(item, run.events, word_ends[item.id], run.targets)
+        scores[item.id]["terms"] = item_terms(item, run.events, run.targets)
         log(
             f"  {setting.name} [{mode}] {item.id}: {len(run.events)} events, {run.wall_s:.1f} s for {run.audio_s:.1f} s of audio"
         )

@@ -15,6 +15,7 @@ from typing import Any
 from .harness import ItemRun
 from .langid import language_summary
 from .metrics import bleu, chrf, percentiles
+from .terms import term_summary
 
 __all__ = ["summarize"]
 
@@ -124,4 +125,5 @@ def summarize(
         **_quality(scores, references),
         **_latency(scores),
         **language_summary(scores),
+        **term_summary(scores),
     }

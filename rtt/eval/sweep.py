@@ -17,6 +17,10 @@
     name = "step-1.0"
     asr = { step = 1.0 }
 
+    [[setting]]
+    name = "glossary"
+    glossary = "item"           # each item's own glossary (its manifest names it), or a file
+
 A key the installed `PipelineConfig` does not know (a newer option) is skipped with a
 warning kept on the setting, so one sweep file serves several versions of rtt.
 """
@@ -56,6 +60,7 @@ class Setting:
     overrides: dict[str, Any] = field(default_factory=dict)
     headline: bool = False
     warnings: tuple[str, ...] = ()
+    glossary: str | None = None  # "item": each corpus item's own glossary; else a file
 
 
 @dataclass(frozen=True)
@@ -99,13 +104,18 @@ def _setting(raw: Any, base: PipelineConfig, index: int) -> Setting:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
         raise ConfigError(f"[[setting]] {index + 1} needs a name")
     name = raw["name"]
-    sections = {k: v for k, v in raw.items() if k not in ("name", "headline")}
+    sections = {k: v for k, v in raw.items() if k not in ("name", "headline", "glossary")}
+    glossary = raw.get("glossary")
+    if glossary is not None and not isinstance(glossary, str):
+        raise ConfigError(f'setting {name!r}: glossary must be "item" or a file name')
     known, skipped = _split_known(sections, f"setting {name!r}")
     config = config_from_dict(known, base)
     warnings = tuple(
         f"setting {name!r}: {key} is not a PipelineConfig option here; skipped" for key in skipped
     )
-    return Setting(name, config, known, bool(raw.get("headline", False)), warnings)
+    overrides = {**known, **({"glossary": {"file": glossary}} if glossary else {})}
+    headline = bool(raw.get("headline", False))
+    return Setting(name, config, overrides, headline, warnings, glossary)
 
 
 def _eval_options(table: Any) -> dict[str, Any]:

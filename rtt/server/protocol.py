@@ -18,6 +18,7 @@ import numpy as np
 from pipeline.audio.convert import RATE, Resampler
 from pipeline.errors import ConfigError
 from pipeline.events import PUBLIC_EVENTS, End, Error, SourceCommit, TargetCommit
+from pipeline.glossary import Glossary, GlossaryError, glossary_from_entries
 from pipeline.languages import LANGUAGES, parse_source
 
 __all__ = [
@@ -83,6 +84,7 @@ class StartMessage:
     vad: str | None = None
     partials: bool = True
     receive: bool = True  # send the events back to this client
+    glossary: Glossary | None = None  # the room's terms; None: the server's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,7 @@ def _start(obj: dict[str, Any]) -> StartMessage:
             "vad",
             "partials",
             "receive",
+            "glossary",
         },
     )
     encoding = _field(obj, "encoding", str, "pcm16le").lower()
@@ -194,7 +197,18 @@ def _start(obj: dict[str, Any]) -> StartMessage:
         vad=vad,
         partials=_field(obj, "partials", bool, True),
         receive=_field(obj, "receive", bool, True),
+        glossary=_glossary(obj.get("glossary")),
     )
+
+
+def _glossary(entries: Any) -> Glossary | None:
+    """`glossary: [{"en": "...", "de": "..."}, ...]` (the message size limit bounds it too)."""
+    if entries is None:
+        return None
+    try:
+        return glossary_from_entries(entries, where="glossary")
+    except GlossaryError as exc:
+        raise ProtocolError("bad_glossary", str(exc), Close.PROTOCOL) from None
 
 
 def _join(obj: dict[str, Any]) -> JoinMessage:

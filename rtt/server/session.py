@@ -258,7 +258,10 @@ class Session:
             )
         vad = base.vad if start.vad is None else dataclasses.replace(base.vad, backend=start.vad)  # type: ignore[arg-type]
         mt = dataclasses.replace(base.mt, targets=start.targets, partials=start.partials)
-        return dataclasses.replace(base, stream=self.stream, asr=asr, vad=vad, mt=mt)
+        glossary = start.glossary or base.glossary  # the speaker's, else the server's default
+        return dataclasses.replace(
+            base, stream=self.stream, asr=asr, vad=vad, mt=mt, glossary=glossary
+        )
 
     async def _read_audio(self, source: QueueSource, rate: int) -> None:
         """Until `stop`: decode, feed, and hold the client to `rate_factor` × real time,

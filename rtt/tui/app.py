@@ -61,6 +61,7 @@ class LiveApp(App[int]):
         Binding("t", "toggle_layout", "Layout"),
         Binding("l", "languages", "Languages"),
         Binding("d", "pick_device", "Device"),
+        Binding("g", "glossary", "Glossary"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -272,6 +273,15 @@ class LiveApp(App[int]):
             self.panes_box.mount(self.panes[lang])
         self.sub_title = f"{self.source_lang or 'auto'} → {', '.join(self.targets)}"
         self.notify(f"Translating into {', '.join(self.targets)} from the next sentence on.")
+
+    def action_glossary(self) -> None:
+        """Load the configured glossary file again (edited during the event)."""
+        try:
+            glossary = self.session.reload_glossary()
+        except RttError as exc:
+            self.notify(f"Glossary not loaded: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"Glossary: {len(glossary)} terms, used from the next sentence on.")
 
     def action_pick_device(self) -> None:
         if not self.session.live or self._open_mic is None:

@@ -21,8 +21,9 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from pipeline.errors import RttError
+from pipeline.errors import ConfigError, RttError
 from pipeline.events import Event, SpeechEnd, SpeechStart, from_json
+from pipeline.glossary import Glossary
 
 from ..server.listener import Backoff, ListenerState
 from .session import LiveStats, RollingLatency
@@ -184,6 +185,9 @@ class RoomSession:
 
     def use_device(self, spec: str, label: str) -> None:
         pass
+
+    def reload_glossary(self) -> Glossary:
+        raise ConfigError("a room's glossary is set by its speaker, not by a listener")
 
     def end_input(self) -> None:
         self._closing = True

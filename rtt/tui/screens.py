@@ -33,6 +33,7 @@ text; scroll up to read back (it keeps its place), scroll to the bottom to follo
 | `t` | toggle the layout: side by side / stacked |
 | `l` | add or remove target languages (new sentences are translated into them) |
 | `d` | pick the microphone |
+| `g` | load the glossary file (`--glossary`) again, e.g. after editing it during the event |
 | `?` | this help |
 | `q` | quit |
 

@@ -23,8 +23,10 @@ from pipeline.clock import RealClock, SimulatedClock
 from pipeline.compute import resolve_compute
 from pipeline.config import PipelineConfig
 from pipeline.engine import EngineRegistry
-from pipeline.events import Event, SetTargets, SpeechEnd, SpeechStart
+from pipeline.errors import ConfigError
+from pipeline.events import Event, SetGlossary, SetTargets, SpeechEnd, SpeechStart
 from pipeline.factory import build_pipeline, load_engines
+from pipeline.glossary import Glossary, load_glossary
 from pipeline.observers import LatencyObserver, percentiles
 from pipeline.runner import Pipeline
 from pipeline.stage import Source
@@ -83,6 +85,8 @@ class Session(Protocol):
     def set_targets(self, targets: tuple[str, ...]) -> None: ...
 
     async def switch_source(self, source: Source, label: str) -> None: ...
+
+    def reload_glossary(self) -> Glossary: ...
 
     def use_device(self, spec: str, label: str) -> None: ...
 
@@ -205,6 +209,21 @@ class LiveSession:
             )
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
+
+    def reload_glossary(self) -> Glossary:
+        """Read the configured glossary file again; new requests use it (an RttError if bad:
+        the glossary in use stays)."""
+        current = self.config.glossary
+        if current is None or current.origin is None:
+            raise ConfigError("no glossary file configured: start with --glossary FILE")
+        glossary = load_glossary(current.origin)
+        self.config = dataclasses.replace(self.config, glossary=glossary)
+        if self.pipeline is not None:  # in band, like the targets
+            event = SetGlossary(stream=self.config.stream, glossary=glossary)
+            task = asyncio.ensure_future(self.pipeline.send(event))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return glossary
 
     async def switch_source(self, source: Source, label: str) -> None:
         """Go on from another microphone, on the same stream (utterances keep counting)."""

@@ -15,6 +15,7 @@ from pipeline.events import (
     SpeechStart,
     TargetCommit,
     TargetPartial,
+    TermUse,
     Word,
     from_json,
     to_json,
@@ -141,3 +142,18 @@ def test_round_trip_any_text(text, sentence, t):
 def test_events_are_frozen():
     with pytest.raises(AttributeError):
         EXAMPLES[0].start = 2.0  # type: ignore[misc]
+
+
+def test_terms_travel_as_used_and_missed_and_are_omitted_without_a_glossary():
+    plain = TargetCommit(
+        stream="s", utterance=1, lang="de", sentence=0, text="x", start=0.0, end=1.0
+    )
+    assert "terms" not in to_json(plain)
+    used = TargetPartial(
+        stream="s", utterance=1, lang="de", sentence=0, text="x", terms=TermUse(("A",), ("B",))
+    )
+    obj = to_json(used)
+    assert obj["terms"] == {"used": ["A"], "missed": ["B"]}
+    assert from_json(obj) == used
+    with pytest.raises(ValueError, match="terms"):
+        from_json({**obj, "terms": {"used": [1]}})

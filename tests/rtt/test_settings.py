@@ -55,3 +55,23 @@ def test_the_clis_fit_the_machine_unless_pinned(tmp_path):
     assert parse("--config", str(path), "--fit", "recalibrate").mt.fit == "recalibrate"
     path.write_text('[mt]\nmodel = "qwen2.5-coder-0.5b"\n')
     assert parse("--config", str(path)).mt.fit == "auto"
+
+
+def test_glossary_register_and_context_from_flags_and_toml(tmp_path):
+    from pipeline.glossary import GlossaryError
+
+    (tmp_path / "terms.csv").write_text("en,de\nheat pump,Wärmepumpe\n")
+    config = parse("--glossary", str(tmp_path / "terms.csv"), "--register", "informal")
+    assert len(config.glossary) == 1 and config.mt.register == "informal"
+    assert parse().glossary is None and parse().mt.register == "formal"
+    assert parse("--context", "0").mt.context == 0
+    with pytest.raises(ConfigError, match="context"):
+        parse("--context", "9")
+    toml = tmp_path / "rtt.toml"
+    toml.write_text('[glossary]\nfile = "terms.csv"\nterms = [{en = "grid", de = "Netz"}]\n')
+    glossary = parse("--config", str(toml)).glossary
+    assert [t.form("de") for t in glossary.terms] == ["Wärmepumpe", "Netz"]
+    assert glossary.origin == str(tmp_path / "terms.csv")  # what `g` in rtt live reloads
+    toml.write_text('[glossary]\nfile = "missing.csv"\n')
+    with pytest.raises(GlossaryError, match="missing.csv"):
+        parse("--config", str(toml))

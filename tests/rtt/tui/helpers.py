@@ -67,6 +67,8 @@ class ScriptedSession:
         self.switched: list[str] = []
         self.devices_used: list[str] = []
         self.closed = False
+        self.glossary_file = None  # what `g` reloads
+        self.glossaries: list = []
 
     async def events(self) -> AsyncIterator[Event]:
         if self.fail is not None:
@@ -97,6 +99,16 @@ class ScriptedSession:
     def use_device(self, spec: str, label: str) -> None:
         self.devices_used.append(spec)
         self.fail = None
+
+    def reload_glossary(self):
+        from pipeline.glossary import load_glossary
+
+        if self.glossary_file is None:
+            from pipeline.errors import ConfigError
+
+            raise ConfigError("no glossary file configured: start with --glossary FILE")
+        self.glossaries.append(load_glossary(self.glossary_file))
+        return self.glossaries[-1]
 
     def end_input(self) -> None:
         pass

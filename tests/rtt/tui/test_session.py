@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from pipeline.config import SourceConfig
 from pipeline.events import SourceCommit, TargetCommit
 from pipeline.fakes import fake_registry
@@ -42,3 +44,30 @@ async def test_targets_and_the_microphone_change_while_the_pipeline_runs(tmp_pat
     assert last > at + 1.0
     engines = {e.name: e for e in session.pipeline.stats().engines}  # the shared engines' counters
     assert set(engines) == {"fake-asr", "fake-mt"} and engines["fake-asr"].requests > 0
+
+
+async def test_reloading_the_glossary_reaches_the_running_translator_in_band(tmp_path):
+    from pipeline.errors import ConfigError
+    from pipeline.fakes import FakeTranslator
+    from pipeline.glossary import load_glossary
+
+    path = tmp_path / "terms.csv"
+    path.write_text("en,de\nw9,neun\n")
+    config = fake_config(tmp_path)
+    config = dataclasses.replace(
+        config, source=SourceConfig(realtime=False), glossary=load_glossary(path)
+    )
+    translator = FakeTranslator()
+    session = LiveSession(
+        config, lambda c: ArraySource(speech_samples(3)), fake_registry(translator), live=True
+    )
+    async for event in session.events():
+        if isinstance(event, SourceCommit) and event.utterance == 1:
+            path.write_text("en,de\nw1,eins\n")
+            assert len(session.reload_glossary()) == 1
+    await session.close()
+    later = [r.guide.terms for r in translator.requests if r.guide and r.guide.terms]
+    assert later and all(t == (("w1", "eins", ""),) for t in later)
+    bare = LiveSession(fake_config(tmp_path), lambda c: None, fake_registry(), live=True)
+    with pytest.raises(ConfigError, match="--glossary"):
+        bare.reload_glossary()

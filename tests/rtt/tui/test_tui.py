@@ -516,3 +516,24 @@ async def test_status_bar_shows_the_detected_language_and_a_switch():
         label = app.status_bar.query_one("#language")
         assert label.display and label.content.plain == "de (90%)"
         assert app.source_pane.lang == "de"  # the pane follows the switch
+
+
+async def test_g_reloads_the_glossary_file_while_running_and_a_bad_one_is_a_message(tmp_path):
+    path = tmp_path / "terms.csv"
+    path.write_text("en,de\nheat pump,Wärmepumpe\n")
+    session = ScriptedSession(fake_talk())
+    session.glossary_file = path
+    app = make_app(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        await pilot.press("g")
+        path.write_text("en,de\nheat pump,Wärmepumpe\ngrid,Netz\n")  # edited during the talk
+        await pilot.press("g")
+        assert [len(g) for g in session.glossaries] == [1, 2]
+        path.write_text("en,de\nheat pump,Wärmepumpe,extra\n")
+        await pilot.press("g")
+        await pilot.pause()
+        assert len(session.glossaries) == 2 and app.state != "failed"
+        messages = [n.message for n in app._notifications]
+        assert "Glossary: 2 terms, used from the next sentence on." in messages
+        assert any("terms.csv:2: 3 cells" in m for m in messages)
