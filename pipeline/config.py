@@ -120,6 +120,13 @@ class MTConfig:
     use_draft_model: bool = False  # run draft_model ahead of the main one
     draft_k: int = 6  # tokens the draft model decodes ahead
     min_draft: int = 4  # shorter guesses are not worth a verification pass
+    # When target words become final (pipeline/mt/target_agreement.py): "agreement"
+    # commits the words that the last `commit_agreement` translations of the open
+    # sentence agree on, less the last `commit_lag` of them (target_append events);
+    # "sentence" commits only whole sentences (target_commit).
+    commit: Literal["agreement", "sentence"] = "agreement"
+    commit_agreement: int = 2
+    commit_lag: int = 1
 
     def __post_init__(self) -> None:
         if self.runtime not in ("auto", "llama.cpp", "ctranslate2"):
@@ -138,6 +145,10 @@ class MTConfig:
             raise ConfigError(
                 f"use_draft_model must be true or false, not {self.use_draft_model!r}"
             )
+        if self.commit not in ("agreement", "sentence"):
+            raise ConfigError(f"commit must be agreement or sentence, got {self.commit!r}")
+        if self.commit_agreement < 1 or self.commit_lag < 0:
+            raise ConfigError("commit_agreement must be 1 or more, commit_lag 0 or more")
         if self.display_mask < 0 or self.draft_k < 1 or self.min_draft < 1:
             raise ConfigError("display_mask must be 0 or more, draft_k and min_draft 1 or more")
 

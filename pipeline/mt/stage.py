@@ -11,6 +11,9 @@ fast model until the lag is back under `recover_lag`.
 - Targets change in band (`SetTargets`, `AddTarget`): a language added
   mid-utterance first gets the sentences of the current utterance, so its first
   sentence is whole. Partials are served round-robin over languages.
+- Target words commit incrementally (`commit = "agreement"`, target_agreement.py):
+  the words the last re-translations agree on become final (target_append), and
+  every later request carries them as a forced prefix.
 - The source language follows each commit's `lang`: a commit in another
   language closes the open sentence, and later sentences are split and
   translated as that language. A target equal to a sentence's source language
@@ -31,6 +34,7 @@ from ..events import (
     SetTargets,
     SourceCommit,
     SpeechEnd,
+    TargetAppend,
     TargetCommit,
     TargetPartial,
 )
@@ -38,18 +42,20 @@ from ..stage import Capabilities, Clock, Stage
 from ..stats import StageReport, TranslatorStats
 from .scheduler import Job, LatestWinsScheduler
 from .sentences import Sentence, SentenceBuffer
+from .target_agreement import TargetCommits
 from .translator import Translation, TranslationRequest
 
 __all__ = ["Engine", "TranslateStage", "masked_partial"]
 
 
-def masked_partial(text: str, mask: int) -> str:
+def masked_partial(text: str, mask: int, keep: int = 0) -> str:
     """A partial translation without its last `mask` words: the tail that the next
-    re-translation is most likely to change (stable speculative mode) stays hidden."""
+    re-translation is most likely to change (stable speculative mode) stays hidden.
+    The first `keep` words (committed) always show."""
     if mask <= 0:
         return text
     words = text.split()
-    return " ".join(words[:-mask]) if len(words) > mask else ""
+    return " ".join(words[: max(len(words) - mask, keep, 0)])
 
 
 class Engine(Protocol):
@@ -75,6 +81,11 @@ class TranslateStage(Stage):
         self._utterance: list[Sentence] = []  # sentences completed in the current utterance
         self._scheduler = LatestWinsScheduler()
         self._drafts: dict[tuple[str, int], str] = {}  # last translation per (lang, sentence)
+        self._commits = TargetCommits(
+            enabled=config.commit == "agreement",
+            agreement=config.commit_agreement,
+            lag=config.commit_lag,
+        )
         self._stream = ""
         self.degraded = False  # partials on the fast model
         self.steps = 0  # sequential decoder steps, for metrics
@@ -106,16 +117,19 @@ class TranslateStage(Stage):
             return
         sentence = job.sentence
         if sentence.lang == job.lang:  # the target is the language spoken: nothing to translate
-            yield self._result_event(job, sentence.text)
+            for out in self._result_events(job, sentence.text):
+                yield out
             return
         engine = self._engine_for(job)
         draft = self._drafts.get((job.lang, sentence.index))
+        prefix = self._commits.prefix(job.lang, sentence.index)
         request = TranslationRequest(
-            sentence.text, sentence.lang, job.lang, draft=draft, final=job.final
+            sentence.text, sentence.lang, job.lang, draft=draft, final=job.final, prefix=prefix
         )
         result = await engine.translate(request)
         self.steps += result.steps
-        yield self._result_event(job, result.text)
+        for out in self._result_events(job, result.text):
+            yield out
 
     def report(self) -> StageReport:
         return StageReport(
@@ -174,7 +188,7 @@ class TranslateStage(Stage):
             return self.engine
         return self.fast_engine
 
-    def _result_event(self, job: Job, text: str) -> Event:
+    def _result_events(self, job: Job, text: str) -> list[Event]:
         sentence = job.sentence
         key = (job.lang, sentence.index)
         common = dict(
@@ -182,12 +196,18 @@ class TranslateStage(Stage):
             utterance=sentence.utterance,
             lang=job.lang,
             sentence=sentence.index,
-            text=text,
         )
         if job.final:
             self._drafts.pop(key, None)
-            return TargetCommit(**common, start=sentence.start, end=sentence.end)
+            text = self._commits.final(job.lang, sentence.index, text)
+            return [TargetCommit(**common, text=text, start=sentence.start, end=sentence.end)]
+        text, append = self._commits.partial(job.lang, sentence.index, text)
+        out: list[Event] = []
+        if append is not None:  # words now final: before the partial that shows them
+            out.append(TargetAppend(**common, text=append.text, offset=append.offset))
         self._drafts[key] = text  # the draft is the whole translation; only the display is masked
         if self.config.speculative == "stable" and sentence.lang != job.lang:
-            common["text"] = masked_partial(text, self.config.display_mask)
-        return TargetPartial(**common)
+            keep = self._commits.committed(job.lang, sentence.index)
+            text = masked_partial(text, self.config.display_mask, keep)
+        out.append(TargetPartial(**common, text=text))
+        return out

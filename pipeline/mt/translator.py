@@ -3,7 +3,9 @@
 A backend translates a batch of whole source sentences (or sentence prefixes)
 in one call, synchronously; the MT engine runs it off the event loop. `draft` is
 the previous translation of the same sentence: a plain backend ignores it, a
-speculative one verifies it in one forward pass.
+speculative one verifies it in one forward pass. `prefix` is the part of the
+translation already committed (final): every backend forces its output to begin
+with it, decoding only what follows.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class TranslationRequest:
     final: bool | None = (
         None  # the sentence's final translation; None: not known (guess from punctuation)
     )
+    prefix: str | None = None  # committed target words the output must begin with
 
 
 @dataclass(frozen=True, slots=True)
