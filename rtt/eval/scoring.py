@@ -138,10 +138,14 @@ def _sentence_displays(
     appended (committed) words, then the partial's words after them."""
     out: dict[int, list[tuple[float, list[str], bool]]] = defaultdict(list)
     appended: dict[int, list[str]] = defaultdict(list)
+    words: dict[int, int] = defaultdict(int)  # words appended per sentence (offsets count them)
     for e in events:
         if getattr(e, "lang", None) != lang:
             continue
         if isinstance(e, TargetAppend):
+            if e.offset < words[e.sentence]:  # a repeat: nothing new
+                continue
+            words[e.sentence] += len(e.text.split())
             appended[e.sentence] += display_tokens(e.text)
             shown = out[e.sentence][-1][1] if out[e.sentence] else []
         elif isinstance(e, TargetPartial):
