@@ -126,7 +126,7 @@ class MTConfig:
     # "sentence" commits only whole sentences (target_commit).
     commit: Literal["agreement", "sentence"] = "agreement"
     commit_agreement: int = 2
-    commit_lag: int = 1
+    commit_lag: int = 2
 
     def __post_init__(self) -> None:
         if self.runtime not in ("auto", "llama.cpp", "ctranslate2"):

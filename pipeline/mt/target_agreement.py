@@ -33,7 +33,7 @@ def keep_committed(committed: list[str], text: str) -> str:
 class TargetAgreement:
     """The committed words of one sentence's translation in one language."""
 
-    def __init__(self, agreement: int = 2, lag: int = 1) -> None:
+    def __init__(self, agreement: int = 2, lag: int = 2) -> None:
         if agreement < 1 or lag < 0:
             raise ValueError("agreement must be 1 or more, lag 0 or more")
         self.agreement = agreement
@@ -85,7 +85,7 @@ class TargetCommits:
     `enabled` False (`commit = "sentence"`): nothing is committed before the final,
     and requests carry no prefix: today's behaviour, for comparisons."""
 
-    def __init__(self, *, enabled: bool = True, agreement: int = 2, lag: int = 1) -> None:
+    def __init__(self, *, enabled: bool = True, agreement: int = 2, lag: int = 2) -> None:
         self.enabled = enabled
         self.agreement = agreement
         self.lag = lag

@@ -51,7 +51,7 @@ def test_target_commit_settings_from_flags_toml_and_a_sweep(tmp_path):
 
     from rtt.eval.sweep import load_sweep
 
-    assert (parse().mt.commit, parse().mt.commit_lag) == ("agreement", 1)
+    assert (parse().mt.commit, parse().mt.commit_lag) == ("agreement", 2)
     mt = parse("--commit", "sentence", "--commit-lag", "2", "--commit-agreement", "3").mt
     assert (mt.commit, mt.commit_lag, mt.commit_agreement) == ("sentence", 2, 3)
     path = tmp_path / "rtt.toml"
