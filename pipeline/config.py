@@ -136,6 +136,13 @@ class MTConfig:
     # Form of address where the target language has one (Sie/du): talks default to formal.
     register: Literal["formal", "informal", "auto"] = "formal"
     context: int = 1  # earlier sentences (source + final translation) in each prompt
+    # When target words become final (pipeline/mt/target_agreement.py): "agreement"
+    # commits the words that the last `commit_agreement` translations of the open
+    # sentence agree on, less the last `commit_lag` of them (target_append events);
+    # "sentence" commits only whole sentences (target_commit).
+    commit: Literal["agreement", "sentence"] = "agreement"
+    commit_agreement: int = 2
+    commit_lag: int = 2
 
     def __post_init__(self) -> None:
         if self.register not in ("formal", "informal", "auto"):
@@ -165,6 +172,10 @@ class MTConfig:
             raise ConfigError(
                 f"use_draft_model must be true or false, not {self.use_draft_model!r}"
             )
+        if self.commit not in ("agreement", "sentence"):
+            raise ConfigError(f"commit must be agreement or sentence, got {self.commit!r}")
+        if self.commit_agreement < 1 or self.commit_lag < 0:
+            raise ConfigError("commit_agreement must be 1 or more, commit_lag 0 or more")
         if self.display_mask < 0 or self.draft_k < 1 or self.min_draft < 1:
             raise ConfigError("display_mask must be 0 or more, draft_k and min_draft 1 or more")
 

@@ -36,6 +36,7 @@ __all__ = [
     "SourcePartial",
     "SpeechEnd",
     "SpeechStart",
+    "TargetAppend",
     "TargetCommit",
     "TargetPartial",
     "TermUse",
@@ -188,6 +189,24 @@ class TargetPartial:
 
 
 @dataclass(**_EVENT)
+class TargetAppend:
+    """Newly committed words of an open sentence's translation (append-only, final).
+
+    `offset` is how many words (whitespace-separated) of this sentence's translation
+    were committed before these: a reader appends `text` when `offset` equals the words
+    it holds and skips a repeat (offset below), so replays are idempotent. The
+    sentence's `target_commit` begins with every word appended to it."""
+
+    stream: str
+    utterance: int
+    emitted: float | None = None
+    lang: str
+    sentence: int
+    text: str
+    offset: int = 0
+
+
+@dataclass(**_EVENT)
 class TargetCommit:
     """The final translation of one sentence; `start`/`end` is its source span."""
 
@@ -231,6 +250,7 @@ Event = (
     | SourcePartial
     | SourceCommit
     | TargetPartial
+    | TargetAppend
     | TargetCommit
     | Error
     | End
@@ -242,6 +262,7 @@ PUBLIC_EVENTS: dict[str, type] = {
     "source_partial": SourcePartial,
     "source_commit": SourceCommit,
     "target_partial": TargetPartial,
+    "target_append": TargetAppend,
     "target_commit": TargetCommit,
     "error": Error,
     "end": End,

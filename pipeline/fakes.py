@@ -7,7 +7,8 @@ on them, and no model is loaded:
 
 - `FakeASRBackend` hears one word per half second of audio in the buffer
   (`w1 w2 w3 w4.`: every fourth word ends a sentence);
-- `FakeTranslator` "translates" by prefixing the target language, and can hold
+- `FakeTranslator` "translates" by prefixing the target language (keeping a
+  request's forced prefix, as real backends do), and can hold
   every call until released (a slow model, without wall-clock sleeps);
 - `fake_model_folders()` makes model folders the factory resolves like real ones;
 - `voiced()` is audio the VAD takes for speech (a harmonic tone, not a sine).
@@ -89,13 +90,21 @@ class FakeTranslator:
             raise TimeoutError("FakeTranslator was held for a minute and never released")
         if any(r.target_lang == self.fail_for for r in requests):
             raise RuntimeError("the model fell over")
-        return [
-            Translation(f"[{r.target_lang}] {r.source}" if r.source.strip() else "", 1, 1)
-            for r in requests
-        ]
+        return [Translation(_forced(r, f"[{r.target_lang}] {r.source}"), 1, 1) for r in requests]
 
     def close(self) -> None:
         self.release()
+
+
+def _forced(request: TranslationRequest, text: str) -> str:
+    """`text`, made to begin with the request's forced prefix as a real backend does: the
+    prefix, then the words of `text` after as many words."""
+    if not request.source.strip():
+        return ""
+    if not request.prefix or text.startswith(request.prefix):
+        return text
+    words = request.prefix.split()
+    return " ".join([*words, *text.split()[len(words) :]])
 
 
 def fake_registry(translator: FakeTranslator | None = None) -> EngineRegistry:

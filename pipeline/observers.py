@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .events import Event, SourceCommit, SpeechEnd, TargetCommit
+from .events import Event, SourceCommit, SpeechEnd, SpeechStart, TargetAppend, TargetCommit
 
 __all__ = ["LatencyObserver", "percentiles"]
 
@@ -36,11 +36,18 @@ class LatencyObserver:
     )  # (lang, utterance) -> last commit time
     source_lags: list[float] = field(default_factory=list)  # commit time - end of its last word
     target_lags: list[float] = field(default_factory=list)  # commit time - end of its source span
+    speech_starts: dict[int, float] = field(default_factory=dict)  # utterance -> start of speech
+    # (lang, utterance) -> first committed target word (a target_append, else a target_commit)
+    first_words: dict[tuple[str, int], float] = field(default_factory=dict)
 
     def on_event(self, event: Event) -> None:
         if event.emitted is None:
             return
-        if isinstance(event, SpeechEnd):
+        if isinstance(event, (TargetAppend, TargetCommit)):
+            self.first_words.setdefault((event.lang, event.utterance), event.emitted)
+        if isinstance(event, SpeechStart):
+            self.speech_starts[event.utterance] = event.start
+        elif isinstance(event, SpeechEnd):
             self.speech_ends[event.utterance] = event.end
         elif isinstance(event, SourceCommit):
             self.source_lags.append(event.emitted - event.end)
@@ -57,9 +64,18 @@ class LatencyObserver:
             if u in self.speech_ends
         ]
 
+    def time_to_first_word(self) -> list[float]:
+        """Start of each utterance's speech to its first committed target word, per language."""
+        return [
+            t - self.speech_starts[u]
+            for (_, u), t in sorted(self.first_words.items())
+            if u in self.speech_starts
+        ]
+
     def summary(self) -> dict[str, dict[str, float | None]]:
         return {
             "time_to_final": percentiles(self.time_to_final()),
+            "time_to_first_target_word": percentiles(self.time_to_first_word()),
             "source_commit_lag": percentiles(self.source_lags),
             "target_commit_lag": percentiles(self.target_lags),
         }

@@ -2,7 +2,10 @@
 
 The readable view prints committed source words and committed translations as
 permanent lines. On a terminal, the current partials (source tail and tentative
-translations) sit on one status line at the bottom that is rewritten in place.
+translations) sit on one status line at the bottom that is rewritten in place; the
+words of a translation committed before its sentence ends (target_append) show there
+in full brightness before the tentative rest, and the whole sentence prints at its
+target_commit.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pipeline.events import (
     SourceCommit,
     SourcePartial,
     SpeechEnd,
+    TargetAppend,
     TargetCommit,
     TargetPartial,
     to_json,
@@ -58,6 +62,7 @@ class TextView:
         self.console = Console(file=out, highlight=False, soft_wrap=True, width=width)
         self.live = out.isatty() if live is None else live
         self._partials: dict[str, str] = {}  # "src" or a target language -> tentative text
+        self._appended: dict[str, list[str]] = {}  # target language -> committed words shown
         self._status_shown = False
         self._source_lang: str | None = None
         self._undecided = False  # the source partial's language is not decided yet
@@ -72,11 +77,17 @@ class TextView:
         elif isinstance(event, TargetCommit):
             self._line(event.emitted, event.lang, event.text, "bold green")
             self._partials.pop(event.lang, None)
+            self._appended.pop(event.lang, None)
+        elif isinstance(event, TargetAppend):
+            words = self._appended.setdefault(event.lang, [])
+            if event.offset >= len(words):  # a repeat is skipped
+                words += event.text.split()
         elif isinstance(event, SourcePartial):
             self._partials["src"] = event.text
             self._undecided = event.lang == UNDETERMINED
         elif isinstance(event, TargetPartial):
-            self._partials[event.lang] = event.text
+            committed = len(self._appended.get(event.lang, ()))
+            self._partials[event.lang] = " ".join(event.text.split()[committed:])
         elif isinstance(event, SpeechEnd):
             self._partials.pop("src", None)
         elif isinstance(event, Error):
@@ -109,13 +120,21 @@ class TextView:
 
     def _draw_status(self) -> None:
         label = {"src": "src (detecting the language…)"} if self._undecided else {}
-        parts = [f"{label.get(k, k)}: {v}" for k, v in self._partials.items() if v]
+        keys = [*self._partials, *(k for k in self._appended if k not in self._partials)]
+        parts = []  # (label, committed words, tentative words)
+        for k in keys:
+            done, tail = " ".join(self._appended.get(k, ())), self._partials.get(k, "")
+            if done or tail:
+                parts.append((f"{label.get(k, k)}: ", done + " " if done and tail else done, tail))
         self._clear_status()
         if parts:
             width = self.console.width - 2
-            text = " │ ".join(parts)
-            text = text if len(text) <= width else "…" + text[-(width - 1) :]
-            self.console.file.write(f"\x1b[2m{text}\x1b[0m")
+            text = " │ ".join(a + b + c for a, b, c in parts)
+            if len(text) > width:  # one style when cut: the start is gone anyway
+                text = "…" + text[-(width - 1) :]
+                self.console.file.write(f"\x1b[2m{text}\x1b[0m")
+            else:  # committed words bright, tentative ones dim
+                self.console.file.write(" │ ".join(_status_part(*part) for part in parts))
             self.console.file.flush()
             self._status_shown = True
 
@@ -124,6 +143,12 @@ class TextView:
             self.console.file.write("\r\x1b[2K")
             self.console.file.flush()
             self._status_shown = False
+
+
+def _status_part(label: str, committed: str, tentative: str) -> str:
+    if not committed:
+        return f"\x1b[2m{label}{tentative}\x1b[0m"
+    return f"\x1b[2m{label}\x1b[0m{committed}\x1b[2m{tentative}\x1b[0m"
 
 
 def make_view(jsonl: bool, out: TextIO | None = None) -> JsonlView | TextView:

@@ -92,6 +92,24 @@ def add_pipeline_options(parser: argparse.ArgumentParser, *, to_default: str = "
         help="run --draft-model ahead of the main one (default: off; measured slower on CPU, "
         "never measured on a GPU)",
     )
+    t = parser.add_argument_group("target commits (when translated words become final)")
+    t.add_argument(
+        "--commit",
+        choices=["agreement", "sentence"],
+        help=f"agreement: words the last translations of the open sentence agree on are final before it ends (target_append); sentence: only whole sentences (default: {_DEFAULTS.mt.commit})",
+    )
+    t.add_argument(
+        "--commit-lag",
+        type=int,
+        metavar="K",
+        help=f"agreement: the last K agreed words stay tentative (default: {_DEFAULTS.mt.commit_lag})",
+    )
+    t.add_argument(
+        "--commit-agreement",
+        type=int,
+        metavar="N",
+        help=f"agreement: how many successive translations must agree (default: {_DEFAULTS.mt.commit_agreement})",
+    )
     c = parser.add_argument_group("compute")
     c.add_argument(
         "--device",
@@ -205,6 +223,9 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> PipelineC
         "display_mask",
         "prompt_lookup",
         "use_draft_model",
+        "commit",
+        "commit_lag",
+        "commit_agreement",
     )
     # MTConfig checks its settings where it is built (beta, display mask, modes)
     mt = _replace(mt, **{name: getattr(args, name, None) for name in speculation})

@@ -33,16 +33,27 @@ __all__ = [
 
 
 class FakeEngine:
-    """An MT engine answering `name:lang:source` at once, recording its requests."""
+    """An MT engine answering `name:lang:source` at once, recording its requests.
 
-    def __init__(self, name: str = "main") -> None:
+    `script`: answers to give instead, in order (then the default); a request's forced
+    prefix is kept the way a real backend keeps it (the prefix, then the answer's words
+    after as many words)."""
+
+    def __init__(self, name: str = "main", script: list[str] | None = None) -> None:
         self.name = name
         self.requests = []
+        self.script = list(script or [])
 
     async def translate(self, request):
         self.requests.append(request)
         await asyncio.sleep(0)
-        return Translation(f"{self.name}:{request.target_lang}:{request.source}", tokens=1, steps=1)
+        text = f"{self.name}:{request.target_lang}:{request.source}"
+        if self.script:
+            text = self.script.pop(0)
+        if request.prefix and not text.startswith(request.prefix):
+            words = request.prefix.split()
+            text = " ".join([*words, *text.split()[len(words) :]])
+        return Translation(text, tokens=1, steps=1)
 
 
 class FakeClock:

@@ -88,16 +88,19 @@ class LlamaCppBackend:
         return [self._generate(r) for r in requests]
 
     def _generate(self, request: TranslationRequest) -> list[int]:
+        """Greedy ids after the prompt; a forced `prefix` ends the prompt and heads the ids."""
         static, dynamic = self.prompt_ids(request)
         single_line = "\n" not in request.source.strip()
-        ids: list[int] = []
+        prefix = self.encode(request.prefix.strip()) if request.prefix else []
+        ids: list[int] = list(prefix)
 
         def stop(token: int) -> bool:  # CT2's _StopWhenDone: a newline after real text
             ids.append(token)
             return single_line and "\n" in self.decode([token]) and reply_complete(self.decode(ids))
 
-        out = self.greedy(static, dynamic, self.token_limit(dynamic), stop)
-        return [t for t in out if t not in self.end_ids]
+        room = max(1, self.token_limit(dynamic) - len(prefix))
+        out = self.greedy(static, [*dynamic, *prefix], room, stop)
+        return [*prefix, *(t for t in out if t not in self.end_ids)]
 
     def to_translation(self, request: TranslationRequest, ids: list[int]) -> Translation:
         text = clean_output(self.decode(ids), request.source)

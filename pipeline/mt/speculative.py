@@ -18,6 +18,8 @@ cached, so the prefill reads only what changed.
 Modes:
 - `exact`: accept only the model's greedy tokens (beta = 1): the output equals
   plain greedy decoding (up to near-ties of int8 arithmetic).
+- a forced `prefix` (the committed target words, `TranslationRequest.prefix`) is
+  taken as it is in every mode, never verified: output starts after it.
 - `stable`: the part of the draft a reader has seen (all but the last
   `display_mask` tokens) is kept as it is, without a verification pass: it
   enters the KV cache in the continuation's one prefill, and only the masked
@@ -156,8 +158,9 @@ class SpeculativeBackend:
         t0 = time.perf_counter()
         static, dynamic = self.target.prompt_ids(request)
         draft_ids = self._encode(request.draft)
+        prefix_ids = self._encode(request.prefix)
         self.stats.tokenize_seconds += time.perf_counter() - t0
-        run = _Run(self, request, static, dynamic, draft_ids)
+        run = _Run(self, request, static, dynamic, draft_ids, prefix_ids)
         return run.decode()
 
     def close(self) -> None:
@@ -184,6 +187,7 @@ class _Run:
         static: list[int],
         dynamic: list[int],
         draft: list[int],
+        prefix: Sequence[int] = (),
     ) -> None:
         self.backend = backend
         self.config = backend.config
@@ -191,6 +195,7 @@ class _Run:
         self.target = backend.target
         self.static, self.dynamic = static, dynamic
         self.draft = draft
+        self.prefix = list(prefix)
         self.limit = backend.target.token_limit(dynamic)
         self.single_line = "\n" not in request.source.strip()
         guess = request.source.rstrip().endswith(_SENTENCE_ENDS)
@@ -210,8 +215,11 @@ class _Run:
         return DraftModel(backend.draft, self.static, self.dynamic, k=self.config.draft_k)
 
     def decode(self) -> tuple[list[int], int]:
+        self._append(self.prefix)  # committed words are final: taken as they are, never verified
         if self.config.speculative == "stable" and self.draft and not self._pass_due():
-            self._append(self.draft[: self._seen()])  # kept as seen, without a pass
+            seen = self.draft[: self._seen()]
+            if seen[: len(self.out)] == self.out:
+                self._append(seen[len(self.out) :])  # kept as seen, without a pass
         while not self.finished and len(self.out) < self.limit:
             proposal = self._cheap_proposal()
             if len(proposal) < self.config.min_draft and self.draft_model is not None:

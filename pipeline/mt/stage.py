@@ -13,6 +13,9 @@ when every final still meets its deadline after it; the budget picks its model.
 - Targets change in band (`SetTargets`, `AddTarget`): a language added
   mid-utterance first gets the sentences of the current utterance, so its first
   sentence is whole. Partials are served round-robin over languages.
+- Target words commit incrementally (`commit = "agreement"`, target_agreement.py):
+  the words the last re-translations agree on become final (target_append), and
+  every later request carries them as a forced prefix.
 - The source language follows each commit's `lang`: a commit in another
   language closes the open sentence, and later sentences are split and
   translated as that language. A target equal to a sentence's source language
@@ -37,6 +40,7 @@ from ..events import (
     SetTargets,
     SourceCommit,
     SpeechEnd,
+    TargetAppend,
     TargetCommit,
     TargetPartial,
 )
@@ -47,18 +51,20 @@ from .budget import CoreBudget
 from .guide import Guidance, PromptGuide
 from .scheduler import Job, LatestWinsScheduler
 from .sentences import Sentence, SentenceBuffer
+from .target_agreement import TargetCommits
 from .translator import Translation, TranslationRequest
 
 __all__ = ["Engine", "TranslateStage", "masked_partial"]
 
 
-def masked_partial(text: str, mask: int) -> str:
+def masked_partial(text: str, mask: int, keep: int = 0) -> str:
     """A partial translation without its last `mask` words: the tail that the next
-    re-translation is most likely to change (stable speculative mode) stays hidden."""
+    re-translation is most likely to change (stable speculative mode) stays hidden.
+    The first `keep` words (committed) always show."""
     if mask <= 0:
         return text
     words = text.split()
-    return " ".join(words[:-mask]) if len(words) > mask else ""
+    return " ".join(words[: max(len(words) - mask, keep, 0)])
 
 
 class Engine(Protocol):
@@ -90,6 +96,11 @@ class TranslateStage(Stage):
         self._utterance: list[Sentence] = []  # sentences completed in the current utterance
         self._scheduler = LatestWinsScheduler()
         self._drafts: dict[tuple[str, int], str] = {}  # last translation per (lang, sentence)
+        self._commits = TargetCommits(
+            enabled=config.commit == "agreement",
+            agreement=config.commit_agreement,
+            lag=config.commit_lag,
+        )
         self._stream = ""
         self.degraded = False  # partials on the fast model
         self.steps = 0  # sequential decoder steps, for metrics
@@ -126,13 +137,21 @@ class TranslateStage(Stage):
             return
         sentence = job.sentence
         if sentence.lang == job.lang:  # the target is the language spoken: nothing to translate
-            yield self._result_event(job, sentence.text)
+            for out in self._result_events(job, sentence.text):
+                yield out
             return
         engine = self._engine_for(job)
         draft = self._drafts.get((job.lang, sentence.index))
         guide = self.guidance.guide(sentence.text, sentence.lang, job.lang)
+        prefix = self._commits.prefix(job.lang, sentence.index)
         request = TranslationRequest(
-            sentence.text, sentence.lang, job.lang, draft=draft, final=job.final, guide=guide
+            sentence.text,
+            sentence.lang,
+            job.lang,
+            draft=draft,
+            final=job.final,
+            guide=guide,
+            prefix=prefix,
         )
         started = self.clock.now()
         result = await engine.translate(request)
@@ -140,7 +159,8 @@ class TranslateStage(Stage):
         self.steps += result.steps
         if job.final:
             self.guidance.record(job.lang, sentence.text, result.text)
-        yield self._result_event(job, result.text, guide)
+        for out in self._result_events(job, result.text, guide):
+            yield out
 
     def report(self) -> StageReport:
         return StageReport(
@@ -237,7 +257,7 @@ class TranslateStage(Stage):
             return self.engine
         return self.fast_engine
 
-    def _result_event(self, job: Job, text: str, guide: PromptGuide | None = None) -> Event:
+    def _result_events(self, job: Job, text: str, guide: PromptGuide | None = None) -> list[Event]:
         sentence = job.sentence
         key = (job.lang, sentence.index)
         common = dict(
@@ -245,13 +265,21 @@ class TranslateStage(Stage):
             utterance=sentence.utterance,
             lang=job.lang,
             sentence=sentence.index,
-            text=text,
         )
         if job.final:
             self._drafts.pop(key, None)
+            text = self._commits.final(job.lang, sentence.index, text)
             terms = self.guidance.check(guide, text)
-            return TargetCommit(**common, start=sentence.start, end=sentence.end, terms=terms)
+            common["text"] = text
+            return [TargetCommit(**common, start=sentence.start, end=sentence.end, terms=terms)]
+        text, append = self._commits.partial(job.lang, sentence.index, text)
+        out: list[Event] = []
+        if append is not None:  # words now final: before the partial that shows them
+            out.append(TargetAppend(**{**common, "text": append.text}, offset=append.offset))
         self._drafts[key] = text  # the draft is the whole translation; only the display is masked
         if self.config.speculative == "stable" and sentence.lang != job.lang:
-            common["text"] = masked_partial(text, self.config.display_mask)
-        return TargetPartial(**common, terms=self.guidance.check(guide, common["text"]))
+            keep = self._commits.committed(job.lang, sentence.index)
+            text = masked_partial(text, self.config.display_mask, keep)
+        common["text"] = text
+        out.append(TargetPartial(**common, terms=self.guidance.check(guide, text)))
+        return out

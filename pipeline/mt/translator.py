@@ -3,7 +3,9 @@
 A backend translates a batch of whole source sentences (or sentence prefixes)
 in one call, synchronously; the MT engine runs it off the event loop. `draft` is
 the previous translation of the same sentence: a plain backend ignores it, a
-speculative one verifies it in one forward pass.
+speculative one verifies it in one forward pass. `prefix` is the part of the
+translation already committed (final): every backend forces its output to begin
+with it, decoding only what follows.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class TranslationRequest:
         None  # the sentence's final translation; None: not known (guess from punctuation)
     )
     guide: PromptGuide | None = None  # glossary terms, context, register (after the static prompt)
+    prefix: str | None = None  # committed target words the output must begin with
 
 
 @dataclass(frozen=True, slots=True)

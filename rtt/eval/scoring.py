@@ -12,7 +12,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.events import Error, Event, SourceCommit, SourcePartial, TargetCommit, TargetPartial
+from pipeline.events import (
+    Error,
+    Event,
+    SourceCommit,
+    SourcePartial,
+    TargetAppend,
+    TargetCommit,
+    TargetPartial,
+)
 from rtt.corpus import CorpusItem, Utterance
 
 from .langid import language_id
@@ -26,6 +34,7 @@ from .metrics import (
     simple_words,
     word_errors,
 )
+from .simuleval import commit_times
 
 __all__ = [
     "display_tokens",
@@ -125,11 +134,29 @@ def source_erasure(events: Sequence[Event]) -> tuple[int, int]:
 def _sentence_displays(
     events: Sequence[Event], lang: str
 ) -> dict[int, list[tuple[float, list[str], bool]]]:
-    """(emitted, tokens, is_commit) per target sentence, in order."""
+    """(emitted, tokens, is_commit) per target sentence, in order. A reader shows the
+    appended (committed) words, then the partial's words after them."""
     out: dict[int, list[tuple[float, list[str], bool]]] = defaultdict(list)
+    appended: dict[int, list[str]] = defaultdict(list)
+    words: dict[int, int] = defaultdict(int)  # words appended per sentence (offsets count them)
     for e in events:
-        if isinstance(e, (TargetPartial, TargetCommit)) and e.lang == lang:
-            out[e.sentence].append((e.emitted, display_tokens(e.text), isinstance(e, TargetCommit)))
+        if getattr(e, "lang", None) != lang:
+            continue
+        if isinstance(e, TargetAppend):
+            if e.offset < words[e.sentence]:  # a repeat: nothing new
+                continue
+            words[e.sentence] += len(e.text.split())
+            appended[e.sentence] += display_tokens(e.text)
+            shown = out[e.sentence][-1][1] if out[e.sentence] else []
+        elif isinstance(e, TargetPartial):
+            shown = display_tokens(e.text)
+        elif isinstance(e, TargetCommit):
+            out[e.sentence].append((e.emitted, display_tokens(e.text), True))
+            continue
+        else:
+            continue
+        committed = appended[e.sentence]
+        out[e.sentence].append((e.emitted, committed + shown[len(committed) :], False))
     return out
 
 
@@ -152,12 +179,11 @@ def target_delays(
     """Per reference utterance: the emission time of each target word (commit and first appearance)."""
     per_utt: dict[int, dict[str, list[float]]] = defaultdict(lambda: {"commit": [], "first": []})
     displays = _sentence_displays(events, lang)
-    for e in events:
-        if isinstance(e, TargetCommit) and e.lang == lang:
-            u = utterance_of(item.utterances, e.end)
-            words = display_tokens(e.text)
-            per_utt[u]["commit"] += [e.emitted] * len(words)
-            per_utt[u]["first"] += _first_appearance(displays[e.sentence], words)
+    for e, timed in commit_times(events, lang):  # a word counts when it was committed
+        u = utterance_of(item.utterances, e.end)
+        words = display_tokens(e.text)
+        per_utt[u]["commit"] += [t for w, t in timed if display_tokens(w)]
+        per_utt[u]["first"] += _first_appearance(displays[e.sentence], words)
     return per_utt
 
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import pysbd
 
-from pipeline.events import PUBLIC_EVENTS, Event, TargetCommit, from_json
+from pipeline.events import PUBLIC_EVENTS, Event, TargetAppend, TargetCommit, from_json
 from rtt.corpus import CorpusItem
 
 from .metrics import simple_words
@@ -35,6 +35,7 @@ from .metrics import simple_words
 __all__ = [
     "CLOCK_KEYS",
     "Segment",
+    "commit_times",
     "committed_words",
     "export_run",
     "hypothesis_line",
@@ -108,14 +109,32 @@ def item_segments(item: CorpusItem, word_ends: Sequence[float], lang: str) -> li
     return segments
 
 
+def commit_times(
+    events: Iterable[Event], lang: str
+) -> list[tuple[TargetCommit, list[tuple[str, float]]]]:
+    """Each final sentence (`target_commit`) in `lang` with its words, each at the emission
+    time of its commit: the `target_append` that carried it, else the `target_commit`."""
+    appended: dict[int, list[float]] = {}
+    out = []
+    for e in events:
+        if isinstance(e, TargetAppend) and e.lang == lang:
+            times = appended.setdefault(e.sentence, [])
+            if e.offset >= len(times):  # a repeat (offset below) is not a new commit
+                times += [e.emitted or 0.0] * len(e.text.split())
+        elif isinstance(e, TargetCommit) and e.lang == lang:
+            times = appended.pop(e.sentence, [])
+            final = e.emitted if e.emitted is not None else 0.0
+            words = e.text.split()
+            out.append(
+                (e, [(w, times[i] if i < len(times) else final) for i, w in enumerate(words)])
+            )
+    return out
+
+
 def committed_words(events: Iterable[Event], lang: str) -> list[tuple[str, float]]:
-    """Every committed target word in `lang`, in order, with the emission time of its commit."""
-    return [
-        (word, e.emitted if e.emitted is not None else 0.0)
-        for e in events
-        if isinstance(e, TargetCommit) and e.lang == lang
-        for word in e.text.split()
-    ]
+    """Every committed target word in `lang`, in order, with the emission time of its commit
+    (`commit_times`: an appended word counts when it was appended)."""
+    return [word for _, words in commit_times(events, lang) for word in words]
 
 
 def hypothesis_line(

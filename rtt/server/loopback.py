@@ -111,7 +111,8 @@ def metric(server, name: str, **labels) -> float:
 
 
 def commits(frames, channel=None):
-    """(seq, text) of every commit, optionally of one channel."""
+    """(seq, text) of every commit (source_commit, target_commit), optionally of one channel.
+    A `target_append` does not count: its words are in its sentence's target_commit."""
     return [
         (f["seq"], f["text"])
         for f in frames

@@ -17,7 +17,7 @@ import numpy as np
 
 from pipeline.audio.convert import RATE, Resampler
 from pipeline.errors import ConfigError
-from pipeline.events import PUBLIC_EVENTS, End, Error, SourceCommit, TargetCommit
+from pipeline.events import PUBLIC_EVENTS, End, Error, SourceCommit, TargetAppend, TargetCommit
 from pipeline.glossary import Glossary, GlossaryError, glossary_from_entries
 from pipeline.languages import LANGUAGES, parse_source
 
@@ -41,7 +41,7 @@ PROTOCOL_VERSION = 1
 SOURCE_CHANNEL = "source"  # a room's transcript (speech, source partials and commits)
 STREAM_CHANNEL = "stream"  # the one channel of a plain stream session
 # The frames that are journaled (and so count for `since` and carry `journal_epoch`).
-DURABLE_EVENTS = (SourceCommit, TargetCommit, Error, End)
+DURABLE_EVENTS = (SourceCommit, TargetAppend, TargetCommit, Error, End)
 DURABLE_TYPES = frozenset(name for name, cls in PUBLIC_EVENTS.items() if cls in DURABLE_EVENTS)
 _ROOM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _RATES = (8000, 192000)

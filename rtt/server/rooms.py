@@ -34,6 +34,7 @@ from pipeline.events import (
     Error,
     Event,
     SourcePartial,
+    TargetAppend,
     TargetCommit,
     TargetPartial,
     to_json,
@@ -116,7 +117,7 @@ class Room:
     def channels_of(self, event: Event) -> list[str]:
         if self.private:
             return [STREAM_CHANNEL]
-        if isinstance(event, (TargetPartial, TargetCommit)):
+        if isinstance(event, (TargetPartial, TargetAppend, TargetCommit)):
             return [event.lang]
         if isinstance(event, (Error, End)):
             return self.channels

@@ -27,6 +27,7 @@ from pipeline.events import (
     SourceCommit,
     SourcePartial,
     SpeechEnd,
+    TargetAppend,
     TargetCommit,
     TargetPartial,
 )
@@ -195,6 +196,9 @@ class LiveApp(App[int]):
         elif isinstance(event, TargetPartial):
             if pane := self.panes.get(event.lang):
                 pane.propose(event.utterance, event.text, event.sentence)
+        elif isinstance(event, TargetAppend):  # final words; the store takes the whole sentence
+            if pane := self.panes.get(event.lang):
+                pane.append(event.utterance, event.text, event.sentence, event.offset)
         elif isinstance(event, Error):
             self.push_screen(ErrorScreen(*explain_event(event)))
         elif isinstance(event, End):

@@ -2,7 +2,9 @@
 
 `Paragraphs` is the pure core: committed text accumulates in the open paragraph
 (one per utterance); tentative text (the source partial, or per-sentence partial
-translations) is the tail, replaced in place until it is committed. The widget
+translations) is the tail, replaced in place until it is committed. Words of a
+translation committed before its sentence ends (`append`, target_append) show as
+committed text ahead of that sentence's tentative rest. The widget
 shows closed paragraphs as plain text, the open one as committed text followed by
 the tentative tail in the `transcript--tentative` style. It follows the newest text
 (anchored); scrolled back, it keeps its place. Only the latest `max_paragraphs`
@@ -33,13 +35,14 @@ class Paragraphs:
     key: Hashable = None
     committed: list[str] = field(default_factory=list)
     tentative: dict[int, str] = field(default_factory=dict)
+    appended: dict[int, list[str]] = field(default_factory=dict)  # open sentence -> final words
 
     def _open(self, key: Hashable) -> str | None:
         """Move to paragraph `key`; the text of the one it closes, if any."""
         if key == self.key:
             return None
         closed = " ".join(self.committed) if self.committed else None
-        self.key, self.committed, self.tentative = key, [], {}
+        self.key, self.committed, self.tentative, self.appended = key, [], {}, {}
         return closed
 
     def commit(self, key: Hashable, text: str, sentence: int = 0) -> str | None:
@@ -47,10 +50,27 @@ class Paragraphs:
         if text.strip():
             self.committed.append(text.strip())
         self.tentative = {s: t for s, t in self.tentative.items() if s > sentence}
+        self.appended = {s: w for s, w in self.appended.items() if s > sentence}
         return closed
+
+    def append(self, key: Hashable, text: str, sentence: int, offset: int) -> str | None:
+        """Words of an open sentence's translation that are final; a repeat is skipped."""
+        closed = self._open(key)
+        words = self.appended.setdefault(sentence, [])
+        if offset < len(words):
+            return closed
+        new = text.split()
+        words += new
+        if sentence in self.tentative:  # the tentative text keeps only what follows them
+            self.tentative[sentence] = " ".join(self.tentative[sentence].split()[len(new) :])
+        return closed
+
+    def _after(self, sentence: int, text: str) -> str:
+        return " ".join(text.split()[len(self.appended.get(sentence, ())) :])
 
     def propose(self, key: Hashable, text: str, sentence: int = 0) -> str | None:
         closed = self._open(key)
+        text = self._after(sentence, text)
         if text.strip():
             self.tentative[sentence] = text.strip()
         else:
@@ -63,7 +83,9 @@ class Paragraphs:
 
     @property
     def text(self) -> str:
-        return " ".join(self.committed)
+        """The committed text: closed pieces, then the words appended to open sentences."""
+        appended = [" ".join(self.appended[s]) for s in sorted(self.appended) if self.appended[s]]
+        return " ".join([*self.committed, *appended])
 
     @property
     def tail(self) -> str:
@@ -102,6 +124,10 @@ class TranscriptView(VerticalScroll, can_focus=True):
     # -- updates --------------------------------------------------------------
     def commit(self, key: Hashable, text: str, sentence: int = 0) -> None:
         self._retire(self.core.commit(key, text, sentence))
+        self._render_live()
+
+    def append(self, key: Hashable, text: str, sentence: int, offset: int) -> None:
+        self._retire(self.core.append(key, text, sentence, offset))
         self._render_live()
 
     def propose(self, key: Hashable, text: str, sentence: int = 0) -> None:

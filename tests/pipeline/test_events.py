@@ -101,7 +101,7 @@ def test_bad_json_is_a_value_error(bad):
 
 def test_readers_skip_unknown_event_types_and_ignore_unknown_fields():
     # events only grow: a newer writer's event type is skipped, its new fields ignored
-    assert from_json({"type": "target_append", "stream": "s", "text": "Guten"}) is None
+    assert from_json({"type": "target_rewrite", "stream": "s", "text": "Guten"}) is None
     assert from_json({"type": "nope"}) is None
     event = from_json({"type": "end", "stream": "s", "utterance": 0, "emitted": 1.0, "bogus": 1})
     assert event == End(stream="s", emitted=1.0)
@@ -109,6 +109,19 @@ def test_readers_skip_unknown_event_types_and_ignore_unknown_fields():
     assert (
         from_json({**old, "lang": "en", "text": "hi"}).language_probability is None
     )  # older writer
+
+
+def test_target_append_round_trips_and_an_older_writer_has_offset_0():
+    from pipeline.events import TargetAppend, to_json
+
+    event = TargetAppend(
+        stream="s", utterance=1, emitted=2.0, lang="de", sentence=3, text="Guten Tag", offset=2
+    )
+    data = to_json(event)
+    assert data["type"] == "target_append" and data["offset"] == 2
+    assert from_json(data) == event
+    del data["offset"]
+    assert from_json(data).offset == 0
 
 
 def test_words_keep_whether_they_continue_the_previous_one():

@@ -50,3 +50,16 @@ def test_unknown_events_are_skipped():
     TextView(out, live=False).show(None)
     JsonlView(out).show(None)
     assert out.getvalue() == ""
+
+
+def test_appended_words_show_as_committed_before_the_tentative_rest():
+    from pipeline.events import TargetAppend, TargetPartial
+
+    out = io.StringIO()
+    view = TextView(out, live=True, width=200)
+    common = dict(stream="s", utterance=1, lang="de", sentence=0)
+    view.show(TargetAppend(**common, text="Guten Morgen", offset=0))
+    view.show(TargetAppend(**common, text="Guten Morgen", offset=0))  # a replay: skipped
+    view.show(TargetPartial(**common, text="Guten Morgen liebe Gäste"))
+    # committed words in full brightness, the tentative rest dim
+    assert out.getvalue().endswith("\x1b[2mde: \x1b[0mGuten Morgen \x1b[2mliebe Gäste\x1b[0m")

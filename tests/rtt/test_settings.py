@@ -75,3 +75,25 @@ def test_glossary_register_and_context_from_flags_and_toml(tmp_path):
     toml.write_text('[glossary]\nfile = "missing.csv"\n')
     with pytest.raises(GlossaryError, match="missing.csv"):
         parse("--config", str(toml))
+
+
+def test_target_commit_settings_from_flags_toml_and_a_sweep(tmp_path):
+    from pathlib import Path
+
+    from rtt.eval.sweep import load_sweep
+
+    assert (parse().mt.commit, parse().mt.commit_lag) == ("agreement", 2)
+    mt = parse("--commit", "sentence", "--commit-lag", "2", "--commit-agreement", "3").mt
+    assert (mt.commit, mt.commit_lag, mt.commit_agreement) == ("sentence", 2, 3)
+    path = tmp_path / "rtt.toml"
+    path.write_text('[mt]\ncommit = "sentence"\n')
+    assert load_config(path).mt.commit == "sentence"
+    path.write_text('[mt]\ncommit = "words"\n')
+    with pytest.raises(ConfigError, match="commit must be agreement or sentence"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="commit_lag"):
+        parse("--commit-lag", "-1")
+    plan = load_sweep(Path(__file__).resolve().parents[2] / "rtt/eval/sweeps/commit.toml")
+    by_name = {s.name: s.config.mt for s in plan.settings}
+    assert by_name["sentence"].commit == "sentence"
+    assert [by_name[f"agreement-lag-{k}"].commit_lag for k in range(4)] == [0, 1, 2, 3]

@@ -4,7 +4,7 @@
 
 const LANGUAGES = { en: "English", de: "German", es: "Spanish", fr: "French", it: "Italian", pt: "Portuguese",
   nl: "Dutch", pl: "Polish", ru: "Russian", uk: "Ukrainian", tr: "Turkish", zh: "Chinese", ja: "Japanese", ko: "Korean" };
-const DURABLE = new Set(["source_commit", "target_commit", "error", "end"]);
+const DURABLE = new Set(["source_commit", "target_append", "target_commit", "error", "end"]);
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 
@@ -41,9 +41,13 @@ function openSocket() {  // the token travels as a subprotocol, not in the URL
   return new WebSocket(url, ["rtt", "rtt.bearer." + encoded]);
 }
 
+const countWords = (text) => text.split(/\s+/).filter(Boolean).length;
+
 // One scrolling caption area: a paragraph per utterance, committed spans, one tentative span.
+// A translated sentence's words can commit before it ends (target_append): they grow a committed
+// span of the open sentence, and its partial shows only the words after them.
 class CaptionView {
-  constructor(el) { this.el = el; this.paragraphs = new Map(); this.partial = null; }
+  constructor(el) { this.el = el; this.paragraphs = new Map(); this.partial = null; this.open = new Map(); }
 
   paragraph(utterance) {
     let p = this.paragraphs.get(utterance);
@@ -61,7 +65,28 @@ class CaptionView {
     if (atBottom) this.el.scrollTop = this.el.scrollHeight;  // auto-scroll unless the reader scrolled up
   }
 
-  commit(utterance, text) {
+  append(frame) {  // committed words of an open sentence; a repeat (a replay) is skipped
+    this.update(() => {
+      let open = this.open.get(frame.sentence);
+      if (!open) {
+        open = { span: document.createElement("span"), words: 0 };
+        open.span.className = "commit";
+        this.open.set(frame.sentence, open);
+        this.paragraph(frame.utterance).appendChild(open.span);
+      }
+      if ((frame.offset ?? open.words) < open.words) return;
+      open.words += countWords(frame.text);
+      open.span.textContent += frame.text + " ";
+      if (this.partial) this.paragraph(frame.utterance).appendChild(this.partial);  // after it
+    });
+  }
+
+  commit(utterance, text, sentence) {
+    const open = sentence === undefined ? null : this.open.get(sentence);
+    if (open) {  // the final sentence begins with its appended words: it replaces them
+      this.open.delete(sentence);
+      return this.update(() => { this.clearPartial(); open.span.textContent = text + " "; });
+    }
     this.update(() => {
       this.clearPartial();
       const span = document.createElement("span");
@@ -83,6 +108,11 @@ class CaptionView {
     });
   }
 
+  tail(frame) {  // a partial translation less the words already committed
+    const open = this.open.get(frame.sentence);
+    return open ? frame.text.split(/\s+/).filter(Boolean).slice(open.words).join(" ") : frame.text;
+  }
+
   clearPartial() {
     if (this.partial) this.partial.remove();
     this.partial = null;
@@ -90,13 +120,16 @@ class CaptionView {
 
   show(frame) {
     switch (frame.type) {
-      case "source_commit": case "target_commit": this.commit(frame.utterance, frame.text); break;
-      case "source_partial": case "target_partial": this.tentative(frame.utterance, frame.text); break;
+      case "source_commit": this.commit(frame.utterance, frame.text); break;
+      case "target_commit": this.commit(frame.utterance, frame.text, frame.sentence); break;
+      case "target_append": this.append(frame); break;
+      case "source_partial": this.tentative(frame.utterance, frame.text); break;
+      case "target_partial": this.tentative(frame.utterance, this.tail(frame)); break;
       case "speech_end": this.clearPartial(); break;
     }
   }
 
-  clear() { this.el.replaceChildren(); this.paragraphs.clear(); this.partial = null; }
+  clear() { this.el.replaceChildren(); this.paragraphs.clear(); this.partial = null; this.open.clear(); }
 }
 
 // ---- listener ----------------------------------------------------------------------------

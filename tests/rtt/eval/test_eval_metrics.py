@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from pipeline.events import SourceCommit, SourcePartial, TargetCommit, TargetPartial, Word
+from pipeline.events import (
+    SourceCommit,
+    SourcePartial,
+    TargetAppend,
+    TargetCommit,
+    TargetPartial,
+    Word,
+)
 from rtt.corpus import CorpusItem, Utterance
 from rtt.eval.metrics import (
     average_lagging,
@@ -214,3 +222,24 @@ def test_word_ends_from_utterances_end_at_each_utterance_end() -> None:
     ends = word_ends_from_utterances(_item())
     assert len(ends) == 6 and ends[2] == pytest.approx(3.0) and ends[5] == pytest.approx(6.0)
     assert ends == sorted(ends)
+
+
+def test_laal_counts_appended_target_words_at_their_append_time() -> None:
+    item = _item()
+    ends = [1.4, 2.0, 2.9, 4.5, 4.8, 5.9]
+    events = _events()
+    append = TargetAppend(
+        stream="t", utterance=1, emitted=2.5, lang="de", sentence=0, text="Guten Morgen", offset=0
+    )
+    repeat = dataclasses.replace(append, emitted=3.5)  # a replay of it: not a new commit
+    events[5:6] = [append, events[5], repeat]  # before the partial of the same pass
+    values = score_item(item, events, ends, ["de"])["targets"]["de"]["values"]
+    # utterance 1 (|X| = 2 s, rate 2/3): "Guten Morgen" committed at 2.5 (1.5 s after the start),
+    # "zusammen" at 4.0 (3.0 >= |X|: tau = 3): (1.5 + (1.5 - 2/3) + (3 - 4/3)) / 3
+    assert values["laal"][0] == pytest.approx(4 / 3, abs=1e-3)
+    assert values["laal"][1] == 3.0  # utterance 2: nothing appended, every word at its commit
+    assert values["start_offset"] == [1.5, 3.0]
+    assert values["time_to_final"] == [1.0, 1.0]  # time to final stays on target_commit
+    # nothing of what was appended is erased: the displays only ever extend it
+    score = score_item(item, events, ends, ["de"])["targets"]["de"]
+    assert (score["erased"], score["final_tokens"]) == (1, 6)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.events import End, TargetCommit, TargetPartial, to_json
+from pipeline.events import End, TargetAppend, TargetCommit, TargetPartial, to_json
 from rtt.corpus import CorpusItem, Utterance, load_corpus
 from rtt.eval.scoring import word_ends_from_utterances
 from rtt.eval.simuleval import (
@@ -107,6 +107,31 @@ def test_the_log_holds_every_committed_word_with_its_commit_time() -> None:
     }
     assert list(hypothesis_line(item, events, "de", "aware"))[2] == "elapsed"
     assert committed_words(events, "es") == [("Good", 1.25), ("morning.", 1.25)]
+
+
+def test_an_appended_word_counts_at_its_append_time() -> None:
+    def append(text, emitted, offset):
+        return TargetAppend(
+            stream="s",
+            utterance=0,
+            emitted=emitted,
+            lang="de",
+            sentence=0,
+            text=text,
+            offset=offset,
+        )
+
+    events = [
+        append("Guten", 0.5, 0),
+        append("Guten", 0.9, 0),  # a replay: not a new commit
+        append("Morgen", 1.0, 1),
+        _commit("Guten Morgen allerseits.", 1.25),
+    ]
+    assert committed_words(events, "de") == [
+        ("Guten", 0.5),
+        ("Morgen", 1.0),
+        ("allerseits.", 1.25),
+    ]
 
 
 def test_export_round_trips_to_the_events(tmp_path: Path) -> None:

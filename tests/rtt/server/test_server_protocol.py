@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from pipeline.errors import ConfigError
 from pipeline.fakes import FakeTranslator, fake_registry
 from rtt.server import Close, RttServer, ServerConfig
+from rtt.server.protocol import DURABLE_TYPES
 from tests.rtt.server.helpers import (
     commits,
     listen_frames,
@@ -80,8 +81,9 @@ async def test_plain_stream_seq_is_per_session_and_journaled(tmp_path):
     assert {f["lang"] for f in events if f["type"] == "target_commit"} == {"de", "es"}
     journal = (tmp_path / "streams" / f"{ready['stream']}.jsonl").read_text().splitlines()
     assert [json.loads(line)["seq"] for line in journal] == [
-        f["seq"] for f in events if f["type"] in ("source_commit", "target_commit", "end")
+        f["seq"] for f in events if f["type"] in DURABLE_TYPES
     ]
+    assert any(f["type"] == "target_append" for f in events)  # durable too
 
 
 async def test_other_rates_are_resampled(tmp_path):

@@ -319,6 +319,18 @@ def test_paragraphs_core_keeps_tentative_sentences_until_committed():
     assert (core.text, core.tail) == ("Neu.", "")
 
 
+def test_paragraphs_core_shows_appended_words_as_committed():
+    core = Paragraphs()
+    core.propose(1, "Guten Morgen liebe", sentence=0)
+    core.append(1, "Guten Morgen", sentence=0, offset=0)
+    core.append(1, "Guten Morgen", sentence=0, offset=0)  # a replay: skipped
+    assert (core.text, core.tail) == ("Guten Morgen", "liebe")
+    core.propose(1, "Guten Morgen liebe Gäste", sentence=0)
+    assert (core.text, core.tail) == ("Guten Morgen", "liebe Gäste")
+    core.commit(1, "Guten Morgen liebe Gäste.", sentence=0)  # the whole sentence replaces them
+    assert (core.text, core.tail) == ("Guten Morgen liebe Gäste.", "")
+
+
 async def test_panes_keep_a_bounded_window_and_the_store_keeps_everything():
     events = []
     for u in range(1, 41):
