@@ -121,9 +121,20 @@ def test_rtt_eval_quick_exports_simuleval_logs_and_scores_them(tmp_path: Path) -
     ]
     commits = [e for e in events if e["type"] == "target_commit" and e["lang"] == "de"]
     assert line["prediction"] == " ".join(e["text"] for e in commits)
-    assert line["delays"] == [
-        pytest.approx(e["emitted"] * 1000, abs=0.05) for e in commits for _ in e["text"].split()
-    ]
+    # each target word counts from its commit: the target_append that carried it, else the
+    # sentence's target_commit
+    appended: dict[int, list[float]] = {}
+    for e in events:
+        if e["type"] == "target_append" and e["lang"] == "de":
+            times = appended.setdefault(e["sentence"], [])
+            if e["offset"] == len(times):
+                times += [e["emitted"]] * len(e["text"].split())
+    expected = []
+    for e in commits:
+        times = appended.get(e["sentence"], [])
+        expected += [*times, *[e["emitted"]] * (len(e["text"].split()) - len(times))]
+    assert any(appended.values())  # the clip commits words before its sentence ends
+    assert line["delays"] == [pytest.approx(t * 1000, abs=0.05) for t in expected]
     run = json.loads((tmp_path / "results.json").read_text())["runs"][0]
     scored = run["omnisteval"]["en-de"]
     assert scored["scores"]["bleu"] >= 0 and scored["scores"]["chrf"] > 0
