@@ -118,6 +118,7 @@ class OfflineProcessor:
             tuple(sentences),
             translations,
             clock.laps,
+            transcript.language_probability,
         )
 
 
