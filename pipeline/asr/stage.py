@@ -176,6 +176,8 @@ class ASRStage(Stage):
         self._agreement = AgreementBuffer(self.config.agreement)
         self._pass_lang = None
         self._partial = ""
+        if self.lid is not None:
+            self.lid.turn()
 
     def _add(self, samples: np.ndarray) -> None:
         self._chunks.append(samples)
