@@ -16,7 +16,7 @@ short streaming windows mislead it) and the seconds of speech they cover:
   `evidence` or that heard nothing in a long buffer, or an explicit request. That
   asks for a re-detection once `evidence_passes` passes in a row say so (short
   windows are noisy). A switch needs two re-detections (the second on more
-  speech, possibly of a later utterance) to find the same new language at
+  speech, possibly of the next utterance) to find the same new language at
   `switch` or more (hysteresis: far above the evidence bar) and ahead of the
   current one; a re-detection that confirms the current language (`threshold`)
   clears the suspicion. An inconclusive re-detection is retried once
@@ -88,6 +88,7 @@ class LanguageID:
         self._suspect: str | None = None  # the language a re-detection found: one more must agree
         self._quiet_until = 0.0  # no evidence is taken before this much speech
         self._quiet_turn = False  # ... nor before the next utterance begins
+        self._suspect_age = 0  # utterances begun since the suspicion arose
 
     # -- state ------------------------------------------------------------------
     @property
@@ -143,7 +144,7 @@ class LanguageID:
                 self._set(best, p, speech)
                 self._end_request(speech, turn=True)  # the next speaker may switch back
                 return True
-            self._suspect = best  # (an unsure re-detection leaves the suspicion standing)
+            self._suspect, self._suspect_age = best, 0  # unsure re-detections leave it standing
         elif conclusive:
             self._suspect = None
         self._rechecks += 1
@@ -184,8 +185,12 @@ class LanguageID:
             self._end_request(speech, turn=True)
 
     def turn(self) -> None:
-        """A new utterance begins: a quiet period that lasts until the next turn ends."""
+        """A new utterance begins: a quiet period that lasts until the next turn ends, and a
+        suspicion older than the utterance before is dropped."""
         self._quiet_turn = False
+        self._suspect_age += 1
+        if self._suspect_age > 1:
+            self._suspect = None
 
     def request(self, speech: float) -> None:
         """Ask for a re-detection at the next pass (e.g. the user says the language changed)."""

@@ -172,3 +172,15 @@ def test_after_a_switch_the_next_utterance_may_switch_back():
     assert lid.evidence(EN, words=3, audio=1.6, speech=35.6)
     lid.observe(EN, 37.0)
     assert lid.observe(EN, 38.5) and lid.language == "en" and lid.switches == 2
+
+
+def test_a_suspicion_lasts_into_the_next_utterance_only():
+    lid = LanguageID(("en", "de"))
+    lid.observe(EN, 1.0)
+    lid.request(30.0)
+    assert not lid.observe([("de", 0.97), ("en", 0.03)], 32.5)
+    assert not lid.observe([("en", 0.7), ("de", 0.3)], 34.0, final=True)
+    lid.turn()
+    lid.turn()  # two utterances later: a German-sounding window is a first suspicion again
+    lid.request(40.0)
+    assert not lid.observe([("de", 0.97), ("en", 0.03)], 42.5) and lid.language == "en"
