@@ -101,6 +101,11 @@ class LanguageID:
         return not self.decided or self._recheck_at is not None
 
     @property
+    def settled(self) -> bool:
+        """Decided, and no switch being checked or suspected: an utterance may be committed."""
+        return self.decided and self._recheck_at is None and self._suspect is None
+
+    @property
     def label(self) -> str:
         return self.language or UNDETERMINED
 
@@ -184,13 +189,16 @@ class LanguageID:
         if self._recheck_at is not None:
             self._end_request(speech, turn=True)
 
-    def turn(self) -> None:
-        """A new utterance begins: a quiet period that lasts until the next turn ends, and a
-        suspicion older than the utterance before is dropped."""
+    def turn(self, speech: float) -> None:
+        """A new utterance begins: a quiet period that lasts until the next turn ends; a
+        suspicion from the utterance before asks for a re-detection of this one (its commits wait),
+        an older one is dropped."""
         self._quiet_turn = False
         self._suspect_age += 1
         if self._suspect_age > 1:
             self._suspect = None
+        elif self._suspect is not None:
+            self.request(speech)
 
     def request(self, speech: float) -> None:
         """Ask for a re-detection at the next pass (e.g. the user says the language changed)."""

@@ -112,7 +112,7 @@ def test_a_question_in_german_is_followed_and_the_english_answer_too(shared_regi
     speech, followed = 30.0, []  # past the cooldown of the first decision
     detected = dict(zip(range(len(windows)), backend.detect_batch(requests)))
     for utt in turns:
-        lid.turn()
+        lid.turn(speech)
         lid.request(speech)  # the passes' own short windows doubt it (evidence)
         for k, (u, t) in enumerate(windows):
             if u is utt and lid.hold:
