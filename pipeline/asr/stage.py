@@ -10,9 +10,13 @@ final pass that commits everything.
 Language (`language` None, i.e. `--from auto`): a `LanguageID` core decides it
 from detections over a 30 s-padded window of the speech so far, run before the
 passes until it is decided. Until then partials carry `lang: "und"` and nothing
-is committed. Decided, a pass that makes the language unlikely asks for one
-re-detection over the utterance so far; commits wait for its answer, and a
-switch restarts the utterance's hypotheses in the new language.
+is committed. Decided, a pass that makes the language unlikely asks for
+re-detections over the utterance so far; commits wait for their answer, and a
+switch restarts the utterance's hypotheses in the new language. A switch still
+suspected when an utterance ends (one clear re-detection, not yet a second)
+holds it, and the next utterance's commits, until a re-detection settles it;
+held utterances are then committed in the language found. The decoder prompt
+(committed text) is only used in its own language.
 
 Whisper's window is 30 s: a buffer that reaches it without a committed sentence
 end is cut (see `_fit_window`), so a long stretch without a pause (noise,
