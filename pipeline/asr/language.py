@@ -24,9 +24,10 @@ short streaming windows mislead it) and the seconds of speech they cover:
   times per request.
 - Quiet periods (no evidence taken, for cost: a re-detection encodes a 30 s
   window): `cooldown` seconds of speech after the first decision or a
-  re-detection that confirmed the language; after a switch or an inconclusive
-  request, only until the next utterance (`turn`): a question in another
-  language ends with the speaker's turn, and the answer may switch back.
+  re-detection that confirmed the language or found no other; after a switch,
+  or an inconclusive request with a switch suspected, only until the next
+  utterance (`turn`): a question in another language ends with the speaker's
+  turn, and the answer may switch back.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ class LanguageID:
         if conclusive:
             self._end_request(speech + self.policy.cooldown)
         elif final or self._rechecks >= self.policy.max_rechecks:
-            self._end_request(speech, turn=True)  # doubts stand: watch the next utterance
+            self._give_up(speech)
         else:
             self._recheck_at = speech + self.policy.recheck_growth
         return False
@@ -187,6 +188,14 @@ class LanguageID:
         """End a pending re-detection without one (too little audio to judge): keep the language
         and watch the next utterance."""
         if self._recheck_at is not None:
+            self._give_up(speech)
+
+    def _give_up(self, speech: float) -> None:
+        """An inconclusive request ends: with a switch suspected, the next utterance is watched
+        (`turn` re-detects it); without one, the short windows' doubts were noise: cool down."""
+        if self._suspect is None:
+            self._end_request(speech + self.policy.cooldown)
+        else:
             self._end_request(speech, turn=True)
 
     def turn(self, speech: float) -> None:
