@@ -187,3 +187,14 @@ def test_a_suspicion_lasts_into_the_next_utterance_only():
     assert lid.settled and not lid.hold
     lid.request(40.0)
     assert not lid.observe([("de", 0.97), ("en", 0.03)], 42.5) and lid.language == "en"
+
+
+def test_an_inconclusive_request_without_a_suspicion_cools_down():
+    lid = LanguageID(("en", "de"))
+    lid.observe(EN, 1.0)
+    lid.request(30.0)
+    assert not lid.observe([("de", 0.6), ("en", 0.4)], 32.5, final=True)  # no language ≥ 85 %
+    lid.turn(33.0)  # nothing suspected: the next utterance is not re-detected ...
+    assert lid.settled and not lid.hold
+    lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=35.0)
+    assert not lid.evidence([("de", 1.0)], words=3, audio=1.6, speech=35.6)  # ... nor doubted
