@@ -1,7 +1,9 @@
 """Loader for the sample audio corpus in audio_samples/ (see its README.md).
 
 The manifest holds, per item, the audio file, the reference transcript, hand-written
-reference translations and the speech span of every utterance in stream time.
+reference translations and the speech span of every utterance in stream time. An
+utterance may name its own `lang` (a question in German during an English talk);
+it is spoken in the item's `lang` otherwise.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Utterance:
     end: float
     text: str
     translations: Mapping[str, str]
+    lang: str = ""  # the language it is spoken in (the loader fills in the item's)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ class CorpusItem:
     provenance: Mapping[str, Any]
     licence: Mapping[str, Any]
     glossary: Path | None = None  # the item's terminology (CSV), for term accuracy
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages spoken, in the order they are first heard (the item's first)."""
+        return tuple(dict.fromkeys((self.lang, *(u.lang for u in self.utterances))))
 
 
 def _field(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -71,24 +79,27 @@ def _texts(obj: Mapping[str, Any], where: str) -> dict[str, str]:
     return dict(texts)
 
 
-def _utterance(raw: Any, where: str) -> Utterance:
+def _utterance(raw: Any, where: str, lang: str) -> Utterance:
     start = float(_field(raw, "start", (int, float), where))
     end = float(_field(raw, "end", (int, float), where))
     if not 0 <= start < end:
         raise ValueError(f"{where}: needs 0 <= start < end, got {start}..{end}")
-    return Utterance(start, end, _field(raw, "text", str, where), _texts(raw, where))
+    if "lang" in raw:
+        lang = _field(raw, "lang", str, where)
+    return Utterance(start, end, _field(raw, "text", str, where), _texts(raw, where), lang)
 
 
 def _item(raw: Any, base: Path, index: int) -> CorpusItem:
     where = f"item {index} ({raw.get('id', '?') if isinstance(raw, Mapping) else '?'})"
+    lang = _field(raw, "lang", str, where)
     utterances = tuple(
-        _utterance(u, f"{where} utterance {i}")
+        _utterance(u, f"{where} utterance {i}", lang)
         for i, u in enumerate(_field(raw, "utterances", list, where))
     )
     return CorpusItem(
         id=_field(raw, "id", str, where),
         audio=(base / _field(raw, "audio", str, where)).resolve(),
-        lang=_field(raw, "lang", str, where),
+        lang=lang,
         duration=float(_field(raw, "duration", (int, float), where)),
         style=_field(raw, "style", str, where),
         transcript=_field(raw, "transcript", str, where),

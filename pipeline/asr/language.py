@@ -15,12 +15,19 @@ short streaming windows mislead it) and the seconds of speech they cover:
   (cheap, short-window) probabilities give the current language less than
   `evidence` or that heard nothing in a long buffer, or an explicit request. That
   asks for a re-detection once `evidence_passes` passes in a row say so (short
-  windows are noisy), and not within `cooldown` seconds of speech after the
-  decision or a re-detection that kept the language; a switch needs two re-detections in a
-  row (the second on more speech) to find the same new language at `switch` or
-  more (hysteresis: far above the evidence bar) and ahead of the current one.
-  An inconclusive re-detection is retried once `recheck_growth` more seconds of
-  speech were heard, at most `max_rechecks` times per request.
+  windows are noisy). A switch needs two re-detections (the second on more
+  speech, possibly of the next utterance) to find the same new language at
+  `switch` or more (hysteresis: far above the evidence bar) and ahead of the
+  current one; a re-detection that confirms the current language (`threshold`)
+  clears the suspicion. An inconclusive re-detection is retried once
+  `recheck_growth` more seconds of speech were heard, at most `max_rechecks`
+  times per request.
+- Quiet periods (no evidence taken, for cost: a re-detection encodes a 30 s
+  window): `cooldown` seconds of speech after the first decision or a
+  re-detection that confirmed the language or found no other; after a switch,
+  or an inconclusive request with a switch suspected, only until the next
+  utterance (`turn`): a question in another language ends with the speaker's
+  turn, and the answer may switch back.
 """
 
 from __future__ import annotations
@@ -81,6 +88,8 @@ class LanguageID:
         self._doubts = 0  # passes in a row that made the language unlikely
         self._suspect: str | None = None  # the language a re-detection found: one more must agree
         self._quiet_until = 0.0  # no evidence is taken before this much speech
+        self._quiet_turn = False  # ... nor before the next utterance begins
+        self._suspect_age = 0  # utterances begun since the suspicion arose
 
     # -- state ------------------------------------------------------------------
     @property
@@ -91,6 +100,11 @@ class LanguageID:
     def hold(self) -> bool:
         """True while nothing may be committed: undecided, or a switch is being checked."""
         return not self.decided or self._recheck_at is not None
+
+    @property
+    def settled(self) -> bool:
+        """Decided, and no switch being checked or suspected: an utterance may be committed."""
+        return self.decided and self._recheck_at is None and self._suspect is None
 
     @property
     def label(self) -> str:
@@ -129,22 +143,28 @@ class LanguageID:
 
     def _recheck(self, probs: dict, best: str, p: float, speech: float, final: bool) -> bool:
         current = probs.get(self.language, 0.0)  # type: ignore[arg-type]
+        conclusive = best == self.language and current >= self.policy.threshold
         if best != self.language and p >= self.policy.switch and p > current:
             if self._suspect == best:  # confirmed by a second re-detection on more speech
                 self.switches += 1
                 self._set(best, p, speech)
+                self._end_request(speech, turn=True)  # the next speaker may switch back
                 return True
-            self._suspect = best
-        else:
+            self._suspect, self._suspect_age = best, 0  # unsure re-detections leave it standing
+        elif conclusive:
             self._suspect = None
-        conclusive = best == self.language and current >= self.policy.threshold
         self._rechecks += 1
-        if conclusive or final or self._rechecks >= self.policy.max_rechecks:
-            self._recheck_at, self._rechecks, self._suspect = None, 0, None
-            self._quiet_until = speech + self.policy.cooldown
+        if conclusive:
+            self._end_request(speech + self.policy.cooldown)
+        elif final or self._rechecks >= self.policy.max_rechecks:
+            self._give_up(speech)
         else:
             self._recheck_at = speech + self.policy.recheck_growth
         return False
+
+    def _end_request(self, quiet_until: float, *, turn: bool = False) -> None:
+        self._recheck_at, self._rechecks = None, 0
+        self._quiet_until, self._quiet_turn = quiet_until, turn
 
     def evidence(self, probs: Probs, *, words: int, audio: float, speech: float) -> bool:
         """A streaming pass in the decided language; True when it asks for a re-detection.
@@ -152,7 +172,8 @@ class LanguageID:
         `probs` are the pass's own language probabilities (short window: a hint only),
         `words` how many words it heard in `audio` seconds of buffer.
         """
-        if not self.decided or self._recheck_at is not None or speech < self._quiet_until:
+        quiet = speech < self._quiet_until or self._quiet_turn
+        if not self.decided or self._recheck_at is not None or quiet:
             return False
         ranked = dict(restrict(probs, self.candidates)) if probs else {}
         unlikely = bool(ranked) and ranked.get(self.language, 0.0) < self.policy.evidence  # type: ignore[arg-type]
@@ -164,10 +185,29 @@ class LanguageID:
         return False
 
     def dismiss(self, speech: float) -> None:
-        """End a pending re-detection without one (too little audio to judge): keep the language."""
+        """End a pending re-detection without one (too little audio to judge): keep the language
+        and watch the next utterance."""
         if self._recheck_at is not None:
-            self._recheck_at, self._rechecks = None, 0
-            self._quiet_until = speech + self.policy.cooldown
+            self._give_up(speech)
+
+    def _give_up(self, speech: float) -> None:
+        """An inconclusive request ends: with a switch suspected, the next utterance is watched
+        (`turn` re-detects it); without one, the short windows' doubts were noise: cool down."""
+        if self._suspect is None:
+            self._end_request(speech + self.policy.cooldown)
+        else:
+            self._end_request(speech, turn=True)
+
+    def turn(self, speech: float) -> None:
+        """A new utterance begins: a quiet period that lasts until the next turn ends; a
+        suspicion from the utterance before asks for a re-detection of this one (its commits wait),
+        an older one is dropped."""
+        self._quiet_turn = False
+        self._suspect_age += 1
+        if self._suspect_age > 1:
+            self._suspect = None
+        elif self._suspect is not None:
+            self.request(speech)
 
     def request(self, speech: float) -> None:
         """Ask for a re-detection at the next pass (e.g. the user says the language changed)."""
@@ -178,6 +218,6 @@ class LanguageID:
         self.language, self.guess = language, language
         self.probability = round(probability, 3)
         self.decided_at = speech
-        self._recheck_at, self._rechecks, self._suspect = None, 0, None
+        self._suspect = None
         # a fresh decision (on a 30 s window) outweighs the short windows' hints for a while
-        self._quiet_until = speech + self.policy.cooldown
+        self._end_request(speech + self.policy.cooldown)

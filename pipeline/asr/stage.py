@@ -10,9 +10,13 @@ final pass that commits everything.
 Language (`language` None, i.e. `--from auto`): a `LanguageID` core decides it
 from detections over a 30 s-padded window of the speech so far, run before the
 passes until it is decided. Until then partials carry `lang: "und"` and nothing
-is committed. Decided, a pass that makes the language unlikely asks for one
-re-detection over the utterance so far; commits wait for its answer, and a
-switch restarts the utterance's hypotheses in the new language.
+is committed. Decided, a pass that makes the language unlikely asks for
+re-detections over the utterance so far; commits wait for their answer, and a
+switch restarts the utterance's hypotheses in the new language. A switch still
+suspected when an utterance ends (one clear re-detection, not yet a second)
+holds it, and the next utterance's commits, until a re-detection settles it;
+held utterances are then committed in the language found. The decoder prompt
+(committed text) is only used in its own language.
 
 Whisper's window is 30 s: a buffer that reaches it without a committed sentence
 end is cut (see `_fit_window`), so a long stretch without a pause (noise,
@@ -82,6 +86,7 @@ class ASRStage(Stage):
         self._agreement = AgreementBuffer(config.agreement)
         self._pass_lang: str | None = None  # the language of the hypotheses in `_agreement`
         self._context = ""  # committed text before the buffer: the decoder prompt
+        self._context_lang: str | None = None  # its language
         self._partial = ""
         self.passes = 0
         self.detections = 0
@@ -176,6 +181,8 @@ class ASRStage(Stage):
         self._agreement = AgreementBuffer(self.config.agreement)
         self._pass_lang = None
         self._partial = ""
+        if self.lid is not None:
+            self.lid.turn(self._speech)
 
     def _add(self, samples: np.ndarray) -> None:
         self._chunks.append(samples)
@@ -195,7 +202,7 @@ class ASRStage(Stage):
             out = await self._replay() + out
             audio = self._joined(self._chunks)
             _, words = await self._decode(final=True)
-            if self.lid is not None and not self.lid.decided and words:
+            if self._unsure() and words:
                 # its language is not known yet: committed once it is (`_replay`)
                 self._held.append((self._utterance, self._buffer_start, audio))
                 words = []
@@ -210,24 +217,35 @@ class ASRStage(Stage):
     async def _settle(self) -> list[Event]:
         """End of stream: utterances still held for want of a language are decided on all the
         speech there was, and committed."""
-        if self.lid is None or self.lid.decided or not self._held:
+        if self.lid is None or not self._held:
             return []
-        window = int(_DETECT_SECONDS * RATE)
-        probs = await self.engine.detect(LanguageRequest(self._joined(self._heard)[-window:]))
-        self.detections += 1
-        self.lid.observe(probs, self._speech, final=True)
-        self.language = self.lid.language
-        return await self._replay()
+        if not self.lid.decided:
+            window = int(_DETECT_SECONDS * RATE)
+            probs = await self.engine.detect(LanguageRequest(self._joined(self._heard)[-window:]))
+            self.detections += 1
+            self.lid.observe(probs, self._speech, final=True)
+            self.language = self.lid.language
+        return await self._replay(force=True)  # a suspected switch not confirmed: as decided
 
-    async def _replay(self) -> list[Event]:
-        """Once the language is decided, the utterances that ended before it are decoded in it
-        and committed (late, with their own utterance number and times)."""
-        if self.lid is None or self.lid.hold or not self._held:
+    def _unsure(self) -> bool:
+        """An utterance ending now waits for its language: undecided, or a switch suspected and
+        nothing of the utterance committed yet."""
+        lid = self.lid
+        if lid is None or lid.settled:
+            return False
+        return not lid.decided or not self._agreement.committed
+
+    async def _replay(self, *, force: bool = False) -> list[Event]:
+        """Once the language is decided (and no switch is suspected), the utterances that ended
+        before it are decoded in it and committed (late, with their own utterance number and
+        times)."""
+        if self.lid is None or not self._held or not (self.lid.settled or force):
             return []
         out: list[Event] = []
         held, self._held = self._held, []
         for utterance, start, audio in held:
-            request = ASRRequest(audio, self.lid.language, prompt=self._context, final=True)
+            language = self.lid.language
+            request = ASRRequest(audio, language, prompt=self._prompt(language), final=True)
             result = await self.engine.transcribe(request)
             self.passes += 1
             words = [
@@ -254,7 +272,8 @@ class ASRStage(Stage):
         if language != self._pass_lang:
             self._agreement.restart()  # hypotheses in another language do not agree
             self._pass_lang = language
-        request = ASRRequest(audio=audio, language=language, prompt=self._context, final=final)
+        prompt = self._prompt(language)
+        request = ASRRequest(audio=audio, language=language, prompt=prompt, final=final)
         result = await self.engine.transcribe(request)
         self.passes += 1
         offset = self._buffer_start
@@ -298,7 +317,13 @@ class ASRStage(Stage):
     def _remember(self, words: list[Word]) -> None:
         """Committed words that leave the buffer become the decoder's context."""
         if words:
+            if self._context_lang != self.lang:  # a prompt in another language makes Whisper
+                self._context, self._context_lang = "", self.lang  # translate into it
             self._context = (self._context + " " + join_words(words)).strip()[-_CONTEXT_CHARS:]
+
+    def _prompt(self, language: str | None) -> str:
+        """The decoder's context, when it is in the language decoded."""
+        return self._context if language == self._context_lang else ""
 
     def _trim(self) -> None:
         """Keep the buffer short: cut it after a committed sentence end."""

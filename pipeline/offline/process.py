@@ -143,6 +143,7 @@ class OfflineProcessor:
             tuple(sentences),
             translations,
             clock.laps,
+            transcript.language_probability,
         )
 
 

@@ -25,6 +25,7 @@ class OfflineResult:
     timings: Mapping[str, float] = field(
         default_factory=dict, compare=False
     )  # wall seconds per step
+    language_probability: float | None = None  # the detector's, when the language was detected
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -39,7 +40,8 @@ _RANK = {SpeechStart: 0, SourceCommit: 1, TargetCommit: 2, SpeechEnd: 3}
 def result_events(result: OfflineResult) -> list[Event]:
     """speech_start/speech_end per segment, a source_commit per sentence (with its words),
     a target_commit per sentence and language, then end. `emitted` stays None: a batch
-    run has no stream clock."""
+    run has no stream clock. Source commits carry the detected language's probability (None
+    when the language was given), as the live pipeline's do."""
     stream = result.stream
     timed: list[tuple[float, int, int, Event]] = []
 
@@ -56,6 +58,7 @@ def result_events(result: OfflineResult) -> list[Event]:
                 stream=stream,
                 utterance=s.utterance,
                 lang=result.language,
+                language_probability=result.language_probability,
                 text=s.text,
                 words=s.words,
                 start=s.start,

@@ -26,6 +26,7 @@ import pysubs2
 from ..audio_format import SENTENCE_END
 from ..events import Word
 from ..mt.sentences import Sentence, segmenter, split_words
+from ..words import join_words
 from .config import SubtitleLimits
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 _CLAUSE_END = (",", ";", ":", "，", "、", "；")
+_GLUED_BREAK = 100.0  # the cost of a cue break inside a word ("Wi" | "-Fi")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +157,7 @@ def _tokens(text: str) -> tuple[list[str], str]:
 
 
 def _join(words: Sequence[Word]) -> str:
-    return " ".join(w.word for w in words)
+    return join_words(words)  # "Wi-Fi", not "Wi -Fi"
 
 
 def fits(text: str, limits: SubtitleLimits) -> bool:
@@ -249,6 +251,8 @@ def _word_groups(words: Sequence[Word], limits: SubtitleLimits) -> list[list[Wor
             if not _group_ok(words[i:j], limits):
                 break
             cost = best[i] + _group_cost(words[i:j], limits)
+            if i > 0 and words[i].glued:
+                cost += _GLUED_BREAK  # a cue starting "-Fi": only when nothing else fits
             if cost < best[j]:
                 best[j], back[j] = cost, i
     groups: list[list[Word]] = []

@@ -58,7 +58,7 @@ class ItemRun:
 
 def supports(config: PipelineConfig, item: CorpusItem) -> bool:
     """An English-only Whisper (".en") cannot transcribe other languages."""
-    return item.lang == "en" or not config.asr.model.endswith(".en")
+    return item.languages == ("en",) or not config.asr.model.endswith(".en")
 
 
 def item_config(
@@ -70,9 +70,11 @@ def item_config(
     auto_language: bool = False,
 ) -> PipelineConfig:
     """The setting's config for one item: its language (unless the setting leaves it to
-    `auto`, to measure language ID), its reference languages as targets."""
+    `auto`, to measure language ID; an item that switches language is given its languages as
+    candidates, `auto:en,de`), its reference languages as targets."""
     langs = tuple(lang for lang in item.translations if not targets or lang in targets)
-    language = config.asr.language if auto_language else item.lang
+    pinned = item.lang if len(item.languages) == 1 else "auto:" + ",".join(item.languages)
+    language = config.asr.language if auto_language else pinned
     return dataclasses.replace(
         config,
         stream=item.id,
@@ -143,12 +145,13 @@ def offline_word_ends(
 
     Decoded words are aligned to the reference words; reference words without a
     decoded partner are interpolated inside their utterance. Falls back to the
-    utterance boundaries when the model cannot decode the item's language.
+    utterance boundaries when the model cannot decode the item's language, or when the
+    item switches language (one decode has one language).
     """
     decode_config = dataclasses.replace(
         config, asr=dataclasses.replace(config.asr, model=model, language=item.lang)
     )
-    if not supports(decode_config, item):
+    if not supports(decode_config, item) or len(item.languages) > 1:
         return word_ends_from_utterances(item)
     whisper = asr_engine(registry, decode_config).backend.whisper_model
     segments, _ = whisper.transcribe(

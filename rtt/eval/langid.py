@@ -13,7 +13,7 @@ from typing import Any
 from pipeline.events import Event, SourceCommit, SourcePartial
 from rtt.corpus import CorpusItem
 
-__all__ = ["language_id", "language_summary", "leaves_language_auto"]
+__all__ = ["language_id", "language_parts", "language_summary", "leaves_language_auto"]
 
 
 def leaves_language_auto(overrides: dict[str, Any]) -> bool:
@@ -39,7 +39,47 @@ def language_id(item: CorpusItem, events: Sequence[Event]) -> dict[str, Any]:
         "decide_s": _since(known[0].emitted, speech) if known else None,
         "first_commit_s": _since(first.emitted, speech),
         "commits_in_lang": round(sum(c.lang == item.lang for c in commits) / len(commits), 3),
+        **({"parts": language_parts(item, events)} if len(item.languages) > 1 else {}),
     }
+
+
+def language_parts(item: CorpusItem, events: Sequence[Event]) -> list[dict[str, Any]]:
+    """For an item that switches language, per stretch of utterances in one language: its
+    start, the seconds from it to the first source event in its language (`follow_s`: how soon
+    the switch was followed) and the share of its commits (by the time of their words) in it."""
+    from .scoring import utterance_of  # scoring imports this module
+
+    stretches: list[dict[str, Any]] = []
+    part_of: list[int] = []  # utterance -> stretch
+    for utt in item.utterances:
+        if not stretches or stretches[-1]["lang"] != utt.lang:
+            stretches.append({"lang": utt.lang, "start": utt.start, "commits": []})
+        part_of.append(len(stretches) - 1)
+    for e in events:
+        if isinstance(e, SourceCommit) and e.words:
+            utt = utterance_of(item.utterances, (e.start + e.end) / 2)
+            stretches[part_of[utt]]["commits"].append(e.lang)
+    out = []
+    for part in stretches:
+        lang, start, commits = part["lang"], part["start"], part["commits"]
+        follow = [
+            e.emitted
+            for e in events
+            if isinstance(e, (SourcePartial, SourceCommit))
+            and e.lang == lang
+            and e.emitted is not None
+            and e.emitted >= start
+        ]
+        share = round(commits.count(lang) / len(commits), 3) if commits else None
+        out.append(
+            {
+                "lang": lang,
+                "start": start,
+                "follow_s": _since(follow[0], start) if follow else None,
+                "commits_in_lang": share,
+            }
+        )
+    return out
 
 
 def language_summary(scores: dict[str, dict[str, Any]]) -> dict[str, Any]:

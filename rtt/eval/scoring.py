@@ -20,7 +20,9 @@ from pipeline.events import (
     TargetAppend,
     TargetCommit,
     TargetPartial,
+    Word,
 )
+from pipeline.words import join_words
 from rtt.corpus import CorpusItem, Utterance
 
 from .langid import language_id
@@ -40,6 +42,7 @@ __all__ = [
     "display_tokens",
     "source_erasure",
     "source_final_delays",
+    "source_parts",
     "score_item",
     "target_delays",
     "utterance_of",
@@ -86,6 +89,28 @@ def commit_latencies(
     ref = simple_words(item.transcript)
     pairs = match_words(ref, [tok for tok, _ in hyp])
     return [round(hyp[j][1] - word_ends[i], 3) for i, j in pairs if i < len(word_ends)]
+
+
+def source_parts(item: CorpusItem, events: Sequence[Event]) -> dict[str, tuple[int, int]]:
+    """Per language spoken: (word errors, reference words) of its utterances, each against the
+    committed words heard during them (a word goes to the utterance of its midpoint) and
+    normalised as its own language; one part for an item in one language."""
+    if len(item.languages) == 1:
+        hypothesis = " ".join(e.text for e in events if isinstance(e, SourceCommit))
+        return {item.lang: word_errors(item.transcript, hypothesis, item.lang)}
+    refs: dict[str, list[str]] = defaultdict(list)
+    heard: dict[str, list[Word]] = defaultdict(list)
+    for utt in item.utterances:
+        refs[utt.lang].append(utt.text)
+    for e in events:
+        for w in e.words if isinstance(e, SourceCommit) else ():
+            heard[
+                item.utterances[utterance_of(item.utterances, (w.start + w.end) / 2)].lang
+            ].append(w)
+    return {
+        lang: word_errors(" ".join(refs[lang]), join_words(heard[lang]), lang)
+        for lang in item.languages
+    }
 
 
 def source_final_delays(item: CorpusItem, events: Sequence[Event]) -> list[float]:
@@ -246,14 +271,16 @@ def score_item(
 ) -> dict[str, Any]:
     """Every per-item figure; lists under `values` are pooled across items by the summary."""
     hypothesis = " ".join(e.text for e in events if isinstance(e, SourceCommit))
-    errors, words = word_errors(item.transcript, hypothesis, item.lang)
+    parts = source_parts(item, events)
+    errors, words = sum(e for e, _ in parts.values()), sum(n for _, n in parts.values())
     erased, final = source_erasure(events)
     return {
-        "lang": item.lang,
+        "lang": "+".join(item.languages),  # "en+de": an item that switches language
         "hypothesis": hypothesis,
         "word_errors": errors,
         "reference_words": words,
         "wer": round(errors / words, 4) if words else None,
+        "parts": {lang: list(counts) for lang, counts in parts.items()},
         "source_erased": erased,
         "source_final_tokens": final,
         "source_normalized_erasure": round(erased / final, 4) if final else None,

@@ -80,7 +80,7 @@ def item_segments(item: CorpusItem, word_ends: Sequence[float], lang: str) -> li
     index = 0  # position of the utterance's first word in `word_ends`
     for utt in item.utterances:
         n_words = len(simple_words(utt.text))
-        sources = split_sentences(utt.text, item.lang)
+        sources = split_sentences(utt.text, utt.lang)
         references = split_sentences(utt.translations[lang], lang)
         counts = [len(simple_words(s)) for s in sources]
         ends = word_ends[index : index + n_words]

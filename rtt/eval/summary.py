@@ -50,9 +50,11 @@ def _quality(
 
 def _source(scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
     by_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for s in scores.values():
-        by_lang[s["lang"]][0] += s["word_errors"]
-        by_lang[s["lang"]][1] += s["reference_words"]
+    for s in scores.values():  # an item that switches language counts each part in its own
+        parts = s.get("parts") or {s["lang"]: (s["word_errors"], s["reference_words"])}
+        for lang, (errors, words) in parts.items():
+            by_lang[lang][0] += errors
+            by_lang[lang][1] += words
     errors = sum(e for e, _ in by_lang.values())
     words = sum(n for _, n in by_lang.values())
     return {

@@ -72,7 +72,10 @@ def test_corpus_is_big_and_varied_enough_for_evaluation() -> None:
 
 
 def reference_languages(item: CorpusItem) -> set[str]:
-    """English sources are translated into German and Spanish; every other source into English."""
+    """English sources are translated into German and Spanish; every other source into English;
+    an item that switches language has a reference in each language it speaks."""
+    if len(item.languages) > 1:
+        return set(item.languages)
     return {"de", "es"} if item.lang == "en" else {"en"}
 
 
@@ -132,6 +135,15 @@ def _write(tmp_path: Path, data: object) -> Path:
             ],
         },
         lambda m: {**m, "items": [m["items"][0], m["items"][0]]},
+        lambda m: {
+            **m,
+            "items": [
+                {
+                    **m["items"][0],
+                    "utterances": [{**m["items"][0]["utterances"][0], "lang": 7}],
+                }
+            ],
+        },
     ],
     ids=[
         "json",
@@ -141,6 +153,7 @@ def _write(tmp_path: Path, data: object) -> Path:
         "duration-type",
         "reversed-span",
         "duplicate-id",
+        "utterance-lang-type",
     ],
 )
 def test_malformed_manifest_raises_value_error(tmp_path: Path, mutate) -> None:
@@ -193,3 +206,26 @@ def test_a_long_form_talk_of_ten_minutes_is_evaluated_only_when_named() -> None:
     assert talk.id not in load_sweep(QUICK_SWEEP).items
     longform = load_sweep(SWEEPS / "longform.toml")
     assert [i.id for i in select_items(longform, ITEMS)] == [talk.id]
+
+
+def test_a_talk_with_a_question_in_another_language() -> None:
+    """Code-switching (issue 14): an English talk, a German question, an English answer; each
+    part's reference in its own language is its transcript, in the other its translation."""
+    item = corpus_item("talk-question-en-de")
+    assert item.languages == ("en", "de") and item.lang == "en"
+    spoken = [u.lang for u in item.utterances]
+    assert spoken[0] == spoken[-1] == "en" and "de" in spoken
+    first, last = spoken.index("de"), len(spoken) - 1 - spoken[::-1].index("de")
+    assert set(spoken[first : last + 1]) == {"de"}  # one question, then English again
+    assert sum(u.end - u.start for u in item.utterances if u.lang == "de") >= 8.0
+    for u in item.utterances:
+        assert u.translations[u.lang] == u.text
+        (other,) = set(item.languages) - {u.lang}
+        assert u.translations[other] != u.text
+    assert item.provenance["tool"] == "mixed" and item.provenance["voices"] == {"de": "de"}
+    assert 60 <= item.duration <= 90
+
+
+def test_utterances_without_a_language_speak_the_items() -> None:
+    assert all(u.lang == "de" for u in corpus_item("short-weather-de").utterances)
+    assert corpus_item("short-weather-de").languages == ("de",)

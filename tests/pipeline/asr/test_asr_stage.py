@@ -258,3 +258,23 @@ async def test_a_short_utterance_does_not_switch_the_language():
     # evidence, but 1.5 s is too little to judge a switch on: kept, and committed in English
     assert len(engine.detections) == 1 and stage.lid.language == "en"
     assert {c.lang for c in out if isinstance(c, SourceCommit)} == {"en"}
+
+
+async def test_a_question_in_another_language_then_the_answer_switches_back():
+    # the question's first utterance is unsure after its first clear German window; the second
+    # confirms German; the answer, right after, switches back (no 10 s cooldown after a switch)
+    unsure = (("en", 0.6), ("de", 0.4))
+    engine = SequenceEngine([ENGLISH, GERMAN, unsure, unsure, GERMAN, ENGLISH])
+    stage = ASRStage(engine, ASRConfig(step=0.5, language=None, candidates=("en", "de")))
+    await drive(stage, speech(1, 0.0, 11.0) + [SpeechEnd(stream="s", utterance=1, end=11.0)])
+    engine.pass_probs = (("de", 0.9), ("en", 0.1))
+    out = await drive(stage, speech(2, 12.0, 5.0) + [SpeechEnd(stream="s", utterance=2, end=17.0)])
+    assert not [c for c in out if isinstance(c, SourceCommit)]  # held: a switch is suspected
+    out = await drive(stage, speech(3, 18.0, 4.5) + [SpeechEnd(stream="s", utterance=3, end=22.5)])
+    commits = [c for c in out if isinstance(c, SourceCommit)]
+    assert {c.lang for c in commits} == {"de"} and {c.utterance for c in commits} == {2, 3}
+    assert commits[0].utterance == 2 and commits[0].start == 12.0  # late, in the new language
+    engine.pass_probs = (("en", 0.9), ("de", 0.1))
+    out = await drive(stage, speech(4, 23.5, 4.5) + [SpeechEnd(stream="s", utterance=4, end=28.0)])
+    assert {c.lang for c in out if isinstance(c, SourceCommit)} == {"en"}
+    assert stage.lid.switches == 2

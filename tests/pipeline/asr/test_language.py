@@ -130,3 +130,71 @@ def test_a_short_window_needs_a_clearer_answer():
     assert lid.observe([("en", 0.97), ("de", 0.03)], 0.7) and lid.language == "en"
     lid = LanguageID(("en", "de"))
     assert lid.observe([("de", 0.85), ("en", 0.15)], 1.6) and lid.language == "de"
+
+
+def test_a_suspicion_survives_unsure_redetections_into_the_next_utterance():
+    # talk-question-en-de among en,de: the question's first sentence reads German at 0.97, the
+    # rest of the utterance less so; its second utterance confirms German
+    lid = LanguageID(("en", "de"))
+    lid.observe(EN, 1.0)
+    lid.request(30.0)
+    assert not lid.observe([("de", 0.97), ("en", 0.03)], 32.5)  # suspects German
+    assert not lid.observe([("de", 0.64), ("en", 0.36)], 34.0)  # unsure: the suspicion stands
+    assert not lid.observe([("en", 0.7), ("de", 0.3)], 36.0, final=True)  # not conclusive
+    assert lid.language == "en" and not lid.hold and not lid.settled  # the suspicion stands
+    assert not lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=36.5)  # until the next turn
+    lid.turn(36.5)  # which is re-detected before anything of it is committed
+    assert lid.hold and lid.needs_detection(36.5)
+    assert lid.observe([("de", 0.96), ("en", 0.04)], 39.0) and lid.language == "de"
+    assert lid.settled
+
+
+def test_a_conclusive_redetection_clears_the_suspicion():
+    lid = LanguageID(("en", "de"))
+    lid.observe(EN, 1.0)
+    lid.request(30.0)
+    assert not lid.observe([("de", 0.97), ("en", 0.03)], 32.5)
+    assert not lid.observe([("en", 0.9), ("de", 0.1)], 34.0)  # English after all
+    lid.request(50.0)
+    assert not lid.observe([("de", 0.97), ("en", 0.03)], 52.5)  # a first suspicion again
+    assert lid.language == "en"
+
+
+def test_after_a_switch_the_next_utterance_may_switch_back():
+    lid = LanguageID(("en", "de"))
+    lid.observe(EN, 1.0)
+    lid.request(30.0)
+    lid.observe(DE, 32.5)
+    assert lid.observe(DE, 34.0) and lid.language == "de"
+    assert not lid.evidence(EN, words=3, audio=1.0, speech=34.5)  # the same utterance: quiet
+    lid.turn(34.6)  # the answer begins
+    assert lid.settled
+    lid.evidence(EN, words=3, audio=1.0, speech=35.0)
+    assert lid.evidence(EN, words=3, audio=1.6, speech=35.6)
+    lid.observe(EN, 37.0)
+    assert lid.observe(EN, 38.5) and lid.language == "en" and lid.switches == 2
+
+
+def test_a_suspicion_lasts_into_the_next_utterance_only():
+    lid = LanguageID(("en", "de"))
+    lid.observe(EN, 1.0)
+    lid.request(30.0)
+    assert not lid.observe([("de", 0.97), ("en", 0.03)], 32.5)
+    assert not lid.observe([("en", 0.7), ("de", 0.3)], 34.0, final=True)
+    lid.turn(35.0)
+    assert not lid.observe([("en", 0.7), ("de", 0.3)], 37.0, final=True)  # unsure again
+    lid.turn(38.0)  # two utterances later: dropped; a German-sounding window is a first suspicion
+    assert lid.settled and not lid.hold
+    lid.request(40.0)
+    assert not lid.observe([("de", 0.97), ("en", 0.03)], 42.5) and lid.language == "en"
+
+
+def test_an_inconclusive_request_without_a_suspicion_cools_down():
+    lid = LanguageID(("en", "de"))
+    lid.observe(EN, 1.0)
+    lid.request(30.0)
+    assert not lid.observe([("de", 0.6), ("en", 0.4)], 32.5, final=True)  # no language ≥ 85 %
+    lid.turn(33.0)  # nothing suspected: the next utterance is not re-detected ...
+    assert lid.settled and not lid.hold
+    lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=35.0)
+    assert not lid.evidence([("de", 1.0)], words=3, audio=1.6, speech=35.6)  # ... nor doubted
