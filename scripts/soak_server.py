@@ -65,12 +65,13 @@ COMMITS = ("source_commit", "target_commit")
 KINDS = ("steady", "churn", "resume", "slow", "idle")
 # `rtt serve` through its CLI, with the engine registry's default backends the fakes
 LAUNCH = r"""
-import sys
+import collections, sys
 from pipeline import engine
 from pipeline.fakes import FakeASRBackend, FakeTranslator
 _init = engine.EngineRegistry.__init__
 def _fake(self, **kw):
     mt = FakeTranslator()
+    mt.requests = collections.deque(maxlen=64)  # it keeps every request (for tests): not here
     kw.update(asr_backend=FakeASRBackend, mt_backend=lambda path, **_: mt)
     _init(self, **kw)
 engine.EngineRegistry.__init__ = _fake
