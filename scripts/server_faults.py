@@ -19,7 +19,7 @@ so that the server, not a model, is what is measured; loopback only.
     nice .venv/bin/python scripts/server_faults.py            # about 2-3 minutes
     .venv/bin/python scripts/server_faults.py --quick          # CI's short form (~30 s)
 
-Not here: the 1-hour memory soak (speakers joining and leaving; RSS growth < 50 MB).
+Not here: the 1-hour memory soak (scripts/soak_server.py; figures in docs/eval/soak.md).
 """
 
 from __future__ import annotations
