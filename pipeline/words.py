@@ -9,11 +9,12 @@ place that assembles text from words does it here, so captions read "Wi-Fi", not
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from .events import Word
 
-__all__ = ["join_words", "word_from_piece"]
+__all__ = ["agreed_length", "join_words", "word_from_piece"]
 
 
 def join_words(words: Iterable[Word]) -> str:
@@ -33,3 +34,14 @@ def word_from_piece(text: str, start: float, end: float, *, first: bool) -> Word
     if not word:
         return None
     return Word(word, start, end, glued=not first and not text[:1].isspace())
+
+
+def agreed_length(hypotheses: Iterable[Sequence[Any]], key: Callable[[Any], Any] = str) -> int:
+    """How many leading words every hypothesis shares, compared by `key`: the agreed
+    prefix of LocalAgreement, on the source side (ASR) and the target side (MT) alike."""
+    count = 0
+    for column in zip(*hypotheses):
+        if len({key(word) for word in column}) != 1:
+            break
+        count += 1
+    return count

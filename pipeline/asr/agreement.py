@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from ..events import Word
+from ..words import agreed_length
 
 __all__ = ["AgreementBuffer", "normalise"]
 
@@ -61,15 +62,8 @@ class AgreementBuffer:
         """Commit the prefix shared by the last `agreement` hypotheses."""
         if len(self._history) < self.agreement:
             return []
-        latest = self._history[-1]
-        count = 0
-        for i, word in enumerate(latest):
-            key = normalise(word.word)
-            if all(i < len(h) and normalise(h[i].word) == key for h in self._history):
-                count += 1
-            else:
-                break
-        agreed = latest[:count]
+        count = agreed_length(self._history, key=lambda w: normalise(w.word))
+        agreed = self._history[-1][:count]
         self.committed.extend(agreed)
         self._history = deque((h[count:] for h in self._history), maxlen=self.agreement)
         return agreed

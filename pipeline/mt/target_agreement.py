@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from ..words import agreed_length
+
 __all__ = ["Append", "TargetAgreement", "TargetCommits", "keep_committed"]
 
 
@@ -47,7 +49,7 @@ class TargetAgreement:
         self._history.append(words)
         if len(self._history) < self.agreement:
             return []
-        agreed = _common_prefix(self._history)
+        agreed = agreed_length(self._history)
         frontier = agreed - self.lag
         if frontier <= len(self.committed):
             return []
@@ -58,17 +60,6 @@ class TargetAgreement:
     def prefix(self) -> str | None:
         """The committed words as one string (the prefix a translation must keep)."""
         return " ".join(self.committed) if self.committed else None
-
-
-def _common_prefix(history: deque[list[str]]) -> int:
-    first = history[0]
-    count = 0
-    for i, word in enumerate(first):
-        if all(i < len(h) and h[i] == word for h in history):
-            count += 1
-        else:
-            break
-    return count
 
 
 @dataclass(frozen=True, slots=True)

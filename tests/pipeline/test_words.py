@@ -34,3 +34,12 @@ def test_sentences_read_as_spelled():
         max_pause=2,
     )
     assert [s.text for s in split] == ["Wi-Fi is free.", "It is 6 o'clock."]
+
+
+def test_agreed_length_counts_the_prefix_every_hypothesis_shares():
+    from pipeline.words import agreed_length
+
+    assert agreed_length([["a", "b", "c"], ["a", "b", "d"]]) == 2
+    assert agreed_length([["a", "b"], ["a", "b", "c"], ["a"]]) == 1
+    assert agreed_length([["Today,"], ["today"]], key=lambda w: w.strip(",").lower()) == 1
+    assert agreed_length([[], ["a"]]) == 0
