@@ -6,6 +6,12 @@ share one backend call, e.g. the same target language), run as one batch, and
 each caller's future is resolved with its own result. This is the seam where a
 distributed engine (the same protocol served elsewhere) plugs in later.
 
+Requests carry a priority: `LIVE` (the default: rooms, streams) or `BACKGROUND`
+(whole files on a server). The worker always takes the oldest request of the most
+urgent priority next, and never batches priorities together, so a live request
+waits at most for the one batch in flight, however many file requests queue
+ahead of it (docs/protocol.md, "Live first").
+
 `MTEngine` puts a `Translator` behind a `BatchingEngine` (requests batched by
 language pair: one pair shares one cached system prompt). The ASR engine
 (`asr/engine.py`) does the same for Whisper.
@@ -19,6 +25,8 @@ engine to every session that asks. Which backends it builds is its parameters
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Hashable, Sequence
@@ -32,7 +40,11 @@ from .config import ComputeConfig
 from .mt.runtime import open_translator
 from .mt.translator import Translation, TranslationRequest, Translator
 
-__all__ = ["BackendFactory", "BatchingEngine", "EngineRegistry", "MTEngine"]
+__all__ = ["BACKGROUND", "LIVE", "BackendFactory", "BatchingEngine", "EngineRegistry", "MTEngine"]
+
+LIVE = 0  # rooms and streams: served first
+BACKGROUND = 1  # whole files on a server: served when no live request waits
+_SHUTDOWN = 1 << 30  # after every queued request
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -41,8 +53,9 @@ Res = TypeVar("Res")
 @dataclass(slots=True)
 class _Job(Generic[Req]):
     request: Req
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future = field(repr=False)
+    loop: asyncio.AbstractEventLoop | None  # None: a blocking caller (`run`)
+    future: asyncio.Future | concurrent.futures.Future = field(repr=False)
+    priority: int = LIVE
 
 
 class BatchingEngine(Generic[Req, Res]):
@@ -60,39 +73,59 @@ class BatchingEngine(Generic[Req, Res]):
         self._run_batch = run_batch
         self._key = key
         self._max_batch = max_batch
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        # (priority, arrival, job): the most urgent first, in order of arrival within it
+        self._queue: queue.PriorityQueue[tuple[int, int, _Job | None]] = queue.PriorityQueue()
+        self._arrivals = itertools.count()
         self._thread = threading.Thread(target=self._serve, name=f"engine-{name}", daemon=True)
         self._thread.start()
         self.batches = 0  # counters read by metrics observers and tests
         self.requests = 0
 
-    async def submit(self, request: Req) -> Res:
+    async def submit(self, request: Req, priority: int = LIVE) -> Res:
         loop = asyncio.get_running_loop()
-        job = _Job(request, loop, loop.create_future())
-        self._queue.put(job)
+        job = _Job(request, loop, loop.create_future(), priority)
+        self._put(job)
         return await job.future
 
+    def run(self, request: Req, priority: int = LIVE) -> Res:
+        """`submit` for a caller on a plain thread (never on an event loop): blocks."""
+        job: _Job = _Job(request, None, concurrent.futures.Future(), priority)
+        self._put(job)
+        return job.future.result()  # type: ignore[return-value]
+
+    def _put(self, job: _Job) -> None:
+        self._queue.put((job.priority, next(self._arrivals), job))
+
+    @property
+    def waiting(self) -> int:
+        """Requests queued, not yet taken into a batch."""
+        return self._queue.qsize()
+
     def close(self) -> None:
-        self._queue.put(None)
+        self._queue.put((_SHUTDOWN, next(self._arrivals), None))
         self._thread.join(timeout=10)
 
     def _take_batch(self) -> list[_Job] | None:
-        first = self._queue.get()
+        first = self._queue.get()[2]
         if first is None:
             return None
         batch, held = [first], []
         key = self._key(first.request)
         while len(batch) < self._max_batch:
             try:
-                job = self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if job is None:
-                held.append(job)
+            job = item[2]
+            if job is None or job.priority != first.priority:
+                held.append(item)  # the rest is less urgent: never in this batch
                 break
-            (batch if self._key(job.request) == key else held).append(job)
-        for job in held:  # different key or shutdown: serve on a later turn
-            self._queue.put(job)
+            if self._key(job.request) == key:
+                batch.append(job)
+            else:
+                held.append(item)
+        for item in held:  # another key, priority or shutdown: served later, in its place
+            self._queue.put(item)
         return batch
 
     def _serve(self) -> None:
@@ -108,6 +141,9 @@ class BatchingEngine(Generic[Req, Res]):
             self.batches += 1
             self.requests += len(batch)
             for job, res, exc in outcome:
+                if job.loop is None:  # a blocking caller
+                    _resolve(job.future, res, exc)  # type: ignore[arg-type]
+                    continue
                 if job.loop.is_closed():  # the caller went away (its loop ended): nobody to tell
                     continue
                 try:
@@ -116,7 +152,9 @@ class BatchingEngine(Generic[Req, Res]):
                     pass
 
 
-def _resolve(future: asyncio.Future, result: Any, exc: BaseException | None) -> None:
+def _resolve(
+    future: asyncio.Future | concurrent.futures.Future, result: Any, exc: BaseException | None
+) -> None:
     if future.cancelled():
         return
     if exc is not None:
@@ -138,8 +176,12 @@ class MTEngine:
             max_batch=max_batch,
         )
 
-    async def translate(self, request: TranslationRequest) -> Translation:
-        return await self._engine.submit(request)
+    async def translate(self, request: TranslationRequest, priority: int = LIVE) -> Translation:
+        return await self._engine.submit(request, priority)
+
+    @property
+    def waiting(self) -> int:
+        return self._engine.waiting
 
     @property
     def batches(self) -> int:

@@ -6,7 +6,8 @@ VAD, streaming ASR, the translator; the shared batching engines) runs unchanged
 on them, and no model is loaded:
 
 - `FakeASRBackend` hears one word per half second of audio in the buffer
-  (`w1 w2 w3 w4.`: every fourth word ends a sentence);
+  (`w1 w2 w3 w4.`: every fourth word ends a sentence), on the offline path one
+  per half second of each window, in the language asked for;
 - `FakeTranslator` "translates" by prefixing the target language (keeping a
   request's forced prefix, as real backends do), and can hold
   every call until released (a slow model, without wall-clock sleeps);
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .asr.backend import ASRRequest, ASRResult
+from .asr.backend import ASRRequest, ASRResult, ClipsRequest, LanguageProbs, LanguageRequest
 from .audio_format import RATE
 from .config import ASRConfig, MTConfig, PipelineConfig
 from .engine import EngineRegistry
@@ -45,9 +46,28 @@ WORD_SECONDS = 0.5
 
 class FakeASRBackend:
     name = "fake-asr"
+    multilingual = True
 
     def __init__(self, path: Path | None = None, **_: object) -> None:
         self.calls = 0
+
+    def detect_batch(self, requests: Sequence[LanguageRequest]) -> list[LanguageProbs]:
+        return [(("en", 1.0),) for _ in requests]
+
+    def transcribe_clips(self, request: ClipsRequest) -> list[Word]:
+        self.calls += 1
+        words = []
+        for start, end in request.clips:
+            count = int((end - start) / WORD_SECONDS + 1e-6)
+            words += [
+                Word(
+                    f"w{k}" + ("." if k % 4 == 0 else ""),
+                    start + (k - 1) * WORD_SECONDS,
+                    start + k * WORD_SECONDS,
+                )
+                for k in range(1, count + 1)
+            ]
+        return words
 
     def transcribe_batch(self, requests: Sequence[ASRRequest]) -> list[ASRResult]:
         self.calls += len(requests)

@@ -217,8 +217,8 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         "--key-audio-per-hour",
         type=float,
         default=_API.audio_per_hour,
-        help="seconds of audio one key may send to /v1 per sliding hour (in memory; "
-        "0: no limit; default: %(default)g)",
+        help="seconds of audio one key may send per sliding hour, /v1 files and websocket "
+        "speakers together (in memory; 0: no limit; default: %(default)g)",
     )
     add_pipeline_options(p, to_default="the languages each client asks for")
     p.add_argument("-v", "--verbose", action="store_true", help="log connections and errors")

@@ -131,7 +131,7 @@ def batch_item(registry, config: PipelineConfig, item, audio: np.ndarray, source
     from pipeline.offline.transcribe import BatchTranscriber
 
     offline = OfflineConfig()
-    whisper = asr_engine(registry, config).backend.whisper_model
+    whisper = asr_engine(registry, config).backend
     segments = speech_segments(audio, offline)
     started = time.perf_counter()
     candidates = config.asr.candidates if source.startswith("auto") else ()

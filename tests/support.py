@@ -44,7 +44,7 @@ class FakeEngine:
         self.requests = []
         self.script = list(script or [])
 
-    async def translate(self, request):
+    async def translate(self, request, priority=0):
         self.requests.append(request)
         await asyncio.sleep(0)
         text = f"{self.name}:{request.target_lang}:{request.source}"

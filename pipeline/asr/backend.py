@@ -11,7 +11,14 @@ import numpy as np
 
 from ..events import Word
 
-__all__ = ["ASRBackend", "ASRRequest", "ASRResult", "LanguageProbs", "LanguageRequest"]
+__all__ = [
+    "ASRBackend",
+    "ASRRequest",
+    "ASRResult",
+    "ClipsRequest",
+    "LanguageProbs",
+    "LanguageRequest",
+]
 
 LanguageProbs = tuple[tuple[str, float], ...]  # (language code, probability), best first
 
@@ -40,6 +47,17 @@ class LanguageRequest:
     audio: np.ndarray
 
 
+@dataclass(frozen=True, slots=True)
+class ClipsRequest:
+    """One batch of a whole file's windows (the offline path): `clips` are (start, end)
+    seconds of `audio`, decoded together; word times are in seconds of `audio`."""
+
+    audio: np.ndarray
+    clips: tuple[tuple[float, float], ...]
+    language: str
+    beam_size: int = 5
+
+
 class ASRBackend(Protocol):
     name: str
     multilingual: bool
@@ -47,3 +65,5 @@ class ASRBackend(Protocol):
     def transcribe_batch(self, requests: Sequence[ASRRequest]) -> list[ASRResult]: ...
 
     def detect_batch(self, requests: Sequence[LanguageRequest]) -> list[LanguageProbs]: ...
+
+    def transcribe_clips(self, request: ClipsRequest) -> list[Word]: ...

@@ -19,12 +19,15 @@ import numpy as np
 from ..audio_format import RATE
 from ..events import Word
 from ..words import word_from_piece
-from .backend import ASRRequest, ASRResult, LanguageProbs, LanguageRequest
+from .backend import ASRRequest, ASRResult, ClipsRequest, LanguageProbs, LanguageRequest
 
 __all__ = ["WhisperBackend", "cut_loop", "detect_languages"]
 
 _PROMPT_TOKENS = 200  # committed context passed as the previous-text prompt
 _PAST_AUDIO = 0.02  # seconds: a word starting this close to the end of the audio is not in it
+# Whisper's own silence rule (offline): a window it is unsure about and thinks silent is dropped.
+_NO_SPEECH = 0.6
+_LOW_LOGPROB = -1.0
 
 
 class WhisperBackend:
@@ -122,6 +125,27 @@ class WhisperBackend:
             out.append(ASRResult(tuple(words), language, result.no_speech_prob, pass_probs))
         return out
 
+    def transcribe_clips(self, request: ClipsRequest) -> list[Word]:
+        """One batch of a whole file's windows (the offline path) through faster-whisper's
+        `BatchedInferencePipeline` on the same loaded model: beam search, word timestamps."""
+        from faster_whisper import BatchedInferencePipeline
+
+        segments, _ = BatchedInferencePipeline(self._fw).transcribe(
+            request.audio,
+            language=request.language,
+            clip_timestamps=[{"start": s, "end": e} for s, e in request.clips],
+            batch_size=max(1, len(request.clips)),
+            beam_size=request.beam_size,
+            word_timestamps=True,
+            without_timestamps=True,
+            log_progress=False,
+        )
+        words: list[Word] = []
+        for segment in segments:  # each item decodes lazily: this runs on the engine's thread
+            if not (segment.no_speech_prob > _NO_SPEECH and segment.avg_logprob < _LOW_LOGPROB):
+                words.extend(cut_loop(_segment_words(segment.words or ())))
+        return words
+
     def _max_length(self, requests: Sequence[ASRRequest], prompts: list[list[int]]) -> int:
         """Room for a fast speaker and no more: a decoding loop stops early instead of running on."""
         seconds = max(len(r.audio) for r in requests) / RATE
@@ -202,6 +226,22 @@ def _language_probs(model, encoded) -> list[LanguageProbs]:
         return [(("en", 1.0),)] * encoded.shape[0]
     found = model.detect_language(encoded)
     return [tuple((token.strip("<|>"), float(p)) for token, p in pairs) for pairs in found]
+
+
+def _segment_words(raw) -> list[Word]:
+    """Whisper's words, with fragments glued back on: a word without a leading space
+    continues the previous one ("10" + ":15" is "10:15", not "10 :15")."""
+    out: list[Word] = []
+    for w in raw:
+        text = w.word.strip()
+        if not text:
+            continue
+        if out and not w.word[:1].isspace():
+            last = out[-1]
+            out[-1] = Word(last.word + text, last.start, max(last.end, float(w.end)))
+        else:
+            out.append(Word(text, float(w.start), float(w.end)))
+    return out
 
 
 def cut_loop(words: list[Word], min_repeats: int = 2) -> list[Word]:

@@ -4,7 +4,9 @@
 files may be in flight at once (`rtt batch --jobs N`): reading and VAD run in worker
 threads side by side, the Whisper model decodes one file at a time (a lock: its
 batches are already as wide as the machine), and the MT engine's worker batches the
-sentences of every file in flight together.
+sentences of every file in flight together. A processor built with
+`priority=BACKGROUND` (a server's file jobs) sends every Whisper batch and every
+sentence to the shared engines at that priority: live rooms are served first.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from ..config import PipelineConfig
-from ..engine import EngineRegistry, MTEngine
+from ..engine import LIVE, EngineRegistry, MTEngine
 from ..factory import asr_engine, mt_engines
 from ..glossary import Glossary
 from ..mt.guide import Guidance
@@ -27,7 +29,7 @@ from .config import OfflineConfig
 from .result import OfflineResult
 from .segment import RATE, asr_windows, read_audio, speech_segments
 from .sentences import split_sentences
-from .transcribe import BatchTranscriber
+from .transcribe import BatchTranscriber, OfflineASR
 from .translate import translate_sentences
 
 __all__ = ["OfflineProcessor", "ProgressSink", "UNDETERMINED", "build_processor"]
@@ -60,21 +62,23 @@ class _NoProgress:
 class OfflineProcessor:
     def __init__(
         self,
-        whisper_model,
+        asr: OfflineASR,
         mt_engine: MTEngine,
         config: OfflineConfig | None = None,
         *,
         candidates: Sequence[str] = (),
         glossary: Glossary | None = None,
         register: str = "formal",
+        priority: int = LIVE,
     ) -> None:
         config = config or OfflineConfig()
         self._guidance = Guidance(glossary, register=register, context=0)
         config.check()
         self.config = config
         # language None (auto): detected per file among `candidates` (default: all supported)
-        self._transcriber = BatchTranscriber(whisper_model, config, candidates)
+        self._transcriber = BatchTranscriber(asr, config, candidates)
         self._mt = mt_engine
+        self._priority = priority
         self._asr_lock = asyncio.Lock()
 
     async def process(
@@ -131,7 +135,13 @@ class OfflineProcessor:
         )
         progress.stage("translating")
         translations = await translate_sentences(
-            self._mt, sentences, source_lang, targets, progress.translated, self._guidance
+            self._mt,
+            sentences,
+            source_lang,
+            targets,
+            progress.translated,
+            self._guidance,
+            priority=self._priority,
         )
         clock.lap("mt")
         progress.stage("writing")
@@ -161,21 +171,27 @@ class _StageClock:
 
 
 def build_processor(
-    config: PipelineConfig, registry: EngineRegistry, offline: OfflineConfig | None = None
+    config: PipelineConfig,
+    registry: EngineRegistry,
+    offline: OfflineConfig | None = None,
+    *,
+    priority: int = LIVE,
 ) -> OfflineProcessor:
     """Load (or reuse, through the registry) the Whisper model and the main LLM of `config`.
 
     The engines are the very ones `build_pipeline` uses, so the live and the offline
-    path in one process share one copy of each model. No fast model: nothing lags offline.
+    path in one process share one copy of each model, and their requests queue at
+    `priority` there. No fast model: nothing lags offline.
     """
     config = dataclasses.replace(config, mt=dataclasses.replace(config.mt, fast_model=None))
-    whisper = asr_engine(registry, config).backend.whisper_model
+    asr = asr_engine(registry, config).at_priority(priority)
     main, _ = mt_engines(registry, config)
     return OfflineProcessor(
-        whisper,
+        asr,
         main,
         offline or OfflineConfig(),
         candidates=config.asr.candidates,
         glossary=config.glossary,
         register=config.mt.register,
+        priority=priority,
     )

@@ -1,31 +1,43 @@
 """Batched Whisper over the windows of a whole file, with word timestamps.
 
-faster-whisper's `BatchedInferencePipeline` encodes and decodes up to `batch_size`
-windows at once (beam search, no temperature fallback) over the same loaded
-`WhisperModel` the streaming engine uses: a process that runs both paths holds
-one copy of the weights. Decoding is lazy, so this runs in a worker thread.
+The windows are decoded `batch_size` at a time by the ASR backend's
+`transcribe_clips` (faster-whisper's `BatchedInferencePipeline` over the same
+loaded `WhisperModel` the streaming engine uses: a process that runs both paths
+holds one copy of the weights). The transcriber takes the backend itself, or the
+shared engine at a priority (`ASREngine.at_priority`): then each batch is one
+request on the engine's worker, and a server's live rooms, served first, wait for
+at most the one batch in flight. Decoding is lazy and blocking: run this in a
+worker thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
+from ..asr.backend import ClipsRequest, LanguageProbs, LanguageRequest
 from ..asr.language import LanguageID
-from ..asr.whisper_backend import cut_loop, detect_languages
 from ..events import Word
 from ..languages import LANGUAGES
 from .config import OfflineConfig
 from .segment import RATE, Window
 
-__all__ = ["BatchTranscriber", "Transcript", "clean_words"]
+__all__ = ["BatchTranscriber", "OfflineASR", "Transcript", "clean_words"]
 
-# Whisper's own silence rule: a window it is unsure about and thinks silent is dropped.
-_NO_SPEECH = 0.6
-_LOW_LOGPROB = -1.0
 _DETECT_SECONDS = 30.0
+
+
+class OfflineASR(Protocol):
+    """What the whole-file path needs of Whisper (an `ASRBackend` has it; blocking calls)."""
+
+    multilingual: bool
+
+    def detect_batch(self, requests: Sequence[LanguageRequest]) -> list[LanguageProbs]: ...
+
+    def transcribe_clips(self, request: ClipsRequest) -> list[Word]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +49,15 @@ class Transcript:
 
 class BatchTranscriber:
     def __init__(
-        self, whisper_model, config: OfflineConfig, candidates: Sequence[str] = ()
+        self, asr: OfflineASR, config: OfflineConfig, candidates: Sequence[str] = ()
     ) -> None:
-        self._model = whisper_model  # faster_whisper.WhisperModel
+        self._asr = asr
         self._config = config
         self._candidates = tuple(candidates) or tuple(LANGUAGES)
 
     @property
     def multilingual(self) -> bool:
-        return bool(self._model.model.is_multilingual)
+        return bool(self._asr.multilingual)
 
     def transcribe(
         self,
@@ -54,38 +66,26 @@ class BatchTranscriber:
         language: str | None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Transcript:
-        """Words of every window in time order; `on_progress(t)` after each window up to `t` s."""
-        from faster_whisper import BatchedInferencePipeline
-
+        """Words of every window in time order; `on_progress(t)` after each batch up to `t` s."""
         if not windows:
             return Transcript(language if self.multilingual else "en", ())
         duration = len(audio) / RATE
         # window ends are rounded to ms and may lie past the last sample: faster-whisper then
         # finds more speech than audio and fails ("non-negative timestamp expected")
-        clips = [
-            {"start": w.start, "end": min(w.end, duration)} for w in windows if w.start < duration
-        ]
+        clips = [(w.start, min(w.end, duration)) for w in windows if w.start < duration]
         probability = None
         if not self.multilingual:
             language = "en"
         elif language is None:
             language, probability = self.detect(audio, windows)
-        segments, _ = BatchedInferencePipeline(self._model).transcribe(
-            audio,
-            language=language,
-            clip_timestamps=clips,
-            batch_size=self._config.batch_size,
-            beam_size=self._config.beam_size,
-            word_timestamps=True,
-            without_timestamps=True,
-            log_progress=False,
-        )
         words: list[Word] = []
-        for segment in segments:  # each item decodes lazily: keep this off the event loop
-            if not (segment.no_speech_prob > _NO_SPEECH and segment.avg_logprob < _LOW_LOGPROB):
-                words.extend(cut_loop(_segment_words(segment.words or ())))
+        size = self._config.batch_size
+        for i in range(0, len(clips), size):
+            batch = tuple(clips[i : i + size])
+            request = ClipsRequest(audio, batch, language, self._config.beam_size)
+            words.extend(self._asr.transcribe_clips(request))
             if on_progress is not None:
-                on_progress(segment.end)
+                on_progress(batch[-1][1])
         return Transcript(language, clean_words(words, duration), probability)
 
     def detect(self, audio: np.ndarray, windows: Sequence[Window]) -> tuple[str, float | None]:
@@ -101,24 +101,9 @@ class BatchTranscriber:
                 break
         speech = np.concatenate(pieces) if pieces else audio[:limit]
         lid = LanguageID(self._candidates)
-        lid.observe(detect_languages(self._model, [speech])[0], total / RATE, final=True)
+        probs = self._asr.detect_batch([LanguageRequest(speech)])[0]
+        lid.observe(probs, total / RATE, final=True)
         return lid.language or self._candidates[0], lid.probability
-
-
-def _segment_words(raw) -> list[Word]:
-    """Whisper's words, with fragments glued back on: a word without a leading space
-    continues the previous one ("10" + ":15" is "10:15", not "10 :15")."""
-    out: list[Word] = []
-    for w in raw:
-        text = w.word.strip()
-        if not text:
-            continue
-        if out and not w.word[:1].isspace():
-            last = out[-1]
-            out[-1] = Word(last.word + text, last.start, max(last.end, float(w.end)))
-        else:
-            out.append(Word(text, float(w.start), float(w.end)))
-    return out
 
 
 def clean_words(words: Sequence[Word], duration: float) -> tuple[Word, ...]:

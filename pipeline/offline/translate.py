@@ -6,6 +6,7 @@ backend splits a batch where prompt lengths differ; submitting in order of lengt
 keeps the sentences of a batch alike, so most of a batch runs as one call.
 With a `Guidance`, each request carries its sentence's glossary terms and the register
 (no earlier-sentence context: the sentences are translated at once, not in order).
+`priority` is the engine's (`BACKGROUND` for a server's file jobs: live rooms first).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from ..engine import MTEngine
+from ..engine import LIVE, MTEngine
 from ..mt.guide import Guidance
 from ..mt.sentences import Sentence
 from ..mt.translator import TranslationRequest
@@ -28,6 +29,8 @@ async def translate_sentences(
     targets: Sequence[str],
     on_done: Callable[[int, int], None] | None = None,
     guidance: Guidance | None = None,
+    *,
+    priority: int = LIVE,
 ) -> dict[str, tuple[str, ...]]:
     """{target language: one translation per sentence}; `on_done(done, total)` as they finish."""
     out = {lang: [""] * len(sentences) for lang in targets}
@@ -42,7 +45,8 @@ async def translate_sentences(
         nonlocal done
         text = sentences[i].text
         guide = guidance.guide(text, source_lang, lang) if guidance is not None else None
-        result = await engine.translate(TranslationRequest(text, source_lang, lang, guide=guide))
+        request = TranslationRequest(text, source_lang, lang, guide=guide)
+        result = await engine.translate(request, priority)
         out[lang][i] = result.text
         done += 1
         if on_done is not None:

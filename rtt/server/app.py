@@ -107,9 +107,11 @@ class RttServer:
         self.metrics = ServerMetrics()
         self.journal = Journal(config.journal, config.retention)
         self.rooms = Rooms(journal=self.journal, limits=config.limits, metrics=self.metrics)
-        self.ctx = ServerContext(self.rooms, registry, config.pipeline, config.limits, self.metrics)
-        self._trusted = [ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies]
         self.quotas = Quotas(config.api)
+        self.ctx = ServerContext(
+            self.rooms, registry, config.pipeline, config.limits, self.metrics, self.quotas
+        )
+        self._trusted = [ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies]
         self.sockets: set[AsgiSocket] = set()  # open websockets (closed with 1001 at shutdown)
         self.registry = registry
         self._listener: asyncio.Server | None = None

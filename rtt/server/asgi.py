@@ -127,7 +127,7 @@ class _Http:
         try:
             await ws.accept(SUBPROTOCOL if SUBPROTOCOL in scope.get("subprotocols", ()) else None)
             server.sockets.add(ws)
-            await Session(ws, server.ctx, server.address_of(scope)).run()
+            await Session(ws, server.ctx, server.address_of(scope), key).run()
         finally:
             server.quotas.close_stream(key)
             server.sockets.discard(ws)

@@ -15,7 +15,9 @@ is refused (403), as on the websocket: a web page cannot make a local server wor
 Keys: `Authorization: Bearer` when the server has keys (401 otherwise), per-key
 limits from quotas.py (429 with `Retry-After`). Live first: at most
 `file_jobs` files are processed at once (default 1), `file_queue` more wait, the
-rest get 429, so uploads never take the cores from more than that.
+rest get 429; and a file's Whisper batches and sentences queue on the shared
+engines at `BACKGROUND` priority, so a live room's requests are served before
+them and wait at most for the one batch in flight (pipeline/engine.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import secrets
@@ -38,6 +41,7 @@ from starlette.routing import Route
 
 from pipeline.audio.convert import RATE
 from pipeline.config import PipelineConfig
+from pipeline.engine import BACKGROUND
 from pipeline.errors import RttError
 from pipeline.languages import LANGUAGES
 from pipeline.models.cache import is_installed
@@ -127,7 +131,9 @@ class OpenAIApi:
         name = config.asr.model
         if name not in self._processors:
             registry = self.server.registry
-            self._processors[name] = await asyncio.to_thread(build_processor, config, registry)
+            self._processors[name] = await asyncio.to_thread(
+                functools.partial(build_processor, config, registry, priority=BACKGROUND)
+            )
         return self._processors[name]
 
     # -- audio ----------------------------------------------------------------------

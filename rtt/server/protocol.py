@@ -62,6 +62,7 @@ class Close:
     RATE = 4002  # audio sent faster than the rate limit for too long
     UNSUPPORTED = 4003  # `start` asked for an encoding, rate or language the server does not take
     BUSY = 4009  # the room already has a speaker
+    QUOTA = 4029  # the speaker's key has used its audio per hour (as HTTP 429)
 
 
 class ProtocolError(Exception):

@@ -106,6 +106,7 @@ class Room:
         self._pipeline: Pipeline | None = None
         self.source: QueueSource | None = None
         self.task: asyncio.Task | None = None
+        self.stop_reason: Error | None = None  # why the speaker was stopped: sent before `end`
         self._running = False
         self._ended = False
 
@@ -204,6 +205,7 @@ class Room:
         if self.speaking:
             raise ProtocolError("room_busy", f"room {self.name} already has a speaker", Close.BUSY)
         self._running = True  # claimed before the first await: one speaker per room
+        self.stop_reason = None
         try:
             # Languages nobody listens to any more are dropped between speakers.
             self.languages = [
@@ -237,6 +239,8 @@ class Room:
                 async with contextlib.aclosing(pipeline.run()) as events:
                     async for event in events:
                         self._metrics.observe(event)
+                        if isinstance(event, End):
+                            await self._publish_stop_reason()
                         await self.publish(event)
             except (asyncio.CancelledError, JournalError):
                 raise
@@ -247,6 +251,7 @@ class Room:
             finally:
                 self._metrics.add_stats(pipeline.stats())
                 self._pipeline = None
+            await self._publish_stop_reason()
             await self.publish_end()
         except JournalError as exc:
             self.fail(exc)
@@ -255,6 +260,12 @@ class Room:
             self.quiet_since = time.monotonic()
         if self.idle:
             self._on_idle(self)
+
+    async def _publish_stop_reason(self) -> None:
+        """Why the speaker was stopped, once: after what was said, before `end`."""
+        reason, self.stop_reason = self.stop_reason, None
+        if reason is not None:
+            await self.publish(reason)
 
     async def publish_end(self) -> None:
         """`end` on every channel, unless the stream already sent it."""

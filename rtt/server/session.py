@@ -6,6 +6,12 @@ caught here and ends this session alone: a protocol error becomes an `error`
 event and its close code, a journal that cannot be read `journal_failed` and
 1013, a bug `internal` and close 1011.
 
+A speaker's audio counts against its key's audio per hour (quotas.py), as /v1
+files do. A key with none left is refused at `start`; one that runs out
+mid-stream ends the stream as `stop` would (what was said is still transcribed
+and delivered), then `audio_quota_exceeded` goes to everyone in the room before
+`end`, and the speaker is closed with 4029.
+
 Each session holds one socket (one file descriptor); each room holds one more
 per channel with a journal file open for appending.
 """
@@ -39,6 +45,7 @@ from .protocol import (
     Throttle,
     parse_message,
 )
+from .quotas import ApiLimits, Quotas
 from .rooms import Limits, Room, Rooms
 from .source import QueueSource
 from .wsconn import AsgiSocket, Disconnected
@@ -55,6 +62,7 @@ class ServerContext:
     config: PipelineConfig
     limits: Limits
     metrics: ServerMetrics
+    quotas: Quotas = field(default_factory=lambda: Quotas(ApiLimits()))
     sessions: int = 0
     by_address: dict[str, int] = field(default_factory=dict)  # open sessions per client address
     working: int = 0  # speakers and listeners (shutdown waits for them)
@@ -87,6 +95,10 @@ class ServerContext:
             )
 
 
+def _spent(refusal) -> ProtocolError:
+    return ProtocolError(refusal.code, refusal.message, Close.QUOTA)
+
+
 def _spawn(coro) -> asyncio.Task:
     """A task whose failure is read by whoever awaits it, or else quietly dropped."""
     task = asyncio.create_task(coro)
@@ -95,10 +107,14 @@ def _spawn(coro) -> asyncio.Task:
 
 
 class Session:
-    def __init__(self, ws: AsgiSocket, ctx: ServerContext, address: str = "") -> None:
+    def __init__(
+        self, ws: AsgiSocket, ctx: ServerContext, address: str = "", key: str = ""
+    ) -> None:
         self.ws = ws
         self.ctx = ctx
         self.address = address  # the client's (behind a trusted proxy: X-Forwarded-For)
+        self.key = key  # the credential it came with ("" on a server without keys); never logged
+        self._spent: ProtocolError | None = None  # the key ran out of audio mid-stream
         self.stream = ""
         self.role = "new"
         self._joined = time.monotonic()
@@ -185,6 +201,9 @@ class Session:
         self._become("speaker" if start.room else "stream")
         rooms = self.ctx.rooms
         self.stream = start.room or f"s-{secrets.token_hex(6)}"
+        refusal = self.ctx.quotas.exhausted(self.key, time.monotonic())
+        if refusal is not None:
+            raise _spent(refusal)
         room = rooms.get(self.stream, private=start.room is None, owner=self.address, speaker=True)
         outbox: Outbox | None = None
         pump: asyncio.Task | None = None
@@ -203,7 +222,13 @@ class Session:
                     self._ready(room, "speaker", outbox.channels if outbox is not None else ())
                 )
                 pump = _spawn(self._pump(outbox)) if outbox is not None else None
-                await self._read_until_over(room, source, start.rate)
+                try:
+                    await self._read_until_over(room, source, start.rate)
+                except ProtocolError as exc:
+                    if exc.close != Close.QUOTA:
+                        raise
+                    self._spent = exc  # as `stop`: what was said flushes, then the error, `end`
+                    room.stop_reason = Error(stream=self.stream, code=exc.code, message=str(exc))
             finally:
                 source.end()  # also when the client vanished or broke the rules: what it said still flushes
             # Read on (and drop what comes after `stop`) while the room flushes: unread
@@ -238,7 +263,15 @@ class Session:
         """The close that follows a stream's last frame (`told`: the failure, if any, was
         sent through the outbox)."""
         failure = room.failure
-        if failure is not None:
+        if failure is None and self._spent is not None:
+            if not told:
+                await self._send(
+                    to_json(
+                        Error(stream=self.stream, code=self._spent.code, message=str(self._spent))
+                    )
+                )
+            await self.ws.close(Close.QUOTA, self._spent.code)
+        elif failure is not None:
             if not told:
                 await self._send(
                     to_json(Error(stream=self.stream, code=failure.code, message=str(failure)))
@@ -283,6 +316,12 @@ class Session:
                 raise ProtocolError(
                     "unexpected_message", "a stream takes audio and stop only after start"
                 )
+            refusal = self.ctx.quotas.charge_audio(
+                self.key, len(message) / 2 / rate, time.monotonic()
+            )
+            if refusal is not None:
+                await source.feed(decoder.flush())
+                raise _spent(refusal)
             samples = decoder.decode(message)
             messages += 1
             metrics.audio_seconds.inc(len(message) / 2 / rate)

@@ -45,7 +45,7 @@ def test_batch_passes_the_detection_on_to_its_events(shared_registry):
     config = PipelineConfig(
         asr=ASRConfig(model="whisper-base"), compute=ComputeConfig(device="cpu")
     )
-    whisper = asr_engine(shared_registry, config).backend.whisper_model
+    whisper = asr_engine(shared_registry, config).backend
     processor = OfflineProcessor(whisper, mt_engine=None, candidates=("en", "de"))  # no targets
     clip = corpus_item("clip-en-quick-brown-fox").audio
 

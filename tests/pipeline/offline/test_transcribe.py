@@ -22,7 +22,7 @@ pytestmark = pytest.mark.models
 def whisper(registry, name):
     model_path(name)
     config = PipelineConfig(asr=ASRConfig(model=name), compute=ComputeConfig(device="cpu"))
-    return asr_engine(registry, config).backend.whisper_model
+    return asr_engine(registry, config).backend
 
 
 def espeak(tmp_path, voice: str, text: str) -> np.ndarray:

@@ -164,7 +164,4 @@ def test_batch_and_live_pipeline_share_loaded_models(shared_registry, small_conf
     loads = shared_registry.loads
     load_engines(shared_registry, small_config)  # what the live pipeline loads
     assert shared_registry.loads == loads
-    assert (
-        processor._transcriber._model
-        is asr_engine(shared_registry, small_config).backend.whisper_model
-    )
+    assert processor._transcriber._asr._engine is asr_engine(shared_registry, small_config)

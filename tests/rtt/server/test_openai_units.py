@@ -35,6 +35,21 @@ def test_audio_per_sliding_hour_says_when_to_retry():
     assert quotas.charge_audio("k", 500.0, now=3600.0).retry_after == 3600.0  # never fits
 
 
+def test_a_speakers_many_small_messages_count_and_leave_the_hour():
+    quotas = Quotas(ApiLimits(audio_per_hour=100.0))
+    for i in range(600):  # a speaker: 0.1 s messages, 60 s of audio over 60 s
+        assert quotas.charge_audio("k", 0.1, now=i * 0.1) is None
+    assert quotas.exhausted("k", now=60.0) is None
+    refused = quotas.charge_audio("k", 49.0, now=60.0)
+    assert refused is not None and refused.code == "audio_quota_exceeded"
+    # 9 s must leave the hour: the first bucket (10 s of audio), whose last message is at 9.9 s
+    assert 3549 <= refused.retry_after <= 3551
+    assert quotas.charge_audio("k", 40.0, now=61.0) is None
+    assert quotas.exhausted("k", now=62.0) is not None  # 100 of 100 s used
+    assert quotas.exhausted("k", now=3600.0 + 60.0) is None  # the stream's audio left the hour
+    assert quotas.charge_audio("k", 59.0, now=3600.0 + 60.0) is None
+
+
 def result() -> OfflineResult:
     first = (Word("Hello", 0.5, 0.9), Word("world.", 1.0, 1.4))
     second = (Word("Good", 2.0, 2.3), Word("bye.", 2.4, 2.8))
