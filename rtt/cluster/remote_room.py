@@ -40,6 +40,7 @@ __all__ = ["RayRooms", "RemoteRoom", "RemoteSource", "RoomLost"]
 
 log = logging.getLogger("rtt.cluster")
 POLL_SECONDS = 5.0
+RESTART_WAIT = 60.0  # seconds a new window waits for a room actor Ray is restarting
 
 
 class RoomLost(RttError):
@@ -104,11 +105,24 @@ class RemoteRoom:
                 actor = await asyncio.to_thread(
                     room_actor, self.name, self.private, self._settings, self._registry_factory
                 )
-                state = await self._call(actor.hello.remote(self._ingress))
+                state = await self._hello(actor)
                 self._actor, self._after = actor, state["last"]
                 self._apply(state)
                 self._poller = asyncio.create_task(self._poll(), name=f"relay-{self.name}")
             return self._actor
+
+    async def _hello(self, actor) -> dict:
+        """The actor's state; while Ray restarts it, calls fail: try again for a while."""
+        deadline = time.monotonic() + RESTART_WAIT
+        while True:
+            try:
+                return await actor.hello.remote(self._ingress)
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise ProtocolError(
+                        "server_full", f"room {self.name} is not reachable", Close.TRY_AGAIN
+                    ) from None
+                await asyncio.sleep(0.5)
 
     async def _call(self, ref):
         try:

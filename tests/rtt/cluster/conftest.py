@@ -19,8 +19,6 @@ import pytest
 from pipeline.fakes import fake_config, fake_registry
 from rtt.server import ServerConfig
 
-ray = pytest.importorskip("ray", reason="the ray extra (pip install 'rtt[ray]')")
-
 STARTUP_LIMIT = 240.0  # seconds; on a quiet machine it is under a minute
 
 
@@ -41,6 +39,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
+    ray = pytest.importorskip("ray", reason="the ray extra (pip install 'rtt[ray]')")
     from ray import serve
 
     from rtt.cluster import NAMESPACE, ingress_app
@@ -52,13 +51,20 @@ def cluster(tmp_path_factory):
     config = ServerConfig(
         journal=root / "journal", port=port, pipeline=fake_config(root / "models")
     )
-    ray.init(
-        _node_ip_address="127.0.0.1",
-        include_dashboard=False,
-        namespace=NAMESPACE,
-        num_cpus=2,
-        log_to_driver=False,
-    )
+    for attempt in (1, 2):  # Ray gives its raylet 30 s to register: on a busy machine, twice
+        try:
+            ray.init(
+                _node_ip_address="127.0.0.1",
+                include_dashboard=False,
+                namespace=NAMESPACE,
+                num_cpus=2,
+                log_to_driver=False,
+            )
+            break
+        except Exception as exc:
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(exc):
+                raise
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run_many(

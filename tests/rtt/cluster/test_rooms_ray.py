@@ -14,7 +14,7 @@ import json
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import WebSocketException
 
 from rtt.server.listener import ListenerState
 from rtt.server.loopback import commits, speak_until_closed
@@ -22,39 +22,51 @@ from tests.rtt.server.helpers import speech
 
 ray = pytest.importorskip("ray", reason="the ray extra (pip install 'rtt[ray]')")
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [
+    pytest.mark.timeout(600),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # pydantic, in Serve
+]
 
 JOIN = {"languages": ["de"], "source": True}
 START = {"targets": ["de"], "receive": False}
 
 
-async def listen(cluster, room: str, ingresses, *, ready=None, seen=None, limit=60.0):
+async def listen(cluster, room: str, ingresses, *, ready=None, seen=None, limit=120.0):
     """A listener that reconnects with `since` (to the next ingress of `ingresses` each
     time) until `end` on every channel; every frame received and the connections made."""
     state = ListenerState(room, ("de",), source=True)
     frames: list[dict] = []
     connections: list[str] = []
-    async with asyncio.timeout(limit):
-        while True:
-            ingress = ingresses[len(connections) % len(ingresses)]
-            connections.append(ingress)
-            try:
-                async with connect(cluster.url(ingress), max_size=None) as ws:
-                    await ws.send(json.dumps(state.join()))
-                    async for text in ws:
-                        frame = json.loads(text)
-                        got = state.on_frame(frame)
-                        if got.ready and ready is not None:
-                            ready.set()
-                        if frame.get("type") != "ready":
-                            frames.append(frame)
-                        if seen is not None:
-                            seen(frame)
-                        if got.over:
-                            return frames, connections
-            except (ConnectionClosed, OSError):
-                pass
-            await asyncio.sleep(0.3)
+    try:
+        async with asyncio.timeout(limit):
+            await _listen(cluster, state, ingresses, frames, connections, ready, seen)
+    except TimeoutError:
+        closes = [f for f in frames if f.get("type") in ("error", "end")]
+        pytest.fail(f"no end after {limit:g} s; connections {connections}, {closes}")
+    return frames, connections
+
+
+async def _listen(cluster, state, ingresses, frames, connections, ready, seen) -> None:
+    while True:
+        ingress = ingresses[len(connections) % len(ingresses)]
+        connections.append(ingress)
+        try:
+            async with connect(cluster.url(ingress), max_size=None) as ws:
+                await ws.send(json.dumps(state.join()))
+                async for text in ws:
+                    frame = json.loads(text)
+                    got = state.on_frame(frame)
+                    if got.ready and ready is not None:
+                        ready.set()
+                    if frame.get("type") != "ready":
+                        frames.append(frame)
+                    if seen is not None:
+                        seen(frame)
+                    if got.over:
+                        return
+        except (WebSocketException, OSError):
+            pass
+        await asyncio.sleep(0.3)
 
 
 async def replay(cluster, room: str) -> list[dict]:
@@ -131,10 +143,10 @@ async def test_a_room_actor_killed_mid_talk_loses_no_commit(cluster):
     assert code == 1011  # its room went away under it: room_restarted
     assert any(f.get("code") == "room_restarted" for f in spoken)
     # The speaker starts again; the restarted actor carries on from its journal.
-    _, code = await speak_until_closed(
+    again, code = await speak_until_closed(
         cluster.url("b"), speech(2), start=start, address="127.0.0.1"
     )
-    assert code == 1000
+    assert code == 1000, again
     heard = await asyncio.gather(*listeners)
     journal = _durable(await replay(cluster, "kill"))
     assert len([f for f in journal if f[2] == "source_commit"]) >= 4
