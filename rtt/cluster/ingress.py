@@ -25,7 +25,7 @@ from ..server.asgi import build_app
 from .remote_room import RayRooms
 from .room_actor import RoomSettings
 
-__all__ = ["Ingress", "ingress_app", "room_settings"]
+__all__ = ["Ingress", "build", "ingress_app", "room_settings"]
 
 
 def room_settings(config: ServerConfig) -> RoomSettings:
@@ -68,3 +68,21 @@ def ingress_app(
     return Ingress.options(num_replicas=replicas, max_ongoing_requests=ongoing).bind(
         config, registry_factory, settings
     )
+
+
+def build(args: dict):
+    """Serve's application builder, for a config file or KubeRay's `RayService`
+    (`import_path: rtt.cluster.ingress:build`, `args: {journal, token_file, host, port}`).
+    Off loopback a token file is required, as for `rtt serve --host`."""
+    from pathlib import Path
+
+    from ..server.credentials import read_token_file
+
+    tokens = tuple(read_token_file(Path(args["token_file"]))) if args.get("token_file") else ()
+    config = ServerConfig(
+        journal=Path(args["journal"]),
+        host=args.get("host", "0.0.0.0"),
+        port=int(args.get("port", 8000)),
+        tokens=tokens,
+    )
+    return ingress_app(config, replicas=int(args.get("replicas", 1)))
