@@ -19,6 +19,7 @@ import pytest
 from pipeline.fakes import fake_config, fake_registry
 from rtt.server import ServerConfig
 
+ROOT = Path(__file__).resolve().parents[3]
 STARTUP_LIMIT = 240.0  # seconds; on a quiet machine it is under a minute
 
 
@@ -45,6 +46,9 @@ def cluster(tmp_path_factory):
     from rtt.cluster import NAMESPACE, ingress_app
 
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # the actors and replicas import rtt, pipeline and tests from this checkout
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     t0 = time.monotonic()
     root = tmp_path_factory.mktemp("ray")
     port = _free_port()
