@@ -38,6 +38,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _kill_half_started() -> None:
+    """A node that never registered is not stopped by ray.shutdown(): end the Ray
+    services this process started (its own children, by pid)."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if any(n in " ".join(child.cmdline()) for n in ("gcs_server", "raylet", "ray/")):
+                child.kill()
+        except psutil.Error:
+            pass
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     ray = pytest.importorskip("ray", reason="the ray extra (pip install 'rtt[ray]')")
@@ -67,6 +80,7 @@ def cluster(tmp_path_factory):
             break
         except Exception as exc:
             ray.shutdown()
+            _kill_half_started()
             if attempt == 2 or "timed out during startup" not in str(exc):
                 raise
     try:
