@@ -32,6 +32,8 @@ examples:
   rtt serve                                   on 127.0.0.1:8765; open http://127.0.0.1:8765/
   rtt serve --host 0.0.0.0 --token-file keys  reachable from the network (a token is then required)
   rtt serve --to de,es --allow-origin https://captions.example.org --trusted-proxy 127.0.0.1
+  rtt serve --ray auto                        the same server on a local Ray cluster (rtt[ray])
+  rtt serve --ray 10.0.0.5:6379 --replicas 2  on a running Ray cluster (README: "Running on Ray")
 
 Clients: `rtt client`, the page at / (with a token: /#token=T), or any websocket client speaking
 docs/protocol.md at /ws; OpenAI clients at /v1 (README: "Use it from OpenAI clients").
@@ -119,6 +121,21 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=_RETENTION.max_bytes / 2**20,
         help="keep the journal under this size, oldest files first (default: %(default)g MiB)",
+    )
+    c = p.add_argument_group("Ray (the `ray` extra: pip install 'rtt[ray]')")
+    c.add_argument(
+        "--ray",
+        metavar="auto|ADDRESS",
+        help="serve on a Ray cluster: each room an actor that Ray restarts from its journal, "
+        "the server a Ray Serve deployment (same protocol, page and /v1). auto: start a local "
+        "cluster on 127.0.0.1; ADDRESS: join a running one (`ray start --head` prints it). "
+        "--journal must then be reachable from every node",
+    )
+    c.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="with --ray: ingress replicas behind Serve's proxy (default: %(default)s)",
     )
     lim = p.add_argument_group("limits")
     lim.add_argument(
@@ -313,7 +330,27 @@ def run_serve(args: argparse.Namespace) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(message)s",
     )
+    if args.ray:
+        return _serve_on_ray(config, args.ray, args.replicas)
     return asyncio.run(_serve(config))
+
+
+def _serve_on_ray(config: ServerConfig, address: str, replicas: int) -> int:
+    """The server on Ray; a clear error without the extra."""
+    try:
+        from .cluster.serve import serve_on_ray
+    except ImportError as exc:
+        raise ConfigError(
+            f"rtt serve --ray needs the ray extra ({exc.name or exc} is missing): "
+            "pip install 'rtt[ray]'"
+        ) from None
+    RttServer(config, EngineRegistry())  # checks the token rule before Ray starts
+    console = Console(file=sys.stderr)
+    fitted, choice = fit_machine(
+        config.pipeline, lambda line: console.print(f"[dim]{escape(line)}[/]")
+    )
+    console.print(f"[dim]{escape(choice.line())}[/]")
+    return serve_on_ray(dataclasses.replace(config, pipeline=fitted), address, replicas=replicas)
 
 
 async def _serve(config: ServerConfig, registry: EngineRegistry | None = None) -> int:

@@ -20,6 +20,7 @@ import ipaddress
 import logging
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,9 +95,14 @@ class RttServer:
 
     Every room builds its pipeline with `pipeline.factory` on the engines of `registry`
     (loaded once for the whole server; `pipeline.fakes.fake_registry()` in tests).
+    `rooms` makes the rooms backend, called as `Rooms` is: in this process by default,
+    room actors on Ray with `rtt.cluster.RayRooms` (whose ingress serves `build_app(server)`
+    itself and never calls `start()`).
     """
 
-    def __init__(self, config: ServerConfig, registry: EngineRegistry) -> None:
+    def __init__(
+        self, config: ServerConfig, registry: EngineRegistry, *, rooms: Callable[..., Rooms] = Rooms
+    ) -> None:
         self.tokens = TokenStore([config.token or "", *config.tokens])
         if not is_loopback(config.host) and not self.tokens:
             raise ConfigError(
@@ -106,7 +112,7 @@ class RttServer:
         self.config = config
         self.metrics = ServerMetrics()
         self.journal = Journal(config.journal, config.retention)
-        self.rooms = Rooms(journal=self.journal, limits=config.limits, metrics=self.metrics)
+        self.rooms = rooms(journal=self.journal, limits=config.limits, metrics=self.metrics)
         self.quotas = Quotas(config.api)
         self.ctx = ServerContext(
             self.rooms, registry, config.pipeline, config.limits, self.metrics, self.quotas
@@ -120,7 +126,9 @@ class RttServer:
 
     @property
     def port(self) -> int:
-        assert self._listener is not None, "not started"
+        """The bound port; the configured one when another server (Ray Serve's) listens."""
+        if self._listener is None:
+            return self.config.port
         return self._listener.sockets[0].getsockname()[1]
 
     async def start(self) -> None:

@@ -114,14 +114,14 @@ class _Http:
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = self.authorize(scope) or self.check_origin(scope)
         if refusal is not None:
-            await _deny(send, refusal)
+            await _deny(scope, receive, send, refusal)
             return
         server = self.server
         key = self.key_of(scope)
         refusal = server.quotas.open_stream(key)
         if refusal is not None:
             retry = {"Retry-After": str(round(refusal.retry_after))}
-            await _deny(send, _text(429, refusal.message + "\n", retry))
+            await _deny(scope, receive, send, _text(429, refusal.message + "\n", retry))
             return
         ws = AsgiSocket(receive, send, scope.get("client"))
         try:
@@ -198,8 +198,14 @@ def _text(status: int, text: str, headers: dict | None = None) -> Response:
     return PlainTextResponse(text, status, {"Cache-Control": "no-cache", **(headers or {})})
 
 
-async def _deny(send: Send, response: Response) -> None:
-    """Answer a websocket handshake with a plain HTTP response (ASGI's denial extension)."""
+async def _deny(scope: Scope, receive: Receive, send: Send, response: Response) -> None:
+    """Answer a websocket handshake with a plain HTTP response (ASGI's denial extension).
+    A server without the extension (Ray Serve's proxy) gets a close before the accept,
+    which its clients see as 403."""
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1008})
+        return
     headers = [(k, v) for k, v in response.raw_headers]
     await send(
         {

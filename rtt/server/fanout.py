@@ -58,6 +58,12 @@ class Outbox:
             self._catch_up.add(channel)
         self._wake.set()
 
+    def catch_up(self) -> None:
+        """Serve every channel from the journal after the last seq sent: frames were lost
+        on their way to this outbox (a relay that fell behind, rtt/cluster/)."""
+        self._catch_up.update(self.channels)
+        self._wake.set()
+
     def put(self, frame: Frame) -> None:
         if self.closed or frame.channel not in self._cursor:
             return

@@ -12,6 +12,10 @@ single channel (`stream`) carries everything, so its `seq` is per session.
 
 A room outlives its speaker while listeners stay (a new speaker may take over),
 and a listener may join before the speaker starts.
+
+`relay`, when set, also gets every frame the listeners get (in order): on Ray a
+room actor drives a Room and relays its frames to listeners on other processes
+(rtt/cluster/room_actor.py).
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ class Room:
         self.source: QueueSource | None = None
         self.task: asyncio.Task | None = None
         self.stop_reason: Error | None = None  # why the speaker was stopped: sent before `end`
+        self.relay: Callable[[Frame], None] | None = None
         self._running = False
         self._ended = False
 
@@ -295,11 +300,15 @@ class Room:
             if durable:
                 await self._journal.append(file, text)  # JournalError: this seq was never used
             self._seq[channel] = seq
-            frame = Frame(channel, seq, text, durable, *_keys(channel, event))
-            for outbox in list(self.outboxes):
-                outbox.put(frame)
+            self._deliver(Frame(channel, seq, text, durable, *_keys(channel, event)))
         if isinstance(event, End):
             self._ended = True
+
+    def _deliver(self, frame: Frame) -> None:
+        for outbox in list(self.outboxes):
+            outbox.put(frame)
+        if self.relay is not None:
+            self.relay(frame)
 
     def fail(self, exc: JournalError) -> None:
         """The journal failed: tell everyone (not journaled, no seq), end, and give up the room."""
@@ -314,8 +323,7 @@ class Room:
                 End(stream=self.name),
             ):
                 text = json.dumps({**to_json(event), "channel": channel}, ensure_ascii=False)
-                for outbox in list(self.outboxes):
-                    outbox.put(Frame(channel, None, text, False))
+                self._deliver(Frame(channel, None, text, False))
         for outbox in list(self.outboxes):
             outbox.finish()
         self._on_failed(self)
