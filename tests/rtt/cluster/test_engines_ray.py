@@ -159,7 +159,7 @@ def test_asr_batches_detections_together_and_transcriptions_by_language(fakes):
             assert result[0][0] == "en"
         else:
             assert result.language == ((None, "en", "de")[i % 4] or "en")
-            assert [w.text for w in result.words] == ["w1", "w2", "w3", "w4."]
+            assert [w.word for w in result.words] == ["w1", "w2", "w3", "w4."]
     calls = _calls(engine)
     sizes = {}
     for key, size in calls:
