@@ -231,6 +231,8 @@ def config_from_dict(
             changes[key] = _section(_SECTIONS[key], {**current, **value}, key)
         elif key in ("stream", "queue_size"):
             changes[key] = value
+        elif key == "cluster":
+            continue  # the engines' deployments: read by `rtt serve --ray` (rtt/cluster/engines.py)
         elif key == "glossary":
             if not isinstance(value, dict):
                 raise ConfigError("[glossary] must be a table")

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import tomllib
 from pathlib import Path
 
 from rich.console import Console
@@ -331,13 +332,17 @@ def run_serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(name)s %(message)s",
     )
     if args.ray:
-        return _serve_on_ray(config, args.ray, args.replicas)
+        return _serve_on_ray(config, args.ray, args.replicas, getattr(args, "config", None))
     return asyncio.run(_serve(config))
 
 
-def _serve_on_ray(config: ServerConfig, address: str, replicas: int) -> int:
-    """The server on Ray; a clear error without the extra."""
+def _serve_on_ray(
+    config: ServerConfig, address: str, replicas: int, config_file: Path | None
+) -> int:
+    """The server on Ray; a clear error without the extra. The engines' deployments come
+    from the `[cluster.asr]`/`[cluster.mt]` tables of --config (docs/cluster.md)."""
     try:
+        from .cluster.engines import ClusterConfig
         from .cluster.serve import serve_on_ray
     except ImportError as exc:
         raise ConfigError(
@@ -350,7 +355,13 @@ def _serve_on_ray(config: ServerConfig, address: str, replicas: int) -> int:
         config.pipeline, lambda line: console.print(f"[dim]{escape(line)}[/]")
     )
     console.print(f"[dim]{escape(choice.line())}[/]")
-    return serve_on_ray(dataclasses.replace(config, pipeline=fitted), address, replicas=replicas)
+    table = tomllib.loads(Path(config_file).read_text()).get("cluster", {}) if config_file else {}
+    return serve_on_ray(
+        dataclasses.replace(config, pipeline=fitted),
+        address,
+        replicas=replicas,
+        cluster=ClusterConfig.from_mapping(table),
+    )
 
 
 async def _serve(config: ServerConfig, registry: EngineRegistry | None = None) -> int:

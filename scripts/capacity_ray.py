@@ -28,7 +28,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a local cluster on loopback
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 import ray  # noqa: E402
@@ -47,6 +46,7 @@ from pipeline.events import Error, SourceCommit, TargetCommit  # noqa: E402
 from pipeline.factory import asr_engine, build_pipeline, mt_engines  # noqa: E402
 from pipeline.fakes import FakeASRBackend, FakeTranslator, fake_config  # noqa: E402
 from rtt.cluster.engines import ClusterConfig, EngineDeployment  # noqa: E402
+from rtt.cluster.loopback import start_local  # noqa: E402
 from rtt.cluster.remote import ray_registry  # noqa: E402
 
 
@@ -160,9 +160,7 @@ def main() -> None:
         # logical CPUs for every replica: on a small machine they contend for the real ones
         wanted = (args.mt_replicas + args.asr_replicas) * args.num_cpus
         cpus = max(os.cpu_count() or 1, int(wanted + 0.999))
-        ray.init(
-            address="local", _node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus
-        )
+        start_local(num_cpus=cpus)  # on loopback
         serve.start(proxy_location="Disabled")
     compute = resolve_compute(ComputeConfig(device="auto"))
     replica = {"num_cpus": args.num_cpus, "num_gpus": args.num_gpus}

@@ -52,9 +52,10 @@ class RoomLost(RttError):
 class RemoteSource:
     """A speaker's audio, sent to the room's actor (the `QueueSource` lives there)."""
 
-    def __init__(self, actor, call) -> None:
+    def __init__(self, actor, call, room: RemoteRoom) -> None:
         self._actor = actor
         self._call = call  # the room's: a dead actor closes the room's window
+        self._room = room
         self._ended = False
 
     async def feed(self, samples) -> None:
@@ -64,7 +65,7 @@ class RemoteSource:
     def end(self) -> None:
         if not self._ended:
             self._ended = True
-            self._actor.end_input.remote()
+            self._actor.end_input.remote(self._room.stop_reason)
 
 
 class RemoteRoom:
@@ -85,6 +86,7 @@ class RemoteRoom:
         self.outboxes: set[Outbox] = set()
         self.failure: RttError | None = None
         self.source: RemoteSource | None = None
+        self.stop_reason: Error | None = None  # set by the session (a spent key): sent at the end
         self.task: asyncio.Task | None = None
         self.quiet_since = time.monotonic()
         self._speaker = False
@@ -268,7 +270,8 @@ class RemoteRoom:
         except BaseException:
             self._speaker = False
             raise
-        self.source = RemoteSource(actor, self._call)
+        self.stop_reason = None
+        self.source = RemoteSource(actor, self._call, self)
         self.task = asyncio.create_task(self._until_over(actor), name=f"speaker-{self.name}")
         return self.source
 

@@ -253,7 +253,11 @@ class RoomActor:
             self._heard = time.monotonic()
             await source.feed(samples)
 
-    async def end_input(self) -> None:
+    async def end_input(self, reason=None) -> None:
+        """The speaker's audio is over; `reason` (an `Error`, e.g. a spent key) is sent
+        to everyone before `end`, as in the single-process room."""
+        if reason is not None:
+            self.room.stop_reason = reason
         if self._source is not None:
             self._source.end()
 

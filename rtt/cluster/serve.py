@@ -9,6 +9,7 @@ Ctrl-C or SIGTERM deletes the application and the room actors (their journals st
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -19,9 +20,13 @@ from rich.console import Console
 
 from pipeline.engine import EngineRegistry
 from pipeline.errors import ConfigError
+from pipeline.factory import load_engines
 
 from ..server.app import ServerConfig
+from .engines import ClusterConfig
 from .ingress import ingress_app
+from .loopback import start_local
+from .remote import ray_registry
 from .room_actor import NAMESPACE
 
 __all__ = ["serve_on_ray"]
@@ -34,8 +39,11 @@ def serve_on_ray(
     address: str,
     *,
     replicas: int = 1,
-    registry_factory: Callable[[], EngineRegistry] = EngineRegistry,
+    cluster: ClusterConfig | None = None,
+    registry_factory: Callable[[], EngineRegistry] | None = None,
 ) -> int:
+    """`registry_factory` None: the models run as Ray Serve deployments (`cluster`), deployed
+    here before the ingress; room actors and ingress replicas only look them up."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
     from ray import serve
@@ -48,16 +56,15 @@ def serve_on_ray(
     local = address == "auto"
     console.print(f"[dim]{'starting a local Ray cluster' if local else f'joining {address}'}…[/]")
     if local:
-        ray.init(
-            _node_ip_address="127.0.0.1",
-            include_dashboard=False,
-            namespace=NAMESPACE,
-            log_to_driver=False,
-        )
+        start_local(namespace=NAMESPACE, log_to_driver=False)
     else:
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
     try:
         serve.start(http_options={"host": config.host, "port": config.port})
+        if registry_factory is None:
+            console.print("[dim]deploying the models (ASR and MT deployments)…[/]")
+            load_engines(ray_registry(cluster), config.pipeline)
+            registry_factory = functools.partial(ray_registry, cluster, deploy=False)
         serve.run(
             ingress_app(config, registry_factory, replicas=replicas), name=APP, route_prefix="/"
         )

@@ -38,27 +38,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _kill_half_started() -> None:
-    """A node that never registered is not stopped by ray.shutdown(): end the Ray
-    services this process started (its own children, by pid)."""
-    import psutil
-
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if any(n in " ".join(child.cmdline()) for n in ("gcs_server", "raylet", "ray/")):
-                child.kill()
-        except psutil.Error:
-            pass
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     ray = pytest.importorskip("ray", reason="the ray extra (pip install 'rtt[ray]')")
     from ray import serve
 
     from rtt.cluster import NAMESPACE, ingress_app
+    from rtt.cluster.loopback import start_local
 
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     # the actors and replicas import rtt, pipeline and tests from this checkout
     paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
@@ -68,21 +55,7 @@ def cluster(tmp_path_factory):
     config = ServerConfig(
         journal=root / "journal", port=port, pipeline=fake_config(root / "models")
     )
-    for attempt in (1, 2, 3):  # Ray gives its raylet 30 s to register: a busy machine misses it
-        try:
-            ray.init(
-                _node_ip_address="127.0.0.1",
-                include_dashboard=False,
-                namespace=NAMESPACE,
-                num_cpus=2,
-                log_to_driver=False,
-            )
-            break
-        except Exception as exc:
-            ray.shutdown()
-            _kill_half_started()
-            if attempt == 3 or "timed out during startup" not in str(exc):
-                raise
+    start_local(namespace=NAMESPACE, num_cpus=2, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run_many(

@@ -20,11 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# before ray is imported: every Ray service on loopback (ray.init's _node_ip_address alone
-# is resolved to the machine's routable address), no usage reports
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-
 ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 
@@ -36,6 +31,7 @@ from pipeline.factory import asr_engine, build_pipeline, mt_engines  # noqa: E40
 from pipeline.fakes import fake_config, fake_registry  # noqa: E402
 from pipeline.mt.translator import TranslationRequest  # noqa: E402
 from rtt.cluster.engines import ClusterConfig, EngineDeployment  # noqa: E402
+from rtt.cluster.loopback import start_local  # noqa: E402
 from rtt.cluster.remote import ray_registry, stream_affinity  # noqa: E402
 from tests.conftest import model_path  # noqa: E402
 from tests.rtt.cluster.ray_fakes import KillableTranslator, LangFakeASR  # noqa: E402
@@ -59,20 +55,7 @@ def cluster():
     # replicas import rtt, pipeline and tests from this checkout
     paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    for attempt in range(2):  # Ray gives its raylet 30 s to start: a loaded machine misses it
-        try:
-            ray.init(
-                address="local",
-                _node_ip_address="127.0.0.1",
-                include_dashboard=False,
-                num_cpus=8,  # logical: the replicas ask for 0.1 each
-                log_to_driver=False,
-            )
-            break
-        except Exception:
-            ray.shutdown()
-            if attempt:
-                raise
+    start_local(num_cpus=8, log_to_driver=False)  # logical CPUs: the replicas ask for 0.1 each
     # the engines need no HTTP: no proxy (the ingress side starts its own)
     serve.start(proxy_location="Disabled", http_options={"host": "127.0.0.1", "port": _free_port()})
     yield
