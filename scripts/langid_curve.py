@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Language-ID curves: what the detection says after each amount of speech, load-independent.
+
+At real-time pace the streaming path's decision depends on how much speech the detection
+window holds when a pass runs (which depends on machine load). This script removes the
+clock: per corpus item it runs the VAD stage of the live pipeline, takes the speech it
+lets through (as `ASRStage` accumulates it while undecided) and, for every amount of
+speech on a grid (0.5-6 s in 0.25 s steps, then 1 s steps to 15 s), runs the detection
+exactly as the stream does: Whisper's language head over a 30 s-padded window of the
+speech so far (`detect_languages`, whisper-base int8). Recorded per window: the raw
+probabilities of the supported languages, and for both candidate sets (all supported
+languages, plain `auto`; `auto:en,de,es,fr`) the best language, its probability, the
+second's, and the true language's. Also the stream time at which that much speech was
+heard (seconds after speech start), so a decision at N s of speech maps to a time.
+
+Switch windows (`--switch`): for items whose utterances change language, and the first
+English utterances of the English talks (false switches), windows of one utterance alone
+(what a re-detection sees: the utterance buffer) and of the other-language utterances
+accumulated, from 1 s in 0.5 s steps.
+
+    nice python scripts/langid_curve.py --out out/langid/curves.json
+    nice python scripts/langid_curve.py --fixture tests/pipeline/asr/data/langid_curves.json \\
+        --from-json out/langid/curves.json   # the small fixture the rule's tests replay
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.asr.language import restrict
+from pipeline.config import VADConfig
+from pipeline.events import AudioChunk, End, SpeechStart
+from pipeline.languages import LANGUAGES
+from pipeline.vad.stage import VADStage
+
+RATE = 16000
+CANDIDATES = {"auto": tuple(LANGUAGES), "auto:en,de,es,fr": ("en", "de", "es", "fr")}
+GRID = [0.5 + 0.25 * i for i in range(23)] + [7.0, 9.0, 11.0, 13.0, 15.0]
+SWITCH_GRID = [1.0 + 0.5 * i for i in range(19)]  # 1-10 s of an other-language utterance
+OWN_GRID = [2.5, 4.0, 5.5]  # of one in the item's language: where re-detections run
+
+
+async def speech_of(audio: np.ndarray, stream: str) -> list[tuple[int, float, np.ndarray]]:
+    """The VAD's speech: (utterance, stream time, samples) per chunk, in order."""
+    vad = VADStage(VADConfig(), stream=stream)
+    await vad.start()
+    out: list = []
+    n = RATE // 10
+    for i in range(0, len(audio), n):
+        chunk = AudioChunk(stream=stream, start=i / RATE, samples=audio[i : i + n])
+        out += [e async for e in vad.process(chunk)]
+    out += [e async for e in vad.process(End(stream=stream))]
+    await vad.stop()
+    return [
+        (e.utterance, e.start, e.samples)
+        for e in out
+        if isinstance(e, AudioChunk) and not isinstance(e, SpeechStart)
+    ]
+
+
+def timeline(chunks) -> tuple[np.ndarray, np.ndarray]:
+    """All speech joined, and for each sample the stream time at which it was heard."""
+    audio = np.concatenate([c for _, _, c in chunks])
+    times = np.concatenate([t + (np.arange(len(c)) + 1) / RATE for _, t, c in chunks])
+    return audio, times
+
+
+def summary(probs, truth: str) -> dict:
+    """Best, second and the true language's probability under each candidate set."""
+    out = {}
+    for name, candidates in CANDIDATES.items():
+        ranked = restrict(probs, candidates)
+        out[name] = {
+            "best": ranked[0][0],
+            "p": round(ranked[0][1], 4),
+            "second": round(ranked[1][1], 4) if len(ranked) > 1 else 0.0,
+            "true": round(dict(ranked).get(truth, 0.0), 4),
+        }
+    return out
+
+
+def windows(detect, audio: np.ndarray, grid, truth: str, times=None, start=0.0) -> list[dict]:
+    rows = []
+    cuts = sorted({int(s * RATE) for s in grid if int(s * RATE) <= len(audio)})
+    found = detect([audio[:c] for c in cuts])
+    for cut, probs in zip(cuts, found):
+        raw = {lang: round(p, 4) for lang, p in probs if lang in LANGUAGES and p >= 5e-4}
+        row = {"speech": round(cut / RATE, 2), "raw": raw, **summary(probs, truth)}
+        if times is not None:
+            row["at"] = round(float(times[cut - 1]) - start, 2)  # seconds after speech start
+        rows.append(row)
+    return rows
+
+
+def switch_windows(detect, item, chunks) -> dict:
+    """Re-detection windows: each utterance alone, and another language's utterances joined."""
+    spans = [(u.start, u.end, u.lang) for u in item.utterances]
+
+    def lang_of(t: float) -> str:
+        return next((lang for s, e, lang in spans if s - 0.5 <= t <= e + 0.5), item.lang)
+
+    by_utt: dict[int, list] = {}
+    for utt, t, c in chunks:
+        by_utt.setdefault(utt, []).append((t, c))
+    out: dict = {"utterances": []}
+    others: list[np.ndarray] = []
+    own = after = 0
+    for utt, parts in sorted(by_utt.items()):
+        lang = lang_of(parts[len(parts) // 2][0])
+        if lang == item.lang:
+            own, after = own + 1, after + bool(others)
+            if utt == 1 or (own > 4 and not others) or after > 2:
+                continue  # the first decides (above); a few of the item's own language suffice
+        audio = np.concatenate([c for _, c in parts])
+        grid = OWN_GRID if lang == item.lang else SWITCH_GRID
+        out["utterances"].append(
+            {
+                "utterance": utt,
+                "lang": lang,
+                "start": round(parts[0][0], 2),
+                "seconds": round(len(audio) / RATE, 2),
+                "windows": windows(detect, audio, grid + [len(audio) / RATE], lang),
+            }
+        )
+        if lang != item.lang:
+            others.append(audio)
+    if len(others) > 1:
+        lang = out["utterances"][-1]["lang"] if others else item.lang
+        joined = np.concatenate(others)
+        grid = [1.0 + 0.5 * i for i in range(int(len(joined) / RATE * 2))]
+        out["joined"] = {"lang": lang, "windows": windows(detect, joined, grid, lang)}
+    return out
+
+
+def fixture(curves: dict) -> dict:
+    """The small part the rule's tests replay: per item and candidate set, (speech, best, p,
+    second, true) per window; per switch utterance the same."""
+
+    def rows(ws, name):
+        return [
+            [w["speech"], w[name]["best"], w[name]["p"], w[name]["second"], w[name]["true"]]
+            for w in ws
+        ]
+
+    out: dict = {"items": {}, "switch": {}}
+    for item, data in curves["items"].items():
+        out["items"][item] = {
+            "lang": data["lang"],
+            "at": [w["at"] for w in data["windows"]],
+            **{name: rows(data["windows"], name) for name in CANDIDATES},
+        }
+        for u in data.get("switch", {}).get("utterances", []):
+            key = f"{item}#{u['utterance']}"
+            out["switch"][key] = {
+                "lang": u["lang"],
+                **{n: rows(u["windows"], n) for n in CANDIDATES},
+            }
+        joined = data.get("switch", {}).get("joined")
+        if joined:
+            out["switch"][f"{item}#joined"] = {
+                "lang": joined["lang"],
+                **{n: rows(joined["windows"], n) for n in CANDIDATES},
+            }
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", nargs="*", help="corpus item ids (default: all)")
+    parser.add_argument("--switch", nargs="*", default=None, help="items to take switch windows of")
+    parser.add_argument(
+        "--coarse", action="store_true", help="English items of 10 s or more: 0.5 s steps to 6 s"
+    )
+    parser.add_argument("--out", type=Path, default=Path("out/langid/curves.json"))
+    parser.add_argument("--fixture", type=Path, help="also write the tests' small fixture here")
+    parser.add_argument("--from-json", type=Path, help="only write the fixture from these curves")
+    args = parser.parse_args()
+    if args.from_json:
+        curves = json.loads(args.from_json.read_text())
+        args.fixture.write_text(json.dumps(fixture(curves), separators=(",", ":")) + "\n")
+        return
+    from faster_whisper import decode_audio
+
+    from pipeline.asr.whisper_backend import WhisperBackend, detect_languages
+    from pipeline.models.cache import resolve_model
+    from rtt.corpus import load_corpus
+
+    backend = WhisperBackend(resolve_model("whisper-base"), threads=2)
+
+    def detect(audios):
+        found = []
+        for i in range(0, len(audios), 4):
+            found += detect_languages(backend._fw, audios[i : i + 4])
+        return found
+
+    switch = set(args.switch or [])
+    curves: dict = {"model": "whisper-base", "grid": GRID, "items": {}}
+    items = [i for i in load_corpus() if not args.items or i.id in args.items]
+    # the items a wrong language could pass on first (the English talks are sure at once)
+    items.sort(key=lambda i: (i.id not in switch, i.lang == "en", i.duration < 10))
+    for item in items:
+        grid = GRID
+        if args.coarse and item.lang == "en" and item.duration >= 10:
+            grid = [s for s in GRID if s <= 6 and s * 2 == int(s * 2)]
+        audio = decode_audio(str(item.audio), sampling_rate=RATE)[: 90 * RATE]
+        chunks = await speech_of(audio, item.id)
+        speech, times = timeline(chunks)
+        start = item.utterances[0].start  # the manifest's speech start (as bench_langid)
+        data = {
+            "lang": item.lang,
+            "duration": item.duration,
+            "speech_start": round(start, 2),
+            "vad_start": round(chunks[0][1], 2),
+            "windows": windows(detect, speech[: 30 * RATE], grid, item.lang, times, start),
+        }
+        if item.id in switch:
+            data["switch"] = switch_windows(detect, item, chunks)
+        curves["items"][item.id] = data
+        first = data["windows"][0]["auto"]
+        print(item.id, len(data["windows"]), "windows; at 0.5 s:", first, flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(curves, ensure_ascii=False))  # partial results survive
+    if args.fixture:
+        args.fixture.write_text(json.dumps(fixture(curves), separators=(",", ":")) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
