@@ -41,8 +41,9 @@ from pipeline.vad.stage import VADStage
 RATE = 16000
 CANDIDATES = {"auto": tuple(LANGUAGES), "auto:en,de,es,fr": ("en", "de", "es", "fr")}
 GRID = [0.5 + 0.25 * i for i in range(23)] + [7.0, 9.0, 11.0, 13.0, 15.0]
+COARSE = [0.5 + 0.5 * i for i in range(12)] + [7.0, 9.0, 11.0, 13.0, 15.0]
 SWITCH_GRID = [1.0 + 0.5 * i for i in range(19)]  # 1-10 s of an other-language utterance
-OWN_GRID = [2.5, 4.0, 5.5]  # of one in the item's language: where re-detections run
+OWN_GRID = [2.5, 4.0]  # of one in the item's language: where re-detections run
 
 
 async def speech_of(audio: np.ndarray, stream: str) -> list[tuple[int, float, np.ndarray]]:
@@ -97,7 +98,7 @@ def windows(detect, audio: np.ndarray, grid, truth: str, times=None, start=0.0) 
     return rows
 
 
-def switch_windows(detect, item, chunks) -> dict:
+def switch_windows(detect, item, chunks, own_before: int = 3) -> dict:
     """Re-detection windows: each utterance alone, and another language's utterances joined."""
     spans = [(u.start, u.end, u.lang) for u in item.utterances]
 
@@ -114,7 +115,7 @@ def switch_windows(detect, item, chunks) -> dict:
         lang = lang_of(parts[len(parts) // 2][0])
         if lang == item.lang:
             own, after = own + 1, after + bool(others)
-            if utt == 1 or (own > 4 and not others) or after > 2:
+            if utt == 1 or (own > own_before and not others) or after > 1:
                 continue  # the first decides (above); a few of the item's own language suffice
         audio = np.concatenate([c for _, c in parts])
         grid = OWN_GRID if lang == item.lang else SWITCH_GRID
@@ -132,18 +133,19 @@ def switch_windows(detect, item, chunks) -> dict:
     if len(others) > 1:
         lang = out["utterances"][-1]["lang"] if others else item.lang
         joined = np.concatenate(others)
-        grid = [1.0 + 0.5 * i for i in range(int(len(joined) / RATE * 2))]
+        grid = [1.0 + i for i in range(int(len(joined) / RATE))]
         out["joined"] = {"lang": lang, "windows": windows(detect, joined, grid, lang)}
     return out
 
 
 def fixture(curves: dict) -> dict:
-    """The small part the rule's tests replay: per item and candidate set, (speech, best, p,
-    second, true) per window; per switch utterance the same."""
+    """The small part the rule's tests replay: per item its language, and per window the speech
+    seconds, the seconds after speech start, and the raw probabilities (>= 0.002, 3 digits);
+    per switch utterance (item#n, item#joined) the same without times."""
 
-    def rows(ws, name):
+    def compact(ws) -> list:
         return [
-            [w["speech"], w[name]["best"], w[name]["p"], w[name]["second"], w[name]["true"]]
+            [w["speech"], w.get("at"), {k: round(v, 3) for k, v in w["raw"].items() if v >= 0.002}]
             for w in ws
         ]
 
@@ -151,37 +153,58 @@ def fixture(curves: dict) -> dict:
     for item, data in curves["items"].items():
         out["items"][item] = {
             "lang": data["lang"],
-            "at": [w["at"] for w in data["windows"]],
-            **{name: rows(data["windows"], name) for name in CANDIDATES},
+            "duration": data["duration"],
+            "windows": compact(data["windows"]),
         }
-        for u in data.get("switch", {}).get("utterances", []):
-            key = f"{item}#{u['utterance']}"
-            out["switch"][key] = {
+        switch = data.get("switch") or {}
+        for u in switch.get("utterances", []):
+            out["switch"][f"{item}#{u['utterance']}"] = {
                 "lang": u["lang"],
-                **{n: rows(u["windows"], n) for n in CANDIDATES},
+                "windows": compact(u["windows"]),
             }
-        joined = data.get("switch", {}).get("joined")
-        if joined:
+        if switch.get("joined"):
+            joined = switch["joined"]
             out["switch"][f"{item}#joined"] = {
                 "lang": joined["lang"],
-                **{n: rows(joined["windows"], n) for n in CANDIDATES},
+                "windows": compact(joined["windows"]),
             }
     return out
+
+
+def merge(paths) -> dict:
+    """Curves from several runs (e.g. a later, coarser grid) joined per item, by speech."""
+    curves: dict = {"items": {}}
+    for path in paths:
+        for item, data in json.loads(Path(path).read_text())["items"].items():
+            if item not in curves["items"]:
+                curves["items"][item] = data
+                continue
+            known = curves["items"][item]
+            seen = {w["speech"] for w in known["windows"]}
+            known["windows"] += [w for w in data["windows"] if w["speech"] not in seen]
+            known["windows"].sort(key=lambda w: w["speech"])
+            if data.get("switch"):
+                known.setdefault("switch", data["switch"])
+    return curves
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", nargs="*", help="corpus item ids (default: all)")
     parser.add_argument("--switch", nargs="*", default=None, help="items to take switch windows of")
+    parser.add_argument("--grid", help="start:stop:step seconds of speech (default: GRID)")
+    parser.add_argument("--own-before", type=int, default=3, help="switch: own-language utterances")
     parser.add_argument(
-        "--coarse", action="store_true", help="English items of 10 s or more: 0.5 s steps to 6 s"
+        "--coarse", action="store_true", help="0.5 s steps (English talks: to 6 s): a loaded CPU"
     )
     parser.add_argument("--out", type=Path, default=Path("out/langid/curves.json"))
     parser.add_argument("--fixture", type=Path, help="also write the tests' small fixture here")
-    parser.add_argument("--from-json", type=Path, help="only write the fixture from these curves")
+    parser.add_argument(
+        "--from-json", nargs="+", type=Path, help="only write the fixture from these curves"
+    )
     args = parser.parse_args()
     if args.from_json:
-        curves = json.loads(args.from_json.read_text())
+        curves = merge(args.from_json)
         args.fixture.write_text(json.dumps(fixture(curves), separators=(",", ":")) + "\n")
         return
     from faster_whisper import decode_audio
@@ -203,10 +226,17 @@ async def main() -> None:
     items = [i for i in load_corpus() if not args.items or i.id in args.items]
     # the items a wrong language could pass on first (the English talks are sure at once)
     items.sort(key=lambda i: (i.id not in switch, i.lang == "en", i.duration < 10))
+    if args.out.exists():  # resume: keep the items already measured
+        curves["items"] = json.loads(args.out.read_text())["items"]
     for item in items:
-        grid = GRID
+        if item.id in curves["items"]:
+            continue
+        grid = COARSE if args.coarse else GRID
+        if args.grid:
+            a, b, step = (float(x) for x in args.grid.split(":"))
+            grid = [a + step * i for i in range(int(round((b - a) / step)) + 1)]
         if args.coarse and item.lang == "en" and item.duration >= 10:
-            grid = [s for s in GRID if s <= 6 and s * 2 == int(s * 2)]
+            grid = [s for s in grid if s <= 6]
         audio = decode_audio(str(item.audio), sampling_rate=RATE)[: 90 * RATE]
         chunks = await speech_of(audio, item.id)
         speech, times = timeline(chunks)
@@ -219,7 +249,7 @@ async def main() -> None:
             "windows": windows(detect, speech[: 30 * RATE], grid, item.lang, times, start),
         }
         if item.id in switch:
-            data["switch"] = switch_windows(detect, item, chunks)
+            data["switch"] = switch_windows(detect, item, chunks, args.own_before)
         curves["items"][item.id] = data
         first = data["windows"][0]["auto"]
         print(item.id, len(data["windows"]), "windows; at 0.5 s:", first, flush=True)
