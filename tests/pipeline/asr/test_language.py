@@ -26,7 +26,7 @@ def test_undecided_until_the_best_passes_the_threshold():
     assert lid.guess == "bo" and lid.hold and lid.label == UNDETERMINED
     assert not lid.needs_detection(1.2) and lid.needs_detection(1.6)  # every 1 s of new speech
     assert not lid.observe(DE, 1.6)  # passes the bar, but the detection before said `bo`
-    assert lid.guess == "de" and lid.needs_detection(2.6)
+    assert lid.guess == "de" and not lid.needs_detection(2.0) and lid.needs_detection(2.1)  # soon
     assert lid.observe(DE, 2.6)  # two in a row agree
     assert (lid.language, lid.probability, lid.decided_at) == ("de", 0.9, 2.6)
     assert not lid.hold and not lid.needs_detection(5.0)
