@@ -131,7 +131,7 @@ def switch_windows(detect, item, chunks, own_before: int = 3) -> dict:
         if lang != item.lang:
             others.append(audio)
     if len(others) > 1:
-        lang = out["utterances"][-1]["lang"] if others else item.lang
+        lang = next(u["lang"] for u in out["utterances"] if u["lang"] != item.lang)
         joined = np.concatenate(others)
         grid = [1.0 + i for i in range(int(len(joined) / RATE))]
         out["joined"] = {"lang": lang, "windows": windows(detect, joined, grid, lang)}

@@ -74,3 +74,47 @@ def test_english_and_the_natural_voices_decide_within_2_5_s_of_speech():
         for name, candidates in SETS.items():
             found = decide(ITEMS[item]["windows"], candidates, 0.5, 1.0)
             assert found and found[0] == ITEMS[item]["lang"] and found[1] <= 2.5, (item, name)
+
+
+SWITCH = CURVES["switch"]
+
+
+def redetect(lid: LanguageID, key: str, first: float, speech: float, doubt: str = "") -> float:
+    """An utterance whose streaming passes doubt the language (their short windows say `doubt`,
+    by default the utterance's language): unless the core is in a quiet period, re-detections
+    on its first `first` seconds, then every `recheck_growth`, at most `max_rechecks` (as the
+    stage runs them). Returns the speech seconds at its end."""
+    windows = SWITCH[key]["windows"]
+    lid.turn(speech)
+    hint = [(doubt or SWITCH[key]["lang"], 1.0)]
+    for _ in range(lid.policy.evidence_passes):
+        lid.evidence(hint, words=3, audio=1.0, speech=speech + 1.0)
+    at = first
+    while lid.hold and at <= windows[-1][0] + 1e-6:
+        _, _, probs = max((w for w in windows if w[0] <= at + 1e-6), key=lambda w: w[0])
+        lid.observe(list(probs.items()), speech + at, final=at >= windows[-1][0])
+        at += lid.policy.recheck_growth
+    return speech + windows[-1][0]
+
+
+@pytest.mark.parametrize("name", list(SETS))
+@pytest.mark.parametrize("first", [2.5, 3.0, 3.5])
+def test_the_german_question_is_followed_and_the_answer_switches_back(name, first):
+    """talk-question-en-de: its first German utterance reads German at 0.63-0.81 among all
+    languages early on and English later (espeak); the suspicion it leaves makes the second,
+    German at 0.98, switch; the English answer switches back."""
+    lid = LanguageID(SETS[name])
+    lid.observe([("en", 0.99), ("de", 0.01)], 1.0)
+    speech = redetect(lid, "talk-question-en-de#6", first, 30.0)
+    speech = redetect(lid, "talk-question-en-de#7", first, speech)
+    assert lid.language == "de"
+    redetect(lid, "talk-question-en-de#8", first, speech)
+    assert lid.language == "en" and lid.switches == 2
+
+
+@pytest.mark.parametrize("key", [k for k in SWITCH if SWITCH[k]["lang"] == "en"])
+def test_english_utterances_leave_no_suspicion(key):
+    lid = LanguageID()
+    lid.observe([("en", 0.99), ("de", 0.01)], 1.0)
+    redetect(lid, key, 2.5, 30.0, doubt="de")  # the worst case: the passes doubt English
+    assert lid.language == "en" and lid.settled
