@@ -188,6 +188,44 @@ def merge(paths) -> dict:
     return curves
 
 
+def decide(windows: list, candidates, policy, start: float, every: float):
+    """Replay the core at a cadence (the first detection at `start` s of speech, then one every
+    `every` s, or half that after a promising one), on the recorded window at or below each
+    point: (language, probability, speech, seconds after speech start) or None."""
+    from pipeline.asr.language import LanguageID
+
+    lid = LanguageID(candidates, policy)
+    speech = start
+    while speech <= windows[-1][0] + 1e-6:
+        at, seen, probs = max((w for w in windows if w[0] <= speech + 1e-6), key=lambda w: w[0])
+        if lid.observe(list(probs.items()), at):
+            return lid.language, lid.probability, at, seen
+        speech += every / 2 if lid.needs_detection(at + every / 2) else every
+    return None
+
+
+def table(data: dict, policies: dict) -> str:
+    """Markdown: per item and candidate set, each policy's decision at the simulated cadence
+    (0.5 s, then every 1 s) and the wrong decisions over 24 cadences (start 0.5-2 s, every
+    1-3 s: a loaded machine detects later and further apart)."""
+    cadences = [(a, b) for a in (0.5, 1.0, 1.5, 2.0) for b in (1.0, 1.25, 1.5, 2.0, 2.5, 3.0)]
+    head = ["item", "lang", "set"] + [f"{n}: decided (p, speech s)" for n in policies]
+    head += [f"{n}: wrong cadences" for n in policies]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for item, d in data["items"].items():
+        for name, candidates in CANDIDATES.items():
+            cells, wrongs = [], []
+            for policy in policies.values():
+                found = decide(d["windows"], candidates, policy, 0.5, 1.0)
+                cells.append(f"{found[0]} ({found[1]}, {found[2]})" if found else "-")
+                bad = [decide(d["windows"], candidates, policy, a, b) for a, b in cadences]
+                bad = [f for f in bad if f and f[0] != d["lang"]]
+                worst = max(bad, key=lambda f: f[1]) if bad else None
+                wrongs.append(f"{len(bad)}/24" + (f" ({worst[0]} {worst[1]})" if worst else ""))
+            out.append("| " + " | ".join([item, d["lang"], name, *cells, *wrongs]) + " |")
+    return "\n".join(out)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", nargs="*", help="corpus item ids (default: all)")
@@ -202,7 +240,16 @@ async def main() -> None:
     parser.add_argument(
         "--from-json", nargs="+", type=Path, help="only write the fixture from these curves"
     )
+    parser.add_argument("--table", type=Path, help="print the decision table of this fixture")
     args = parser.parse_args()
+    if args.table:
+        from pipeline.asr.language import LanguagePolicy
+
+        before = LanguagePolicy(bars=((1.5, 0.95),), alone=0.0, soon=2.0)  # main before
+        print(
+            table(json.loads(args.table.read_text()), {"before": before, "after": LanguagePolicy()})
+        )
+        return
     if args.from_json:
         curves = merge(args.from_json)
         args.fixture.write_text(json.dumps(fixture(curves), separators=(",", ":")) + "\n")
