@@ -13,8 +13,8 @@ short streaming windows mislead it) and the seconds of speech they cover:
   then `threshold`; measured per window length on the corpus by
   scripts/langid_curve.py, docs/eval/langid.md) and, below `alone`, the detection
   before found the same best language (one window's fluke is not enough); at the
-  latest once `max_speech` seconds of speech were heard or the stream ends (`final`). Until then the
-  language is "und" and nothing may be committed (`hold`).
+  latest once `max_speech` seconds of speech were heard or the stream ends
+  (`final`). Until then the language is "und" and nothing may be committed (`hold`).
 - Decided, the language changes only on evidence: a streaming pass whose own
   (cheap, short-window) probabilities give the current language less than
   `evidence` or that heard nothing in a long buffer, or an explicit request. That
