@@ -9,7 +9,7 @@ short streaming windows mislead it) and the seconds of speech they cover:
   after one whose best reached `soon`: its confirmation is near); the best
   language (among the candidates, renormalised) is taken once its probability
   reaches the bar for the speech heard (`bar()`: `bars` on short windows, where
-  a wrong language reaches 0.92 on 0.5 s and 0.87 on 4.5 s of espeak German,
+  a wrong language reaches 0.93 on 0.5 s and 0.87 on 4.5 s of espeak German,
   then `threshold`; measured per window length on the corpus by
   scripts/langid_curve.py, docs/eval/langid.md) and, below `alone`, the detection
   before found the same best language (one window's fluke is not enough); at the
