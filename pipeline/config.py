@@ -66,7 +66,9 @@ class ASRConfig:
     # None (or "auto"): detect (pipeline/asr/language.py); "auto:en,de" sets candidates too
     language: str | None = None
     candidates: tuple[str, ...] = ()  # detect among these only; empty: every supported language
-    lid_threshold: float = 0.8  # decide the language once the best candidate is this likely
+    lid_threshold: float = (
+        0.8  # decide once the best is this likely (stricter under 8 s: LanguagePolicy.bars)
+    )
     lid_max_speech: float = 15.0  # ... or at the latest after this many seconds of speech
     switch_threshold: float = 0.85  # a re-detection switches to a language at least this likely
     step: float = 0.6  # seconds of new audio between streaming passes

@@ -5,12 +5,16 @@ language probabilities of detection passes (Whisper's language head over a
 30 s-padded window of the speech so far; the head was trained on 30 s windows,
 short streaming windows mislead it) and the seconds of speech they cover:
 
-- Undecided, a detection runs every `every` seconds of new speech; the best
+- Undecided, a detection runs every `every` seconds of new speech (half that
+  after one whose best reached `soon`: its confirmation is near); the best
   language (among the candidates, renormalised) is taken once its probability
-  reaches `threshold` (`early` on the first `early_speech` seconds: a few
-  candidates inflate the probabilities of a short window), at the latest once `max_speech` seconds of speech were
-  heard or the stream ends (`final`). Until then the language is "und" and
-  nothing may be committed (`hold`).
+  reaches the bar for the speech heard (`bar()`: `bars` on short windows, where
+  a wrong language reaches 0.93 on 0.5 s and 0.87 on 4.5 s of espeak German,
+  then `threshold`; measured per window length on the corpus by
+  scripts/langid_curve.py, docs/eval/langid.md) and, below `alone`, the detection
+  before found the same best language (one window's fluke is not enough); at the
+  latest once `max_speech` seconds of speech were heard or the stream ends
+  (`final`). Until then the language is "und" and nothing may be committed (`hold`).
 - Decided, the language changes only on evidence: a streaming pass whose own
   (cheap, short-window) probabilities give the current language less than
   `evidence` or that heard nothing in a long buffer, or an explicit request. That
@@ -18,8 +22,11 @@ short streaming windows mislead it) and the seconds of speech they cover:
   windows are noisy). A switch needs two re-detections (the second on more
   speech, possibly of the next utterance) to find the same new language at
   `switch` or more (hysteresis: far above the evidence bar) and ahead of the
-  current one; a re-detection that confirms the current language (`threshold`)
-  clears the suspicion. An inconclusive re-detection is retried once
+  current one; one that finds another language at `suspect` or more (ahead of
+  the current) already suspects a switch, which watches the next utterance (the
+  second utterance of a German question is read German at 0.98 where the first
+  reached 0.80 among all languages); a re-detection that confirms the current
+  language (`threshold`) clears the suspicion. An inconclusive re-detection is retried once
   `recheck_growth` more seconds of speech were heard, at most `max_rechecks`
   times per request.
 - Quiet periods (no evidence taken, for cost: a re-detection encodes a 30 s
@@ -45,21 +52,31 @@ Probs = Sequence[tuple[str, float]]
 @dataclass(frozen=True, slots=True)
 class LanguagePolicy:
     threshold: float = 0.8  # decide once the best candidate is this likely
-    early: float = 0.95  # ... but on less than `early_speech` seconds of speech, this likely
-    early_speech: float = 1.5
+    # ... but on less speech than each (seconds, bar), this likely: short windows mislead
+    bars: tuple[tuple[float, float], ...] = ((1.5, 0.95), (8.0, 0.9))
+    alone: float = 0.95  # below this, the detection before must have found the same language
     max_speech: float = 15.0  # ... or at the latest after this much speech
     min_speech: float = 0.5  # no detection on less speech than this (a cough, a click)
     every: float = 1.0  # undecided: seconds of new speech between detections
+    soon: float = 0.5  # ... half as many after one whose best is this likely (agreement near)
     evidence: float = 0.2  # a streaming pass giving the language less than this: re-detect
     evidence_passes: int = 2  # ... when this many passes in a row say so
     cooldown: float = (
         10.0  # seconds of speech taking no evidence after a decision or a re-detection
     )
     switch: float = 0.85  # a re-detection switches to a language at least this likely
+    # ... and one that finds another language this likely (ahead of the current) suspects a
+    # switch: the next utterance is re-detected (plain auto reads espeak German at 0.6-0.8)
+    suspect: float = 0.6
     empty_after: float = 3.0  # a pass with no words over this much audio is evidence too
     recheck_growth: float = 1.5  # an inconclusive re-detection is retried after this much speech
     recheck_audio: float = 2.5  # a re-detection looks at no less of the utterance than this
     max_rechecks: int = 3
+
+    def bar(self, speech: float) -> float:
+        """The probability the best language needs to be decided on `speech` seconds."""
+        short = [bar for until, bar in self.bars if speech < until]
+        return max(short[0], self.threshold) if short else self.threshold
 
 
 def restrict(probs: Iterable[tuple[str, float]], candidates: Sequence[str] = ()) -> list:
@@ -84,9 +101,11 @@ class LanguageID:
         self.detections = 0
         self._recheck_at: float | None = None  # speech seconds from which a re-detection may run
         self._rechecks = 0
+        self._soon = False  # undecided: the last detection was promising, detect again sooner
         self._detected_at: float | None = None  # speech seconds at the last detection
         self._doubts = 0  # passes in a row that made the language unlikely
         self._suspect: str | None = None  # the language a re-detection found: one more must agree
+        self._sure = 0  # re-detections that found the suspect at `switch` or more
         self._quiet_until = 0.0  # no evidence is taken before this much speech
         self._quiet_turn = False  # ... nor before the next utterance begins
         self._suspect_age = 0  # utterances begun since the suspicion arose
@@ -114,9 +133,8 @@ class LanguageID:
         """Whether the next pass should first run a detection over `speech` seconds."""
         if not self.decided:
             last = self._detected_at
-            return speech >= self.policy.min_speech and (
-                last is None or speech >= last + self.policy.every
-            )
+            every = self.policy.every / 2 if self._soon else self.policy.every
+            return speech >= self.policy.min_speech and (last is None or speech >= last + every)
         return self._recheck_at is not None and speech >= self._recheck_at
 
     # -- input ------------------------------------------------------------------
@@ -133,9 +151,14 @@ class LanguageID:
         self._detected_at = speech
         best, p = ranked[0]
         if not self.decided:
-            self.guess = best
-            bar = self.policy.early if speech < self.policy.early_speech else self.policy.threshold
-            if p >= bar or speech >= self.policy.max_speech or final:
+            previous, self.guess = self.guess, best
+            self._soon = p >= self.policy.soon  # a second opinion is worth having sooner
+            agreed = p >= self.policy.alone or previous == best
+            if (
+                (p >= self.policy.bar(speech) and agreed)
+                or speech >= self.policy.max_speech
+                or final
+            ):
                 self._set(best, p, speech)
                 return True
             return False
@@ -144,13 +167,15 @@ class LanguageID:
     def _recheck(self, probs: dict, best: str, p: float, speech: float, final: bool) -> bool:
         current = probs.get(self.language, 0.0)  # type: ignore[arg-type]
         conclusive = best == self.language and current >= self.policy.threshold
-        if best != self.language and p >= self.policy.switch and p > current:
-            if self._suspect == best:  # confirmed by a second re-detection on more speech
+        if best != self.language and p >= self.policy.suspect and p > current:
+            if self._suspect != best:  # unsure re-detections leave a suspicion standing
+                self._suspect, self._suspect_age, self._sure = best, 0, 0
+            self._sure += p >= self.policy.switch
+            if self._sure >= 2:  # confirmed by a second re-detection on more speech
                 self.switches += 1
                 self._set(best, p, speech)
                 self._end_request(speech, turn=True)  # the next speaker may switch back
                 return True
-            self._suspect, self._suspect_age = best, 0  # unsure re-detections leave it standing
         elif conclusive:
             self._suspect = None
         self._rechecks += 1

@@ -25,14 +25,22 @@ def test_undecided_until_the_best_passes_the_threshold():
     assert not lid.observe(UNSURE, 0.6)
     assert lid.guess == "bo" and lid.hold and lid.label == UNDETERMINED
     assert not lid.needs_detection(1.2) and lid.needs_detection(1.6)  # every 1 s of new speech
-    assert lid.observe(DE, 1.6)
-    assert (lid.language, lid.probability, lid.decided_at) == ("de", 0.9, 1.6)
+    assert not lid.observe(DE, 1.6)  # passes the bar, but the detection before said `bo`
+    assert lid.guess == "de" and not lid.needs_detection(2.0) and lid.needs_detection(2.1)  # soon
+    assert lid.observe(DE, 2.6)  # two in a row agree
+    assert (lid.language, lid.probability, lid.decided_at) == ("de", 0.9, 2.6)
     assert not lid.hold and not lid.needs_detection(5.0)
 
 
+def test_a_sure_detection_needs_no_second():
+    lid = LanguageID()
+    assert lid.observe([("es", 0.96), ("en", 0.04)], 1.6) and lid.language == "es"
+
+
 def test_candidates_turn_an_unsure_detection_into_a_decision():
-    lid = LanguageID(("en", "de"), LanguagePolicy(threshold=0.55))
-    assert lid.observe(UNSURE, 1.6) and lid.language == "de" and lid.probability == 0.6
+    lid = LanguageID(("en", "de"), LanguagePolicy(threshold=0.55, bars=()))
+    assert not lid.observe(UNSURE, 1.6) and lid.guess == "de"  # the first: no agreement yet
+    assert lid.observe(UNSURE, 2.6) and lid.language == "de" and lid.probability == 0.6
 
 
 def test_decides_the_best_at_the_latest_after_max_speech_or_at_the_end_of_the_stream():
@@ -128,8 +136,12 @@ def test_a_short_window_needs_a_clearer_answer():
     lid = LanguageID(("en", "de", "es", "fr"))
     assert not lid.observe([("en", 0.828), ("de", 0.1), ("es", 0.05), ("fr", 0.022)], 0.7)
     assert lid.observe([("en", 0.97), ("de", 0.03)], 0.7) and lid.language == "en"
-    lid = LanguageID(("en", "de"))
-    assert lid.observe([("de", 0.85), ("en", 0.15)], 1.6) and lid.language == "de"
+    # short-weather-de (espeak) among en,de,es,fr: English at 0.87 on 4.5 s of speech (wrong)
+    lid = LanguageID(("en", "de", "es", "fr"))
+    assert not lid.observe([("en", 0.872), ("de", 0.096), ("es", 0.02), ("fr", 0.012)], 4.5)
+    assert not lid.observe([("en", 0.842), ("de", 0.152), ("es", 0.004), ("fr", 0.002)], 6.0)
+    assert not lid.observe([("de", 0.93), ("en", 0.07)], 7.0)  # over the bar, not agreed yet
+    assert lid.observe([("de", 0.85), ("en", 0.15)], 8.0) and lid.language == "de"
 
 
 def test_a_suspicion_survives_unsure_redetections_into_the_next_utterance():
@@ -193,7 +205,8 @@ def test_an_inconclusive_request_without_a_suspicion_cools_down():
     lid = LanguageID(("en", "de"))
     lid.observe(EN, 1.0)
     lid.request(30.0)
-    assert not lid.observe([("de", 0.6), ("en", 0.4)], 32.5, final=True)  # no language ≥ 85 %
+    # no other language ≥ 60 % (the suspicion bar)
+    assert not lid.observe([("de", 0.55), ("en", 0.45)], 32.5, final=True)
     lid.turn(33.0)  # nothing suspected: the next utterance is not re-detected ...
     assert lid.settled and not lid.hold
     lid.evidence([("de", 1.0)], words=3, audio=1.0, speech=35.0)
