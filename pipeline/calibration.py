@@ -174,6 +174,7 @@ def fit_config(
         model=choice.finals,
         fast_model=choice.partials,
         fast_targets=choice.fast_targets,
+        partials=mt.partials and choice.partials_on,
         fit="off",  # applied: a later fit_config keeps it
     )
     return dataclasses.replace(config, mt=fitted), choice

@@ -18,6 +18,11 @@ targets take is
 and a model keeps real time for `n` targets when load(n) <= `FINALS_SHARE`: the rest
 is headroom for partials (whose drafts the finals verify), bursts of faster speech
 and ASR's contention for memory bandwidth (calibration runs with ASR idle).
+
+Partials run at all only when the model giving the finals has room for them (its
+finals' load at most `PARTIALS_SHARE`): on one core a partial delays every final that
+becomes due while it runs, and measured on 2 cores (docs/eval/realtime.md) the 0.5B's
+finals for two targets (load ≈ 0.8) came 16-25 s late with partials, 9 s without.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class FitChoice:
     warnings: tuple[str, ...] = ()
     rates: Mapping[str, Rates] = field(default_factory=dict)
     mode: str = "auto"
+    partials_on: bool = True  # False: finals only (no room for re-translations)
 
     def line(self) -> str:
         """The start-up line: `fit: finals M (...), partials P; ...`."""
@@ -84,6 +90,7 @@ class FitChoice:
             "partials": self.partials,
             "main_targets": list(self.main_targets),
             "fast_targets": list(self.fast_targets),
+            "partials_on": self.partials_on,
             "reasons": list(self.reasons),
             "warnings": list(self.warnings),
             "rates": {
@@ -147,11 +154,29 @@ def decide(
     warnings = [f"{main} is too slow here for real time; finals on {fast} (lower quality)"]
     if keeps < n:
         warnings.append(f"{fast} keeps real time for {keeps} of {n} targets; expect lag")
+    load = finals_load(fast_rates, n)
     reasons = (
         f"finals {_rate_note(fast, fast_rates, n)}",
         f"not {_rate_note(main, main_rates, 1)}",
+        *_partials_off(load),
     )
-    return FitChoice(fast, None, targets, (), reasons, tuple(warnings), dict(rates))
+    return FitChoice(
+        fast,
+        None,
+        targets,
+        (),
+        reasons,
+        tuple(warnings),
+        dict(rates),
+        partials_on=load <= PARTIALS_SHARE,
+    )
+
+
+def _partials_off(load: float) -> tuple[str, ...]:
+    """The reason partials are off, if they are: the finals leave them no room."""
+    if load <= PARTIALS_SHARE:
+        return ()
+    return (f"partials off (finals take {load:.2f} of MT's time > {PARTIALS_SHARE})",)
 
 
 def _main_finals(
@@ -175,8 +200,12 @@ def _main_finals(
             warnings.append(f"{n} targets exceed real time even with {fast}; expect lag")
     roomy = not fast_targets and finals_load(main_rates, n) <= PARTIALS_SHARE
     partials = main if roomy or fast is None else fast
+    partials_on = roomy or fast is not None  # without a fast model, only when there is room
     reasons = [f"finals {_rate_note(main, main_rates, full)}"]
-    reasons.append(f"partials {partials}" + (" (room to spare)" if roomy and fast else ""))
+    if partials_on:
+        reasons.append(f"partials {partials}" + (" (room to spare)" if roomy and fast else ""))
+    else:
+        reasons.extend(_partials_off(finals_load(main_rates, n)))
     if fast_targets:
         reasons.append(f"{n} targets → {','.join(fast_targets)} on the fast model")
     return FitChoice(
@@ -187,4 +216,5 @@ def _main_finals(
         tuple(reasons),
         tuple(warnings),
         dict(rates),
+        partials_on=partials_on,
     )

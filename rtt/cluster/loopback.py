@@ -5,7 +5,9 @@ Ray 2.60 binds off loopback in two places even when told `_node_ip_address="127.
   `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` is set before it starts (its "no cluster" mode,
   which uses the loopback address);
 - a Serve replica binds its inter-deployment gRPC server on `[::]:0`, hard-coded
-  (`serve/_private/replica.py`); a worker setup hook rebinds that to 127.0.0.1.
+  (`serve/_private/replica.py`, through `ray._common.tls_utils.add_port_to_grpc_server`);
+  a worker setup hook wraps that function (before Serve imports it, and without importing
+  Serve: the hook runs in every worker, the proxy's included) to bind on 127.0.0.1.
 A cluster of several machines needs the routable address: `ray.init(address=...)` joins one
 as it is and none of this applies.
 """
@@ -23,9 +25,9 @@ HOOK = f"{__name__}.bind_replica_grpc_to_loopback"
 
 def bind_replica_grpc_to_loopback() -> None:
     """Worker setup hook: Serve replicas of this worker bind their gRPC port on loopback."""
-    from ray.serve._private import replica
+    from ray._common import tls_utils
 
-    bind = replica.add_port_to_grpc_server
+    bind = tls_utils.add_port_to_grpc_server
     if getattr(bind, "on_loopback", False):
         return
 
@@ -35,7 +37,7 @@ def bind_replica_grpc_to_loopback() -> None:
         return bind(server, address)
 
     on_loopback.on_loopback = True  # type: ignore[attr-defined]
-    replica.add_port_to_grpc_server = on_loopback
+    tls_utils.add_port_to_grpc_server = on_loopback
 
 
 def start_local(*, tries: int = 3, **options: Any) -> None:

@@ -59,3 +59,21 @@ def test_load_and_needed_rate_agree():
     assert finals_load(Rates(0.0, 100.0), 1) == math.inf
     slow = decide(MAIN, None, {MAIN: Rates(2.0, 5.0)}, ("de",))
     assert f"finals {MAIN} (prefill 5 tok/s: too slow for 1 target)" in slow.line()
+
+
+@pytest.mark.parametrize(("targets", "partials_on"), [(("de",), True), (("de", "es"), False)])
+def test_finals_that_fill_the_core_leave_no_partials(targets, partials_on):
+    # this machine's calibration: the 1.5B too slow, the 0.5B's finals for two targets
+    # take ≈ 0.78 of MT's time (measured: two targets came 16-25 s late with partials, 9 s without)
+    rates = {MAIN: Rates(10.1, 24.1), FAST: Rates(17.5, 56.9)}
+    choice = decide(MAIN, FAST, rates, targets)
+    assert choice.finals == FAST
+    assert choice.partials_on is partials_on
+    assert choice.to_json()["partials_on"] is partials_on
+    assert ("partials off" in choice.line()) is not partials_on
+
+
+def test_without_a_fast_model_partials_need_room():
+    busy = decide(MAIN, None, {MAIN: Rates(10.0, 60.0)}, ("de",))  # load ≈ 0.57
+    roomy = decide(MAIN, None, {MAIN: Rates(30.0, 200.0)}, ("de",))  # load ≈ 0.19
+    assert (busy.partials_on, roomy.partials_on) == (False, True)
