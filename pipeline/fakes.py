@@ -49,6 +49,10 @@ class FakeASRBackend:
     def __init__(self, path: Path | None = None, **_: object) -> None:
         self.calls = 0
 
+    @staticmethod
+    def count_tokens(text: str) -> int:
+        return len(text.split())
+
     def transcribe_batch(self, requests: Sequence[ASRRequest]) -> list[ASRResult]:
         self.calls += len(requests)
         return [self._one(r) for r in requests]

@@ -21,6 +21,9 @@ class ASRRequest:
     audio: np.ndarray  # float32 mono 16 kHz; word times are relative to its first sample
     language: str | None  # None: detect (on this pass's own window)
     prompt: str = ""  # previously committed text, as context
+    # glossary terms for the prompt, already within the budget (pipeline/asr/terms_prompt.py);
+    # they go before the context, which gives up room for them
+    terms: tuple[str, ...] = ()
     final: bool = False  # last pass of an utterance: allowed to be slower
 
 
@@ -47,3 +50,7 @@ class ASRBackend(Protocol):
     def transcribe_batch(self, requests: Sequence[ASRRequest]) -> list[ASRResult]: ...
 
     def detect_batch(self, requests: Sequence[LanguageRequest]) -> list[LanguageProbs]: ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` in the decoder's prompt (the glossary's budget is in tokens)."""
+        ...

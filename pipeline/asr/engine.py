@@ -45,6 +45,9 @@ class ASREngine:
             return self.backend.detect_batch(requests)  # type: ignore[arg-type]
         return self.backend.transcribe_batch(requests)  # type: ignore[arg-type]
 
+    def count_tokens(self, text: str) -> int:
+        return self.backend.count_tokens(text)  # a tokenizer call: cheap, no batching
+
     async def transcribe(self, request: ASRRequest) -> ASRResult:
         return await self._engine.submit(request)
 

@@ -67,13 +67,16 @@ class OfflineProcessor:
         candidates: Sequence[str] = (),
         glossary: Glossary | None = None,
         register: str = "formal",
+        glossary_tokens: int = 0,
     ) -> None:
         config = config or OfflineConfig()
         self._guidance = Guidance(glossary, register=register, context=0)
         config.check()
         self.config = config
         # language None (auto): detected per file among `candidates` (default: all supported)
-        self._transcriber = BatchTranscriber(whisper_model, config, candidates)
+        self._transcriber = BatchTranscriber(
+            whisper_model, config, candidates, glossary, glossary_tokens
+        )
         self._mt = mt_engine
         self._asr_lock = asyncio.Lock()
 
@@ -178,4 +181,5 @@ def build_processor(
         candidates=config.asr.candidates,
         glossary=config.glossary,
         register=config.mt.register,
+        glossary_tokens=config.asr.glossary_tokens if config.asr.glossary_prompt else 0,
     )

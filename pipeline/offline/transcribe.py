@@ -4,6 +4,10 @@ faster-whisper's `BatchedInferencePipeline` encodes and decodes up to `batch_siz
 windows at once (beam search, no temperature fallback) over the same loaded
 `WhisperModel` the streaming engine uses: a process that runs both paths holds
 one copy of the weights. Decoding is lazy, so this runs in a worker thread.
+
+A glossary's source terms go into every window's prompt, chosen by the streaming
+path's rule (pipeline/asr/terms_prompt.py; no committed context here, so: all that
+fit, names first), and words read out of that prompt are dropped by its echo guard.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..asr.language import LanguageID
+from ..asr.terms_prompt import choose_terms, echo_mask, render, source_terms, term_costs
 from ..asr.whisper_backend import cut_loop, detect_languages
 from ..events import Word
+from ..glossary import Glossary
 from ..languages import LANGUAGES
 from .config import OfflineConfig
 from .segment import RATE, Window
@@ -37,11 +43,29 @@ class Transcript:
 
 class BatchTranscriber:
     def __init__(
-        self, whisper_model, config: OfflineConfig, candidates: Sequence[str] = ()
+        self,
+        whisper_model,
+        config: OfflineConfig,
+        candidates: Sequence[str] = (),
+        glossary: Glossary | None = None,
+        glossary_tokens: int = 0,
     ) -> None:
         self._model = whisper_model  # faster_whisper.WhisperModel
         self._config = config
         self._candidates = tuple(candidates) or tuple(LANGUAGES)
+        self._glossary = glossary
+        self._glossary_tokens = glossary_tokens  # 0: no terms in the prompt
+
+    def terms(self, language: str | None) -> tuple[str, ...]:
+        """The glossary terms every window's prompt carries."""
+        terms = source_terms(self._glossary, language)
+        if not terms or not self._glossary_tokens:
+            return ()
+        costs = term_costs(terms, self._count)
+        return choose_terms(terms, costs, budget=self._glossary_tokens)
+
+    def _count(self, text: str) -> int:
+        return len(self._model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
 
     @property
     def multilingual(self) -> bool:
@@ -70,6 +94,7 @@ class BatchTranscriber:
             language = "en"
         elif language is None:
             language, probability = self.detect(audio, windows)
+        terms = self.terms(language)
         segments, _ = BatchedInferencePipeline(self._model).transcribe(
             audio,
             language=language,
@@ -79,11 +104,14 @@ class BatchTranscriber:
             word_timestamps=True,
             without_timestamps=True,
             log_progress=False,
+            initial_prompt=" " + render(terms) if terms else None,  # as the stream encodes it
         )
         words: list[Word] = []
         for segment in segments:  # each item decodes lazily: keep this off the event loop
             if not (segment.no_speech_prob > _NO_SPEECH and segment.avg_logprob < _LOW_LOGPROB):
-                words.extend(cut_loop(_segment_words(segment.words or ())))
+                heard = cut_loop(_segment_words(segment.words or ()))
+                keep = echo_mask([w.word for w in heard], terms, segment.no_speech_prob)
+                words.extend(w for w, k in zip(heard, keep) if k)
             if on_progress is not None:
                 on_progress(segment.end)
         return Transcript(language, clean_words(words, duration), probability)
