@@ -47,10 +47,10 @@ from ..events import (
     SpeechStart,
     Word,
 )
+from ..glossary import Glossary
 from ..languages import LANGUAGES
 from ..stage import Capabilities, Stage
 from ..words import join_words
-from ..glossary import Glossary
 from .agreement import AgreementBuffer
 from .backend import ASRRequest, ASRResult, LanguageRequest
 from .engine import ASREngine
