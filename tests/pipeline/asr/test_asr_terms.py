@@ -155,3 +155,19 @@ def test_the_backend_puts_terms_before_the_context_within_200_tokens(small_confi
     (plain,) = backend._prompts(tokenizer, [dataclasses.replace(requests[0], terms=())])
     assert len(plain) - len(start) - 1 == 200
     assert backend.count_tokens(" Dashwood,") == len(tokenizer.encode(" Dashwood,"))
+
+
+async def test_the_factory_gives_the_config_glossary_to_the_asr_stage(tmp_path):
+    from pipeline.clock import SimulatedClock
+    from pipeline.factory import build_stages
+    from pipeline.fakes import fake_config, fake_registry
+
+    config = dataclasses.replace(fake_config(tmp_path), glossary=GLOSSARY)
+    registry = fake_registry()
+    try:
+        stages = build_stages(config, registry, SimulatedClock())
+        (asr,) = [s for s in stages if isinstance(s, ASRStage)]
+        assert asr.glossary is GLOSSARY
+        assert set(asr._terms("en")) == EN  # counted by the loaded backend's tokenizer
+    finally:
+        registry.close()
