@@ -78,6 +78,10 @@ class ASRConfig:
     beam_size: int = 1
     no_speech_threshold: float = 0.6
     window: float = 30.0  # Whisper's window: the decoded buffer plus padding never exceeds it
+    # The glossary's source terms in Whisper's prompt (pipeline/asr/terms_prompt.py), within
+    # `glossary_tokens` of its ~200 prompt tokens; the committed context gets the rest
+    glossary_prompt: bool = True
+    glossary_tokens: int = 64
 
     def __post_init__(self) -> None:
         if self.language is not None and self.language.strip().lower().startswith("auto"):
@@ -92,6 +96,8 @@ class ASRConfig:
             raise ConfigError("lid_threshold and switch_threshold must be within 0 and 1")
         if not self.max_buffer + self.padding < self.window <= 30.0:
             raise ConfigError("the ASR window must be at most 30 s and exceed max_buffer + padding")
+        if not 0 <= self.glossary_tokens <= 150:
+            raise ConfigError("glossary_tokens must be within 0 and 150 (Whisper's prompt is ~200)")
 
 
 @dataclass(frozen=True, slots=True)

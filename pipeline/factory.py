@@ -135,7 +135,7 @@ def build_stages(config: PipelineConfig, registry: EngineRegistry, clock: Clock)
     main, fast = mt_engines(registry, config)
     return [
         VADStage(config.vad, stream=config.stream),
-        ASRStage(asr_engine(registry, config), config.asr),
+        ASRStage(asr_engine(registry, config), config.asr, config.glossary),
         TranslateStage(main, config.mt, clock=clock, fast_engine=fast, glossary=config.glossary),
     ]
 

@@ -69,6 +69,10 @@ class FakeASRBackend:
             ]
         return words
 
+    @staticmethod
+    def count_tokens(text: str) -> int:
+        return len(text.split())
+
     def transcribe_batch(self, requests: Sequence[ASRRequest]) -> list[ASRResult]:
         self.calls += len(requests)
         return [self._one(r) for r in requests]

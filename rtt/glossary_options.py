@@ -18,13 +18,19 @@ def add_glossary_options(parser: argparse.ArgumentParser) -> None:
         "An interpreter's glossary: CSV or TSV, a header naming languages (en,de,es) and an "
         "optional note column, one term per row; an empty cell keeps the source term (names). "
         "Terms found in a sentence are given to the translator, and each target event says "
-        "which it used or missed.",
+        "which it used or missed; the source-language terms also go into Whisper's prompt.",
     )
     g.add_argument(
         "--glossary",
         type=Path,
         metavar="FILE",
         help=f"glossary file (CSV/TSV, at most {MAX_TERMS} terms); overrides [glossary] in --config",
+    )
+    g.add_argument(
+        "--glossary-prompt",
+        choices=("on", "off"),
+        help="put the glossary's source terms into Whisper's prompt, within [asr] "
+        "glossary_tokens (default: on; [asr] glossary_prompt)",
     )
     g.add_argument(
         "--register",
@@ -47,7 +53,10 @@ def apply_glossary_options(args: argparse.Namespace, config: PipelineConfig) -> 
     for name in ("register", "context"):
         if getattr(args, name, None) is not None:
             mt = dataclasses.replace(mt, **{name: getattr(args, name)})
+    asr = config.asr
+    if getattr(args, "glossary_prompt", None) is not None:
+        asr = dataclasses.replace(asr, glossary_prompt=args.glossary_prompt == "on")
     glossary = config.glossary
     if getattr(args, "glossary", None) is not None:
         glossary = load_glossary(args.glossary)
-    return dataclasses.replace(config, mt=mt, glossary=glossary)
+    return dataclasses.replace(config, asr=asr, mt=mt, glossary=glossary)

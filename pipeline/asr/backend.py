@@ -28,6 +28,9 @@ class ASRRequest:
     audio: np.ndarray  # float32 mono 16 kHz; word times are relative to its first sample
     language: str | None  # None: detect (on this pass's own window)
     prompt: str = ""  # previously committed text, as context
+    # glossary terms for the prompt, already within the budget (pipeline/asr/terms_prompt.py);
+    # they go before the context, which gives up room for them
+    terms: tuple[str, ...] = ()
     final: bool = False  # last pass of an utterance: allowed to be slower
 
 
@@ -56,6 +59,7 @@ class ClipsRequest:
     clips: tuple[tuple[float, float], ...]
     language: str
     beam_size: int = 5
+    terms: tuple[str, ...] = ()  # glossary terms for the prompt (pipeline/asr/terms_prompt.py)
 
 
 class ASRBackend(Protocol):
@@ -67,3 +71,7 @@ class ASRBackend(Protocol):
     def detect_batch(self, requests: Sequence[LanguageRequest]) -> list[LanguageProbs]: ...
 
     def transcribe_clips(self, request: ClipsRequest) -> list[Word]: ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` in the decoder's prompt (the glossary's budget is in tokens)."""
+        ...

@@ -66,6 +66,9 @@ class ASREngine:
             return [self.backend.transcribe_clips(r) for r in requests]  # type: ignore[arg-type]
         return self.backend.transcribe_batch(requests)  # type: ignore[arg-type]
 
+    def count_tokens(self, text: str) -> int:
+        return self.backend.count_tokens(text)  # a tokenizer call: cheap, no batching
+
     async def transcribe(self, request: ASRRequest, priority: int = LIVE) -> ASRResult:
         return await self._engine.submit(request, priority)
 
@@ -93,3 +96,6 @@ class _Prioritised:
 
     def transcribe_clips(self, request: ClipsRequest) -> list[Word]:
         return self._engine._engine.run(request, self._priority)
+
+    def count_tokens(self, text: str) -> int:
+        return self._engine.count_tokens(text)

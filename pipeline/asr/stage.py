@@ -18,6 +18,10 @@ holds it, and the next utterance's commits, until a re-detection settles it;
 held utterances are then committed in the language found. The decoder prompt
 (committed text) is only used in its own language.
 
+A glossary (`PipelineConfig.glossary`, swapped in band by `SetGlossary`) puts its
+source-language terms before the committed text in the prompt, within
+`glossary_tokens` (`terms_prompt.choose_terms`: all if they fit, else the likeliest now).
+
 Whisper's window is 30 s: a buffer that reaches it without a committed sentence
 end is cut (see `_fit_window`), so a long stretch without a pause (noise,
 applause, a fast talker) never stops the stream.
@@ -36,12 +40,14 @@ from ..events import (
     End,
     Event,
     Flush,
+    SetGlossary,
     SourceCommit,
     SourcePartial,
     SpeechEnd,
     SpeechStart,
     Word,
 )
+from ..glossary import Glossary
 from ..languages import LANGUAGES
 from ..stage import Capabilities, Stage
 from ..words import join_words
@@ -49,6 +55,7 @@ from .agreement import AgreementBuffer
 from .backend import ASRRequest, ASRResult, LanguageRequest
 from .engine import ASREngine
 from .language import UNDETERMINED, LanguageID, LanguagePolicy
+from .terms_prompt import choose_terms, source_terms, term_costs
 
 __all__ = ["ASRStage"]
 
@@ -59,9 +66,14 @@ _DETECT_SECONDS = 30.0  # Whisper's window: what a detection looks at
 class ASRStage(Stage):
     capabilities = Capabilities(deferred=True)
 
-    def __init__(self, engine: ASREngine, config: ASRConfig) -> None:
+    def __init__(
+        self, engine: ASREngine, config: ASRConfig, glossary: Glossary | None = None
+    ) -> None:
         self.engine = engine
         self.config = config
+        self.glossary = glossary
+        # (glossary, language) -> its source terms and their token costs
+        self._term_cache: tuple[object, str, tuple[str, ...], dict[str, int]] | None = None
         self.language: str | None = config.language
         self.lid: LanguageID | None = None
         if config.language is None and engine.multilingual:
@@ -99,7 +111,9 @@ class ASRStage(Stage):
 
     # -- stage contract ---------------------------------------------------------
     async def process(self, event: Event) -> AsyncIterator[Event]:
-        if isinstance(event, SpeechStart):
+        if isinstance(event, SetGlossary):
+            self.glossary = event.glossary  # and on to the translator
+        elif isinstance(event, SpeechStart):
             self._begin(event)
         elif isinstance(event, AudioChunk):
             if self._open and event.utterance == self._utterance:
@@ -245,7 +259,8 @@ class ASRStage(Stage):
         held, self._held = self._held, []
         for utterance, start, audio in held:
             language = self.lid.language
-            request = ASRRequest(audio, language, prompt=self._prompt(language), final=True)
+            prompt, terms = self._prompt(language), self._terms(language)
+            request = ASRRequest(audio, language, prompt, terms=terms, final=True)
             result = await self.engine.transcribe(request)
             self.passes += 1
             words = [
@@ -273,7 +288,7 @@ class ASRStage(Stage):
             self._agreement.restart()  # hypotheses in another language do not agree
             self._pass_lang = language
         prompt = self._prompt(language)
-        request = ASRRequest(audio=audio, language=language, prompt=prompt, final=final)
+        request = ASRRequest(audio, language, prompt, terms=self._terms(language), final=final)
         result = await self.engine.transcribe(request)
         self.passes += 1
         offset = self._buffer_start
@@ -324,6 +339,24 @@ class ASRStage(Stage):
     def _prompt(self, language: str | None) -> str:
         """The decoder's context, when it is in the language decoded."""
         return self._context if language == self._context_lang else ""
+
+    def _terms(self, language: str | None) -> tuple[str, ...]:
+        """The glossary terms for this pass's prompt (none while the language is unknown)."""
+        if not self.config.glossary_prompt or self.glossary is None or language is None:
+            return ()
+        cache = self._term_cache
+        if cache is None or cache[0] is not self.glossary or cache[1] != language:
+            terms = source_terms(self.glossary, language)
+            cache = (self.glossary, language, terms, term_costs(terms, self.engine.count_tokens))
+            self._term_cache = cache
+        recent = self._prompt(language) + " " + join_words(self._agreement.committed)
+        return choose_terms(
+            cache[2],
+            cache[3],
+            budget=self.config.glossary_tokens,
+            recent=recent,
+            partial=self._partial,
+        )
 
     def _trim(self) -> None:
         """Keep the buffer short: cut it after a committed sentence end."""

@@ -20,10 +20,11 @@ from ..audio_format import RATE
 from ..events import Word
 from ..words import word_from_piece
 from .backend import ASRRequest, ASRResult, ClipsRequest, LanguageProbs, LanguageRequest
+from .terms_prompt import echo_mask, render
 
 __all__ = ["WhisperBackend", "cut_loop", "detect_languages"]
 
-_PROMPT_TOKENS = 200  # committed context passed as the previous-text prompt
+_PROMPT_TOKENS = 200  # the previous-text prompt: glossary terms, then committed context
 _PAST_AUDIO = 0.02  # seconds: a word starting this close to the end of the audio is not in it
 # Whisper's own silence rule (offline): a window it is unsure about and thinks silent is dropped.
 _NO_SPEECH = 0.6
@@ -54,6 +55,7 @@ class WhisperBackend:
         self.beam_size = beam_size
         self.no_speech_threshold = no_speech_threshold
         self._tokenizers: dict[str, object] = {}
+        self.echoes = 0  # words dropped as glossary terms read out of the prompt
 
     @property
     def whisper_model(self):
@@ -86,6 +88,9 @@ class WhisperBackend:
     def _probs(self, encoded) -> list[LanguageProbs]:
         return _language_probs(self._model, encoded)
 
+    def count_tokens(self, text: str) -> int:
+        return len(self._fw.hf_tokenizer.encode(text, add_special_tokens=False).ids)
+
     def detect_batch(self, requests: Sequence[LanguageRequest]) -> list[LanguageProbs]:
         return detect_languages(self._fw, [r.audio for r in requests])
 
@@ -104,7 +109,7 @@ class WhisperBackend:
         if not self.multilingual:
             language = "en"
         tokenizer = self._tokenizer(language)
-        prompts = self._prompts(tokenizer, [r.prompt for r in requests])
+        prompts = self._prompts(tokenizer, requests)
         results = self._model.generate(
             encoded,
             prompts,
@@ -120,8 +125,12 @@ class WhisperBackend:
         frames = [max(2, len(r.audio) // 160) for r in requests]
         aligned = self._align(tokenizer, tokens, encoded, frames)
         out = []
-        for result, words, pass_probs in zip(results, aligned, probs):
+        for request, result, words, pass_probs in zip(requests, results, aligned, probs):
             words = [] if self._is_hallucination(result, words) else cut_loop(words)
+            if request.terms and words:
+                keep = echo_mask([w.word for w in words], request.terms, result.no_speech_prob)
+                self.echoes += keep.count(False)
+                words = [w for w, k in zip(words, keep) if k]
             out.append(ASRResult(tuple(words), language, result.no_speech_prob, pass_probs))
         return out
 
@@ -139,11 +148,15 @@ class WhisperBackend:
             word_timestamps=True,
             without_timestamps=True,
             log_progress=False,
+            # the glossary's terms, as the stream encodes them
+            initial_prompt=" " + render(request.terms) if request.terms else None,
         )
         words: list[Word] = []
         for segment in segments:  # each item decodes lazily: this runs on the engine's thread
             if not (segment.no_speech_prob > _NO_SPEECH and segment.avg_logprob < _LOW_LOGPROB):
-                words.extend(cut_loop(_segment_words(segment.words or ())))
+                heard = cut_loop(_segment_words(segment.words or ()))
+                keep = echo_mask([w.word for w in heard], request.terms, segment.no_speech_prob)
+                words.extend(w for w, k in zip(heard, keep, strict=True) if k)
         return words
 
     def _max_length(self, requests: Sequence[ASRRequest], prompts: list[list[int]]) -> int:
@@ -151,17 +164,30 @@ class WhisperBackend:
         seconds = max(len(r.audio) for r in requests) / RATE
         return min(448, len(prompts[0]) + int(8 * seconds) + 16)
 
-    def _prompts(self, tokenizer, contexts: list[str]) -> list[list[int]]:
-        """Previous-text prompts, cut to one length: CTranslate2 needs the start token aligned in a batch."""
-        encoded = [
-            tokenizer.encode(" " + c.strip())[-_PROMPT_TOKENS:] if c.strip() else []
-            for c in contexts
-        ]
-        keep = min(len(e) for e in encoded)
+    def _prompts(self, tokenizer, requests: Sequence[ASRRequest]) -> list[list[int]]:
+        """Previous-text prompts: the glossary terms, then as much committed context as the
+        rest of `_PROMPT_TOKENS` holds. Cut to one length (CTranslate2 needs the start token
+        aligned in a batch), context first: the terms were chosen to fit."""
+        parts = []
+        for r in requests:
+            terms = tokenizer.encode(" " + render(r.terms))[:_PROMPT_TOKENS] if r.terms else []
+            room = _PROMPT_TOKENS - len(terms)
+            context = r.prompt.strip()
+            parts.append(
+                (terms, tokenizer.encode(" " + context)[-room:] if context and room else [])
+            )
+        keep = min(len(t) + len(c) for t, c in parts)
         start = list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]
         if keep == 0:
-            return [start for _ in encoded]
-        return [[tokenizer.sot_prev] + e[-keep:] + start for e in encoded]
+            return [start for _ in parts]
+        out = []
+        for terms, context in parts:
+            cut = len(terms) + len(context) - keep
+            from_context = min(cut, len(context))
+            out.append(
+                [tokenizer.sot_prev] + terms[cut - from_context :] + context[from_context:] + start
+            )
+        return out
 
     def _align(
         self, tokenizer, tokens: list[list[int]], encoded, frames: list[int]

@@ -70,13 +70,14 @@ class OfflineProcessor:
         glossary: Glossary | None = None,
         register: str = "formal",
         priority: int = LIVE,
+        glossary_tokens: int = 0,
     ) -> None:
         config = config or OfflineConfig()
         self._guidance = Guidance(glossary, register=register, context=0)
         config.check()
         self.config = config
         # language None (auto): detected per file among `candidates` (default: all supported)
-        self._transcriber = BatchTranscriber(asr, config, candidates)
+        self._transcriber = BatchTranscriber(asr, config, candidates, glossary, glossary_tokens)
         self._mt = mt_engine
         self._priority = priority
         self._asr_lock = asyncio.Lock()
@@ -194,4 +195,5 @@ def build_processor(
         glossary=config.glossary,
         register=config.mt.register,
         priority=priority,
+        glossary_tokens=config.asr.glossary_tokens if config.asr.glossary_prompt else 0,
     )

@@ -8,6 +8,11 @@ shared engine at a priority (`ASREngine.at_priority`): then each batch is one
 request on the engine's worker, and a server's live rooms, served first, wait for
 at most the one batch in flight. Decoding is lazy and blocking: run this in a
 worker thread.
+
+A glossary's source terms go into every window's prompt, chosen by the streaming
+path's rule (pipeline/asr/terms_prompt.py; no committed context here, so: all that
+fit, names first), and words read out of that prompt are dropped by its echo guard
+(in the backend).
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import numpy as np
 
 from ..asr.backend import ClipsRequest, LanguageProbs, LanguageRequest
 from ..asr.language import LanguageID
+from ..asr.terms_prompt import choose_terms, source_terms, term_costs
 from ..events import Word
+from ..glossary import Glossary
 from ..languages import LANGUAGES
 from .config import OfflineConfig
 from .segment import RATE, Window
@@ -39,6 +46,8 @@ class OfflineASR(Protocol):
 
     def transcribe_clips(self, request: ClipsRequest) -> list[Word]: ...
 
+    def count_tokens(self, text: str) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
@@ -49,11 +58,29 @@ class Transcript:
 
 class BatchTranscriber:
     def __init__(
-        self, asr: OfflineASR, config: OfflineConfig, candidates: Sequence[str] = ()
+        self,
+        asr: OfflineASR,
+        config: OfflineConfig,
+        candidates: Sequence[str] = (),
+        glossary: Glossary | None = None,
+        glossary_tokens: int = 0,
     ) -> None:
         self._asr = asr
         self._config = config
         self._candidates = tuple(candidates) or tuple(LANGUAGES)
+        self._glossary = glossary
+        self._glossary_tokens = glossary_tokens  # 0: no terms in the prompt
+
+    def terms(self, language: str | None) -> tuple[str, ...]:
+        """The glossary terms every window's prompt carries."""
+        terms = source_terms(self._glossary, language)
+        if not terms or not self._glossary_tokens:
+            return ()
+        costs = term_costs(terms, self._count)
+        return choose_terms(terms, costs, budget=self._glossary_tokens)
+
+    def _count(self, text: str) -> int:
+        return self._asr.count_tokens(text)
 
     @property
     def multilingual(self) -> bool:
@@ -78,11 +105,12 @@ class BatchTranscriber:
             language = "en"
         elif language is None:
             language, probability = self.detect(audio, windows)
+        terms = self.terms(language)
         words: list[Word] = []
         size = self._config.batch_size
         for i in range(0, len(clips), size):
             batch = tuple(clips[i : i + size])
-            request = ClipsRequest(audio, batch, language, self._config.beam_size)
+            request = ClipsRequest(audio, batch, language, self._config.beam_size, terms)
             words.extend(self._asr.transcribe_clips(request))
             if on_progress is not None:
                 on_progress(batch[-1][1])

@@ -77,6 +77,19 @@ def test_glossary_register_and_context_from_flags_and_toml(tmp_path):
         parse("--config", str(toml))
 
 
+def test_the_glossary_prompt_setting_from_flags_and_toml(tmp_path):
+    assert parse().asr.glossary_prompt is True and parse().asr.glossary_tokens == 64
+    assert parse("--glossary-prompt", "off").asr.glossary_prompt is False
+    toml = tmp_path / "rtt.toml"
+    toml.write_text("[asr]\nglossary_prompt = false\nglossary_tokens = 32\n")
+    config = parse("--config", str(toml))
+    assert config.asr.glossary_prompt is False and config.asr.glossary_tokens == 32
+    assert parse("--config", str(toml), "--glossary-prompt", "on").asr.glossary_prompt is True
+    toml.write_text("[asr]\nglossary_tokens = 400\n")
+    with pytest.raises(ConfigError, match="glossary_tokens"):
+        parse("--config", str(toml))
+
+
 def test_target_commit_settings_from_flags_toml_and_a_sweep(tmp_path):
     from pathlib import Path
 

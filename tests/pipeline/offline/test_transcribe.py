@@ -59,3 +59,30 @@ def test_the_espeak_clip_of_issue_17(shared_registry, tmp_path):
     # speech whisper-base is unsure, see docs/eval/langid.md; here only: no failure)
     transcript = BatchTranscriber(model, config, ("en", "es")).transcribe(audio, windows, None)
     assert transcript.language in ("en", "es") and 0.5 <= transcript.language_probability <= 1
+
+
+def test_the_glossary_reaches_the_batch_prompt_by_the_streaming_rule(shared_registry):
+    """The batch path puts the same terms in Whisper's prompt: the company name of
+    talk-energy-en is heard right with the glossary and not without (tiny.en)."""
+    from faster_whisper import decode_audio
+
+    from pipeline.asr.terms_prompt import source_terms
+    from pipeline.glossary import load_glossary
+    from pipeline.words import join_words
+
+    item = corpus_item("talk-energy-en")
+    glossary = load_glossary(item.glossary)
+    audio = decode_audio(str(item.audio), sampling_rate=RATE)[7 * RATE : int(9.9 * RATE)]
+    end = round(len(audio) / RATE, 3)
+    windows = [Window(0.0, end, (SpeechSegment(0.0, end),))]
+    model = whisper(shared_registry, "whisper-tiny.en")
+    with_terms = BatchTranscriber(model, OfflineConfig(), (), glossary, 64)
+    assert with_terms.terms("en") == source_terms(glossary, "en")
+    assert with_terms.terms("de") == source_terms(glossary, "de")  # the source's forms only
+    assert BatchTranscriber(model, OfflineConfig(), (), glossary, 0).terms("en") == ()
+    heard = join_words(list(with_terms.transcribe(audio, windows, "en").words))
+    plain = join_words(
+        list(BatchTranscriber(model, OfflineConfig()).transcribe(audio, windows, "en").words)
+    )
+    assert "Nordlicht Energy" in heard, heard
+    assert "Nordlicht Energy" not in plain, plain
