@@ -2,8 +2,8 @@
 
 Ray 2.60 binds off loopback in two places even when told `_node_ip_address="127.0.0.1"`:
 - it resolves the node address to the machine's routable one unless
-  `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` is set before it starts (its "no cluster" mode,
-  which uses the loopback address);
+  `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` (its "no cluster" mode, which uses the loopback
+  address); Ray reads the variable once, on import, so the flag is also set in the driver;
 - a Serve replica binds its inter-deployment gRPC server on `[::]:0`, hard-coded
   (`serve/_private/replica.py`, through `ray._common.tls_utils.add_port_to_grpc_server`);
   a worker setup hook wraps that function (before Serve imports it, and without importing
@@ -43,8 +43,12 @@ def bind_replica_grpc_to_loopback() -> None:
 def start_local(*, tries: int = 3, **options: Any) -> None:
     """`ray.init` a new local cluster on loopback; retried when its raylet misses Ray's fixed
     30 s start-up window (a busy 2-core machine does), after ending the half-started node."""
-    os.environ.update(ENV)
+    os.environ.update(ENV)  # for the processes Ray starts
     import ray
+    from ray._private import ray_constants
+
+    # read once when Ray is imported, which may have happened before this call
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
     runtime_env = dict(options.pop("runtime_env", None) or {})
     runtime_env["worker_process_setup_hook"] = HOOK

@@ -152,6 +152,23 @@ def test_asr_batches_detections_together_and_transcriptions_by_language(fakes):
     assert max(max(sizes["en"]), max(sizes["de"]), max(sizes["detect"])) > 1
 
 
+def test_every_ray_socket_listens_on_loopback_only(fakes):
+    """Ray 2.60 binds its node on the routable address and Serve replicas' gRPC on [::]
+    unless rtt/cluster/loopback.py keeps them on 127.0.0.1."""
+    import psutil
+
+    listening = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            sockets = proc.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        listening += [(proc.name(), c.laddr) for c in sockets if c.status == psutil.CONN_LISTEN]
+    assert any("Serve" in name or "ray::" in name for name, _ in listening), listening
+    off = [(n, a) for n, a in listening if a.ip not in ("127.0.0.1", "::ffff:127.0.0.1")]
+    assert not off, f"Ray sockets off loopback: {off}"
+
+
 def test_a_stream_keeps_to_one_mt_replica(fakes):
     registry, config = fakes
     engine, _ = mt_engines(registry, config)
