@@ -15,6 +15,7 @@ as it is and none of this applies.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 __all__ = ["ENV", "bind_replica_grpc_to_loopback", "start_local"]
@@ -37,7 +38,10 @@ def bind_replica_grpc_to_loopback() -> None:
         return bind(server, address)
 
     on_loopback.on_loopback = True  # type: ignore[attr-defined]
-    tls_utils.add_port_to_grpc_server = on_loopback
+    tls_utils.add_port_to_grpc_server = on_loopback  # for Serve imported from now on
+    replica = sys.modules.get("ray.serve._private.replica")
+    if replica is not None:  # ... and for Serve already imported in this worker
+        replica.add_port_to_grpc_server = on_loopback
 
 
 def start_local(*, tries: int = 3, **options: Any) -> None:
