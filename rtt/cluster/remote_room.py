@@ -33,7 +33,7 @@ from pipeline.events import Error, to_json
 from ..server.fanout import Frame, Outbox
 from ..server.metrics import ServerMetrics
 from ..server.protocol import SOURCE_CHANNEL, STREAM_CHANNEL, Close, ProtocolError
-from ..server.rooms import Limits
+from ..server.rooms import Limits, end_speakers
 from .room_actor import RoomSettings, room_actor, unwrap
 
 __all__ = ["RayRooms", "RemoteRoom", "RemoteSource", "RoomLost"]
@@ -361,14 +361,7 @@ class RayRooms:
         return set()  # the journal is the actors' (pruning there is not done yet)
 
     async def drain(self, timeout: float) -> None:
-        rooms = list(self._rooms.values())
-        for room in rooms:
-            if room.source is not None:
-                room.source.end()
-        tasks = [r.task for r in rooms if r.task is not None and not r.task.done()]
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
-        for room in rooms:
+        for room in await end_speakers(self._rooms.values(), timeout):
             for outbox in list(room.outboxes):
                 outbox.finish()
 

@@ -348,6 +348,19 @@ def _keys(channel: str, event: Event) -> tuple[tuple | None, tuple | None]:
     return None, None
 
 
+async def end_speakers(rooms, timeout: float) -> list:
+    """Shutdown's first half, for in-process rooms and their Ray windows alike: end every
+    speaker's input and let each pipeline flush for up to `timeout` s; the rooms, listed."""
+    rooms = list(rooms)
+    for room in rooms:
+        if room.source is not None:
+            room.source.end()
+    tasks = [r.task for r in rooms if r.task is not None and not r.task.done()]
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)
+    return rooms
+
+
 class Rooms:
     """Every room of a server, within the limits."""
 
@@ -426,13 +439,7 @@ class Rooms:
         """Shutdown: end every speaker's input, let each pipeline flush (its final pass,
         commits and `end` on every channel) for up to `timeout` s, then stop the rest with
         `end`; every listener's outbox then finishes."""
-        rooms = list(self._rooms.values())
-        for room in rooms:
-            if room.source is not None:
-                room.source.end()
-        tasks = [r.task for r in rooms if r.task is not None and not r.task.done()]
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+        rooms = await end_speakers(self._rooms.values(), timeout)
         for room in rooms:
             await room.abort()
             for outbox in list(room.outboxes):
