@@ -266,7 +266,10 @@ class RemoteRoom:
         self._speaker = True  # claimed before the first await, as in Room.start
         try:
             actor = await self._ready()
-            self._apply(unwrap(await self._call(actor.start.remote(config))))
+            call = actor.start.remote(config, self._state["incarnation"])
+            self._apply(unwrap(await self._call(call)))
+            if isinstance(self.failure, RoomLost):  # restarted before this window saw it
+                raise ProtocolError(RoomLost.code, str(self.failure), Close.TRY_AGAIN)
         except BaseException:
             self._speaker = False
             raise

@@ -239,7 +239,11 @@ class RoomActor:
         return await self.room.read_since(channel, seq)
 
     @_caught
-    async def start(self, config: PipelineConfig) -> dict:
+    async def start(self, config: PipelineConfig, incarnation: str = "") -> dict:
+        """Become the speaker's room. A window that knew an earlier incarnation is told
+        this one, and nothing starts: its listeners must reconnect first."""
+        if incarnation and incarnation != self.incarnation:
+            return self._state()
         if self._registry is None:
             self._registry = self._registry_factory()
         self._source = await self.room.start(config, self._registry)

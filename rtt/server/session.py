@@ -210,7 +210,18 @@ class Session:
         drain: asyncio.Task | None = None
         started = False
         try:
-            source = await room.start(self._config_for(start), self.ctx.registry)
+            try:
+                source = await room.start(self._config_for(start), self.ctx.registry)
+            except ProtocolError as exc:
+                if exc.code != "room_restarted":
+                    raise
+                # On Ray: the room's actor restarted before this replica's window on it
+                # saw it. A speaker holds no place in the old window: open the new one.
+                rooms.release(room)
+                room = rooms.get(
+                    self.stream, private=start.room is None, owner=self.address, speaker=True
+                )
+                source = await room.start(self._config_for(start), self.ctx.registry)
             self.ctx.working += 1
             started = True
             try:
