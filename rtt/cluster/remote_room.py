@@ -24,6 +24,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 from pipeline.config import PipelineConfig
 from pipeline.engine import EngineRegistry
@@ -104,21 +105,23 @@ class RemoteRoom:
             if self.failure is not None:
                 raise ProtocolError("room_restarted", str(self.failure), Close.TRY_AGAIN)
             if self._actor is None:
-                actor = await asyncio.to_thread(
-                    room_actor, self.name, self.private, self._settings, self._registry_factory
-                )
-                state = await self._hello(actor)
+                actor, state = await self._open()
                 self._actor, self._after = actor, state["last"]
                 self._apply(state)
                 self._poller = asyncio.create_task(self._poll(), name=f"relay-{self.name}")
             return self._actor
 
-    async def _hello(self, actor) -> dict:
-        """The actor's state; while Ray restarts it, calls fail: try again for a while."""
+    async def _open(self) -> tuple[Any, dict]:
+        """The room's actor (made if need be) and its state. While Ray restarts it, calls
+        fail: try again for a while, looking it up anew (an actor that ended itself for
+        idleness is made again: the name is free)."""
         deadline = time.monotonic() + RESTART_WAIT
         while True:
             try:
-                return await actor.hello.remote(self._ingress)
+                actor = await asyncio.to_thread(
+                    room_actor, self.name, self.private, self._settings, self._registry_factory
+                )
+                return actor, await actor.hello.remote(self._ingress)
             except Exception:
                 if time.monotonic() > deadline:
                     raise ProtocolError(

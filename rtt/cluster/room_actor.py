@@ -15,6 +15,9 @@ Ingress replicas (remote_room.py) reach it by name (`actor_name`):
   listeners with `subscribe`/`unsubscribe`, so the room's limits and idleness
   count them. An ingress that stops polling for `seat_lease` s loses its seats
   (it died); a speaker silent for `idle_timeout` s is ended (its ingress died).
+- An actor that has had no speaker and no ingress for `idle_exit` s ends itself
+  (a plain stream's actor, a room after its event): its journal stays, and the
+  next session makes a new actor that reopens it.
 
 Errors a session must see (`ProtocolError`, `JournalError`) come back as values
 (`Outcome`), since Ray re-raises an actor's exception as its own type.
@@ -54,6 +57,7 @@ class RoomSettings:
     retention: Retention = field(default_factory=Retention)
     limits: Limits = field(default_factory=Limits)
     seat_lease: float = 30.0  # seconds an ingress may go without polling before its seats go
+    idle_exit: float = 300.0  # seconds with no speaker and no ingress before the actor ends
     relay_frames: int = 2048  # frames kept for pollers that fall behind (beyond: the journal)
 
 
@@ -116,6 +120,7 @@ class RoomActor:
         registry_factory: Callable[[], EngineRegistry],
     ) -> None:
         self.incarnation = secrets.token_hex(4)  # a restarted actor is another incarnation
+        self._created = time.monotonic()
         self._name, self._private, self._settings = name, private, settings
         self._registry_factory = registry_factory
         self._registry: EngineRegistry | None = None
@@ -194,6 +199,18 @@ class RoomActor:
                 del self._seen[ingress]
             if self._source is not None and now - self._heard > limits.idle_timeout:
                 self._source.end()  # the speaker's ingress is gone: flush what it said
+            quiet = now - max(self.room.quiet_since, self._created)
+            if not self._seen and self.room.idle and quiet > self._settings.idle_exit:
+                self._exit()
+                return
+
+    def _exit(self) -> None:
+        """No one has used this room for a while: end the actor for good (not restarted),
+        which frees its name; the journal stays for the next one."""
+        import ray
+
+        self.room.close()
+        ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
 
     # -- what ingresses call --------------------------------------------------------------
     async def hello(self, ingress: str) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
@@ -203,3 +204,87 @@ async def test_an_ingress_killed_drops_only_its_connections(cluster):
 
 def _replica_of(named: dict, app: str) -> bool:
     return named["name"].startswith(f"SERVE_REPLICA::{app}#")
+
+
+async def test_a_window_that_missed_a_restart_does_not_seat_the_speaker(cluster):
+    """The race of the test above, made certain: a replica's window whose poller has not
+    yet seen its actor restart. The actor refuses a start meant for its former
+    incarnation (nothing starts there); the window closes with room_restarted, to try again."""
+    from pipeline.fakes import fake_config, fake_registry
+    from rtt.cluster.remote_room import RayRooms
+    from rtt.cluster.room_actor import NAMESPACE, RoomSettings
+    from rtt.server.metrics import ServerMetrics
+    from rtt.server.protocol import Close, ProtocolError
+    from rtt.server.rooms import Limits
+
+    settings = RoomSettings(journal=cluster.journal, limits=Limits())
+    rooms = RayRooms(
+        journal=cluster.journal,
+        limits=Limits(),
+        metrics=ServerMetrics(),
+        settings=settings,
+        registry_factory=fake_registry,
+    )
+    config = fake_config(cluster.journal.parent / "models")
+    window = rooms.get("stale", speaker=True)
+    await window.read_since("source", 0)  # the window opens: it knows this incarnation
+    window._poller.cancel()  # its long-poll is still out: it cannot notice the restart
+    before = window._state["incarnation"]
+    actor = ray.get_actor("rtt-room-stale", namespace=NAMESPACE)
+    ray.kill(actor, no_restart=False)
+    for _ in range(240):  # until Ray has restarted it (calls fail meanwhile)
+        try:
+            if (await actor.hello.remote("test"))["incarnation"] != before:
+                break
+        except Exception:
+            pass
+        await asyncio.sleep(0.25)
+    with pytest.raises(ProtocolError) as refused:
+        await window.start(config, fake_registry())
+    assert (refused.value.code, refused.value.close) == ("room_restarted", Close.TRY_AGAIN)
+    assert not window.speaking
+    fresh = rooms.get("stale", speaker=True)  # the lost window gave up the name
+    assert fresh is not window
+    source = await fresh.start(config, fake_registry())  # the restarted actor takes the speaker
+    source.end()
+    await asyncio.wait_for(fresh.task, 60)
+    await rooms.close()
+
+
+async def test_an_idle_room_actor_ends_and_a_new_one_reopens_its_journal(cluster):
+    """A room no one uses ends its actor (a plain stream's would otherwise stay forever);
+    the next session makes a new actor, and `since` still finds every commit."""
+    from pipeline.fakes import fake_config, fake_registry
+    from rtt.cluster.remote_room import RayRooms
+    from rtt.cluster.room_actor import NAMESPACE, RoomSettings
+    from rtt.server.metrics import ServerMetrics
+    from rtt.server.rooms import Limits
+
+    settings = RoomSettings(journal=cluster.journal, seat_lease=2.0, idle_exit=3.0)
+    rooms = RayRooms(
+        journal=cluster.journal,
+        limits=Limits(),
+        metrics=ServerMetrics(),
+        settings=settings,
+        registry_factory=fake_registry,
+    )
+    config = fake_config(cluster.journal.parent / "models")
+    room = rooms.get("idle", speaker=True)
+    source = await room.start(config, fake_registry())
+    await source.feed(np.frombuffer(speech(2), "<i2").astype(np.float32) / 32768)
+    source.end()
+    await asyncio.wait_for(room.task, 60)
+    said = await room.read_since("source", 0)
+    assert said
+    rooms.release(room)  # no one left here: the window closes and stops polling
+    for _ in range(120):
+        try:
+            ray.get_actor("rtt-room-idle", namespace=NAMESPACE)
+        except ValueError:
+            break  # gone, and its name with it
+        await asyncio.sleep(0.5)
+    else:
+        pytest.fail("an idle room's actor is still there after 60 s")
+    again = rooms.get("idle")
+    assert await again.read_since("source", 0) == said  # a new actor, the same journal
+    await rooms.close()
