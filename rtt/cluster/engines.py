@@ -27,7 +27,7 @@ from typing import Any
 from ray import serve
 from ray.serve.config import RequestRouterConfig
 
-from pipeline.asr.backend import ASRRequest, LanguageRequest
+from pipeline.asr.backend import ASRRequest, ClipsRequest, LanguageRequest
 from pipeline.asr.engine import _batch_key as asr_batch_key
 from pipeline.errors import ConfigError
 
@@ -231,10 +231,18 @@ class ASRDeployment(_Batched):
     def _call(self, requests: list) -> list:
         if isinstance(requests[0], LanguageRequest):
             return self.backend.detect_batch(requests)
+        if isinstance(requests[0], ClipsRequest):  # a file's batch (goes alone)
+            return [self.backend.transcribe_clips(r) for r in requests]
         return self.backend.transcribe_batch(requests)
 
     async def transcribe(self, request: ASRRequest) -> tuple[Any, Served]:
         return await self._submit(request)
+
+    async def transcribe_clips(self, request: ClipsRequest) -> tuple[Any, Served]:
+        return await self._submit(request)
+
+    async def count_tokens(self, text: str) -> int:
+        return self.backend.count_tokens(text)  # a tokenizer call: cheap, not batched
 
     async def detect(self, request: LanguageRequest) -> tuple[Any, Served]:
         return await self._submit(request)

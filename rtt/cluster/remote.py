@@ -21,9 +21,10 @@ import asyncio
 import contextlib
 import hashlib
 import threading
+import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,18 @@ from typing import Any
 from ray import serve
 from ray.exceptions import ActorUnavailableError, RayActorError
 
-from pipeline.asr.backend import ASRRequest, ASRResult, LanguageProbs, LanguageRequest
+from pipeline.asr.backend import (
+    ASRRequest,
+    ASRResult,
+    ClipsRequest,
+    LanguageProbs,
+    LanguageRequest,
+    Word,
+)
 from pipeline.asr.whisper_backend import WhisperBackend
 from pipeline.compute import resolve_device
 from pipeline.config import ComputeConfig
-from pipeline.engine import ASRBackendFactory, BackendFactory, EngineRegistry
+from pipeline.engine import LIVE, ASRBackendFactory, BackendFactory, EngineRegistry
 from pipeline.errors import ConfigError
 from pipeline.mt.runtime import open_translator
 from pipeline.mt.translator import Translation, TranslationRequest
@@ -96,6 +104,21 @@ class _RemoteEngine:
         self._count(served)
         return result
 
+    def _call_blocking(self, method: str, request: Any) -> Any:
+        """`_call` from a worker thread (the offline path's blocking calls)."""
+        handle = self._handle.options(method_name=method)
+        for attempt in range(self._retries + 1):
+            try:
+                result, served = handle.remote(request).result()
+                break
+            except RETRYABLE:
+                if attempt == self._retries:
+                    raise
+                self.retried += 1
+                time.sleep(self._backoff_s * (attempt + 1))
+        self._count(served)
+        return result
+
     def _count(self, served: Served) -> None:
         self.requests += 1
         self.replicas[served.replica] += 1
@@ -121,7 +144,8 @@ class RayMTEngine(_RemoteEngine):
         super().__init__(handle, name, **options)
         self.affinity = affinity
 
-    async def translate(self, request: TranslationRequest) -> Translation:
+    async def translate(self, request: TranslationRequest, priority: int = LIVE) -> Translation:
+        """`priority` is not carried: a deployment serves its requests in arrival order."""
         return await self._call("translate", request, affinity=_affinity.get() or self.affinity)
 
 
@@ -135,6 +159,29 @@ class RayASREngine(_RemoteEngine):
 
     async def detect(self, request: LanguageRequest) -> LanguageProbs:
         return await self._call("detect", request)
+
+    def at_priority(self, priority: int) -> _RemoteOffline:
+        """This engine as a blocking `OfflineASR` (a file through `/v1` or `rtt batch`);
+        `priority` is not carried, as for `translate`."""
+        return _RemoteOffline(self)
+
+
+class _RemoteOffline:
+    """Blocking calls to the ASR deployment, from a worker thread (never the loop)."""
+
+    def __init__(self, engine: RayASREngine) -> None:
+        self._engine = engine
+        self.multilingual = engine.multilingual
+
+    def detect_batch(self, requests: Sequence[LanguageRequest]) -> list[LanguageProbs]:
+        return [self._engine._call_blocking("detect", r) for r in requests]
+
+    def transcribe_clips(self, request: ClipsRequest) -> list[Word]:
+        return self._engine._call_blocking("transcribe_clips", request)
+
+    def count_tokens(self, text: str) -> int:
+        handle = self._engine._handle.options(method_name="count_tokens")
+        return handle.remote(text).result()
 
 
 class RayEngineRegistry(EngineRegistry):

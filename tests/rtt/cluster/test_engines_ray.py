@@ -25,11 +25,12 @@ serve = pytest.importorskip("ray.serve")
 
 from pipeline.asr.backend import ASRRequest, LanguageRequest  # noqa: E402
 from pipeline.config import MTConfig  # noqa: E402
-from pipeline.engine import EngineRegistry  # noqa: E402
+from pipeline.engine import BACKGROUND, EngineRegistry  # noqa: E402
 from pipeline.events import SourceCommit, TargetCommit  # noqa: E402
 from pipeline.factory import asr_engine, build_pipeline, mt_engines  # noqa: E402
 from pipeline.fakes import fake_config, fake_registry  # noqa: E402
 from pipeline.mt.translator import TranslationRequest  # noqa: E402
+from pipeline.offline.process import build_processor  # noqa: E402
 from rtt.cluster.engines import ClusterConfig, EngineDeployment  # noqa: E402
 from rtt.cluster.loopback import start_local  # noqa: E402
 from rtt.cluster.remote import ray_registry, stream_affinity  # noqa: E402
@@ -248,14 +249,23 @@ def test_real_models_end_to_end_through_the_deployments(cluster, small_config, s
         source = open_source(str(audio), stream=config.stream, config=config.source)
         return [e async for e in build_pipeline(config, source, registry).run()]
 
+    async def whole_file(registry: EngineRegistry):
+        # the path of /v1 and `rtt batch`: blocking Whisper batches from a worker thread
+        processor = build_processor(config, registry, priority=BACKGROUND)
+        return await processor.process(audio, stream="file", language="en", targets=("de",))
+
     expected = _commits(asyncio.run(run(shared_registry)))
+    expected_file = asyncio.run(whole_file(shared_registry))
     registry = ray_registry(cluster_config, affinity="real")
     try:
         got = _commits(asyncio.run(run(registry)))
+        got_file = asyncio.run(whole_file(registry))
     finally:
         registry.shutdown()
     assert [c for c in expected if c[0] == "SourceCommit"], "the sample should give commits"
     assert got == expected
+    assert expected_file.sentences and expected_file.translations["de"], "the file translates"
+    assert got_file == expected_file
 
 
 def _plain(mt: MTConfig) -> MTConfig:
