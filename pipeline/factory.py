@@ -19,7 +19,7 @@ from .asr.stage import ASRStage
 from .clock import RealClock, SimulatedClock
 from .compute import resolve_compute, split_threads
 from .config import PipelineConfig
-from .engine import EngineRegistry, MTEngine
+from .engine import LIVE, EngineRegistry, MTEngine
 from .errors import ConfigError
 from .models.cache import model_family, resolve_model
 from .mt.runtime import model_source
@@ -130,12 +130,19 @@ def load_engines(registry: EngineRegistry, config: PipelineConfig) -> None:
     mt_engines(registry, config)
 
 
-def build_stages(config: PipelineConfig, registry: EngineRegistry, clock: Clock) -> list[Stage]:
+def build_stages(
+    config: PipelineConfig, registry: EngineRegistry, clock: Clock, *, priority: int = LIVE
+) -> list[Stage]:
+    """`priority`: of the Whisper passes on the shared engine (`BACKGROUND` for a file a
+    server streams back, so live rooms go first)."""
     config = resolved(config)
     main, fast = mt_engines(registry, config)
+    asr = asr_engine(registry, config)
     return [
         VADStage(config.vad, stream=config.stream),
-        ASRStage(asr_engine(registry, config), config.asr, config.glossary),
+        ASRStage(
+            asr if priority == LIVE else asr.at_priority(priority), config.asr, config.glossary
+        ),
         TranslateStage(main, config.mt, clock=clock, fast_engine=fast, glossary=config.glossary),
     ]
 
@@ -147,11 +154,12 @@ def build_pipeline(
     *,
     clock: Clock | None = None,
     observers: Sequence[Observer] = (),
+    priority: int = LIVE,
 ) -> Pipeline:
     """Realtime sources run on the wall clock; `--no-realtime` on the simulated clock."""
     if clock is None:
         clock = RealClock() if config.source.realtime else SimulatedClock()
-    stages = build_stages(config, registry, clock)
+    stages = build_stages(config, registry, clock, priority=priority)
     config = resolved(config)
     main, fast = mt_engines(registry, config)
     engines = [asr_engine(registry, config), main, *([fast] if fast is not None else [])]

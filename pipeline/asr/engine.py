@@ -76,7 +76,8 @@ class ASREngine:
         return await self._engine.submit(request, priority)
 
     def at_priority(self, priority: int) -> _Prioritised:
-        """This engine as a blocking `OfflineASR` whose requests carry `priority`."""
+        """This engine with every request at `priority`: a blocking `OfflineASR`, and the
+        engine of a streaming `ASRStage` (`build_pipeline(..., priority=...)`)."""
         return _Prioritised(self, priority)
 
     def close(self) -> None:
@@ -84,7 +85,8 @@ class ASREngine:
 
 
 class _Prioritised:
-    """Blocking calls through the engine's worker (from a worker thread, never the loop)."""
+    """The engine at one priority: blocking calls for the whole-file path (from a worker
+    thread, never the loop), and the async ones a streaming `ASRStage` makes."""
 
     def __init__(self, engine: ASREngine, priority: int) -> None:
         self._engine = engine
@@ -96,6 +98,12 @@ class _Prioritised:
 
     def transcribe_clips(self, request: ClipsRequest) -> list[Word]:
         return self._engine._engine.run(request, self._priority)
+
+    async def transcribe(self, request: ASRRequest) -> ASRResult:
+        return await self._engine.transcribe(request, self._priority)
+
+    async def detect(self, request: LanguageRequest) -> LanguageProbs:
+        return await self._engine.detect(request, self._priority)
 
     def count_tokens(self, text: str) -> int:
         return self._engine.count_tokens(text)

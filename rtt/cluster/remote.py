@@ -167,7 +167,8 @@ class RayASREngine(_RemoteEngine):
 
 
 class _RemoteOffline:
-    """Blocking calls to the ASR deployment, from a worker thread (never the loop)."""
+    """`at_priority`'s view: blocking calls to the ASR deployment from a worker thread
+    (never the loop), and the async ones of a streaming stage."""
 
     def __init__(self, engine: RayASREngine) -> None:
         self._engine = engine
@@ -178,6 +179,12 @@ class _RemoteOffline:
 
     def transcribe_clips(self, request: ClipsRequest) -> list[Word]:
         return self._engine._call_blocking("transcribe_clips", request)
+
+    async def transcribe(self, request: ASRRequest) -> ASRResult:
+        return await self._engine.transcribe(request)
+
+    async def detect(self, request: LanguageRequest) -> LanguageProbs:
+        return await self._engine.detect(request)
 
     def count_tokens(self, text: str) -> int:
         handle = self._engine._handle.options(method_name="count_tokens")

@@ -16,7 +16,7 @@ import numpy as np
 from pipeline.audio.convert import RATE, Chunker
 from pipeline.clock import SimulatedClock
 from pipeline.config import PipelineConfig
-from pipeline.engine import EngineRegistry
+from pipeline.engine import BACKGROUND, EngineRegistry
 from pipeline.events import Error, SourceCommit
 from pipeline.factory import build_pipeline
 
@@ -38,7 +38,9 @@ async def live_text(
         asr=dataclasses.replace(config.asr, language=language),
         mt=dataclasses.replace(config.mt, targets=()),
     )
-    pipeline = build_pipeline(config, _ArraySource(stream, audio), registry, clock=SimulatedClock())
+    source = _ArraySource(stream, audio)
+    # a file, however it is returned: its passes yield to live rooms' (pipeline/engine.py)
+    pipeline = build_pipeline(config, source, registry, clock=SimulatedClock(), priority=BACKGROUND)
     texts: list[str] = []
     async for event in pipeline.run():
         if isinstance(event, SourceCommit) and event.text.strip():

@@ -54,3 +54,36 @@ def test_a_blocking_caller_on_a_plain_thread_is_served():
         assert engine.run("ab", BACKGROUND) == "AB"  # from a plain thread
     finally:
         engine.close()
+
+
+async def test_a_pipeline_built_at_background_sends_every_whisper_pass_at_it(tmp_path):
+    """`/v1`'s stream=true runs a file through the streaming pipeline: its passes (and
+    detections) must queue behind live rooms', like the whole-file path's batches."""
+    import dataclasses
+
+    from pipeline.events import SourceCommit
+    from pipeline.factory import asr_engine, build_pipeline
+    from pipeline.fakes import fake_config, fake_registry
+    from tests.support import ArraySource, speech_samples
+
+    registry = fake_registry()
+    config = fake_config(tmp_path)
+    config = dataclasses.replace(config, mt=dataclasses.replace(config.mt, targets=()))
+    engine = asr_engine(registry, config)
+    seen: list[int] = []
+    submit = engine._engine.submit
+
+    async def recording(request, priority=LIVE):
+        seen.append(priority)
+        return await submit(request, priority)
+
+    engine._engine.submit = recording
+    for priority in (LIVE, BACKGROUND):
+        seen.clear()
+        source = ArraySource(speech_samples(2), stream=f"p{priority}")
+        events = [
+            e async for e in build_pipeline(config, source, registry, priority=priority).run()
+        ]
+        assert any(isinstance(e, SourceCommit) for e in events)
+        assert seen and set(seen) == {priority}
+    registry.close()
