@@ -204,24 +204,29 @@ class Session:
         refusal = self.ctx.quotas.exhausted(self.key, time.monotonic())
         if refusal is not None:
             raise _spent(refusal)
-        room = rooms.get(self.stream, private=start.room is None, owner=self.address, speaker=True)
+
+        def claim() -> Room:
+            return rooms.get(
+                self.stream, private=start.room is None, owner=self.address, speaker=True
+            )
+
+        config = self._config_for(start)  # before the room: a bad request holds no room
+        room = claim()
         outbox: Outbox | None = None
         pump: asyncio.Task | None = None
         drain: asyncio.Task | None = None
         started = False
         try:
             try:
-                source = await room.start(self._config_for(start), self.ctx.registry)
+                source = await room.start(config, self.ctx.registry)
             except ProtocolError as exc:
                 if exc.code != "room_restarted":
                     raise
                 # On Ray: the room's actor restarted before this replica's window on it
                 # saw it. A speaker holds no place in the old window: open the new one.
                 rooms.release(room)
-                room = rooms.get(
-                    self.stream, private=start.room is None, owner=self.address, speaker=True
-                )
-                source = await room.start(self._config_for(start), self.ctx.registry)
+                room = claim()
+                source = await room.start(config, self.ctx.registry)
             self.ctx.working += 1
             started = True
             try:

@@ -210,22 +210,11 @@ async def test_a_window_that_missed_a_restart_does_not_seat_the_speaker(cluster)
     """The race of the test above, made certain: a replica's window whose poller has not
     yet seen its actor restart. The actor refuses a start meant for its former
     incarnation (nothing starts there); the window closes with room_restarted, to try again."""
-    from pipeline.fakes import fake_config, fake_registry
-    from rtt.cluster.remote_room import RayRooms
-    from rtt.cluster.room_actor import NAMESPACE, RoomSettings
-    from rtt.server.metrics import ServerMetrics
+    from pipeline.fakes import fake_registry
+    from rtt.cluster.room_actor import NAMESPACE
     from rtt.server.protocol import Close, ProtocolError
-    from rtt.server.rooms import Limits
 
-    settings = RoomSettings(journal=cluster.journal, limits=Limits())
-    rooms = RayRooms(
-        journal=cluster.journal,
-        limits=Limits(),
-        metrics=ServerMetrics(),
-        settings=settings,
-        registry_factory=fake_registry,
-    )
-    config = fake_config(cluster.journal.parent / "models")
+    rooms, config = _replica_rooms(cluster)
     window = rooms.get("stale", speaker=True)
     await window.read_since("source", 0)  # the window opens: it knows this incarnation
     window._poller.cancel()  # its long-poll is still out: it cannot notice the restart
@@ -254,21 +243,10 @@ async def test_a_window_that_missed_a_restart_does_not_seat_the_speaker(cluster)
 async def test_an_idle_room_actor_ends_and_a_new_one_reopens_its_journal(cluster):
     """A room no one uses ends its actor (a plain stream's would otherwise stay forever);
     the next session makes a new actor, and `since` still finds every commit."""
-    from pipeline.fakes import fake_config, fake_registry
-    from rtt.cluster.remote_room import RayRooms
-    from rtt.cluster.room_actor import NAMESPACE, RoomSettings
-    from rtt.server.metrics import ServerMetrics
-    from rtt.server.rooms import Limits
+    from pipeline.fakes import fake_registry
+    from rtt.cluster.room_actor import NAMESPACE
 
-    settings = RoomSettings(journal=cluster.journal, seat_lease=2.0, idle_exit=3.0)
-    rooms = RayRooms(
-        journal=cluster.journal,
-        limits=Limits(),
-        metrics=ServerMetrics(),
-        settings=settings,
-        registry_factory=fake_registry,
-    )
-    config = fake_config(cluster.journal.parent / "models")
+    rooms, config = _replica_rooms(cluster, seat_lease=2.0, idle_exit=3.0)
     room = rooms.get("idle", speaker=True)
     source = await room.start(config, fake_registry())
     await source.feed(np.frombuffer(speech(2), "<i2").astype(np.float32) / 32768)
@@ -288,3 +266,22 @@ async def test_an_idle_room_actor_ends_and_a_new_one_reopens_its_journal(cluster
     again = rooms.get("idle")
     assert await again.read_since("source", 0) == said  # a new actor, the same journal
     await rooms.close()
+
+
+def _replica_rooms(cluster, **settings):
+    """This process as an ingress replica: its `RayRooms` on the cluster's room actors
+    (fake engines), and the pipeline config a speaker starts with."""
+    from pipeline.fakes import fake_config, fake_registry
+    from rtt.cluster.remote_room import RayRooms
+    from rtt.cluster.room_actor import RoomSettings
+    from rtt.server.metrics import ServerMetrics
+    from rtt.server.rooms import Limits
+
+    rooms = RayRooms(
+        journal=cluster.journal,
+        limits=Limits(),
+        metrics=ServerMetrics(),
+        settings=RoomSettings(journal=cluster.journal, **settings),
+        registry_factory=fake_registry,
+    )
+    return rooms, fake_config(cluster.journal.parent / "models")
