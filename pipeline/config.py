@@ -82,6 +82,9 @@ class ASRConfig:
     # `glossary_tokens` of its ~200 prompt tokens; the committed context gets the rest
     glossary_prompt: bool = True
     glossary_tokens: int = 64
+    # ... and heard words that nearly spell one of those terms are written as it
+    # (pipeline/asr/respell.py: "Havorsen" -> "Halvorsen")
+    glossary_respell: bool = True
 
     def __post_init__(self) -> None:
         if self.language is not None and self.language.strip().lower().startswith("auto"):

@@ -20,7 +20,8 @@ held utterances are then committed in the language found. The decoder prompt
 
 A glossary (`PipelineConfig.glossary`, swapped in band by `SetGlossary`) puts its
 source-language terms before the committed text in the prompt, within
-`glossary_tokens` (`terms_prompt.choose_terms`: all if they fit, else the likeliest now).
+`glossary_tokens` (`terms_prompt.choose_terms`: all if they fit, else the likeliest now),
+and a pass's near misses of those terms are written as the terms (`respell`).
 
 Whisper's window is 30 s: a buffer that reaches it without a committed sentence
 end is cut (see `_fit_window`), so a long stretch without a pause (noise,
@@ -55,6 +56,7 @@ from .agreement import AgreementBuffer
 from .backend import ASRRequest, ASRResult, LanguageRequest
 from .engine import ASREngine
 from .language import UNDETERMINED, LanguageID, LanguagePolicy
+from .respell import respell
 from .terms_prompt import choose_terms, source_terms, term_costs
 
 __all__ = ["ASRStage"]
@@ -261,12 +263,7 @@ class ASRStage(Stage):
             language = self.lid.language
             prompt, terms = self._prompt(language), self._terms(language)
             request = ASRRequest(audio, language, prompt, terms=terms, final=True)
-            result = await self.engine.transcribe(request)
-            self.passes += 1
-            words = [
-                Word(w.word, round(w.start + start, 2), round(w.end + start, 2), w.glued)
-                for w in result.words
-            ]
+            _, words = await self._transcribe(request, start)
             if words:
                 out.append(self._commit(words, utterance))
                 self._remember(words)
@@ -289,13 +286,18 @@ class ASRStage(Stage):
             self._pass_lang = language
         prompt = self._prompt(language)
         request = ASRRequest(audio, language, prompt, terms=self._terms(language), final=final)
+        return await self._transcribe(request, self._buffer_start)
+
+    async def _transcribe(self, request: ASRRequest, offset: float) -> tuple[ASRResult, list[Word]]:
+        """One pass: its words on the stream clock, near misses of its prompt terms respelled."""
         result = await self.engine.transcribe(request)
         self.passes += 1
-        offset = self._buffer_start
         words = [
             Word(w.word, round(w.start + offset, 2), round(w.end + offset, 2), w.glued)
             for w in result.words
         ]
+        if request.terms and self.config.glossary_respell:
+            words = respell(words, request.terms)
         return result, words
 
     def _emit(self, committed: list[Word], tail: list[Word]) -> list[Event]:

@@ -71,13 +71,16 @@ class OfflineProcessor:
         register: str = "formal",
         priority: int = LIVE,
         glossary_tokens: int = 0,
+        respell_terms: bool = True,
     ) -> None:
         config = config or OfflineConfig()
         self._guidance = Guidance(glossary, register=register, context=0)
         config.check()
         self.config = config
         # language None (auto): detected per file among `candidates` (default: all supported)
-        self._transcriber = BatchTranscriber(asr, config, candidates, glossary, glossary_tokens)
+        self._transcriber = BatchTranscriber(
+            asr, config, candidates, glossary, glossary_tokens, respell_terms
+        )
         self._mt = mt_engine
         self._priority = priority
         self._asr_lock = asyncio.Lock()
@@ -196,4 +199,5 @@ def build_processor(
         register=config.mt.register,
         priority=priority,
         glossary_tokens=config.asr.glossary_tokens if config.asr.glossary_prompt else 0,
+        respell_terms=config.asr.glossary_respell,
     )

@@ -11,8 +11,9 @@ worker thread.
 
 A glossary's source terms go into every window's prompt, chosen by the streaming
 path's rule (pipeline/asr/terms_prompt.py; no committed context here, so: all that
-fit, names first), and words read out of that prompt are dropped by its echo guard
-(in the backend).
+fit, names first), words read out of that prompt are dropped by its echo guard
+(in the backend), and near misses of its terms are written as the terms
+(pipeline/asr/respell.py), as in the stream.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..asr.backend import ClipsRequest, LanguageProbs, LanguageRequest
 from ..asr.language import LanguageID
+from ..asr.respell import respell
 from ..asr.terms_prompt import choose_terms, source_terms, term_costs
 from ..events import Word
 from ..glossary import Glossary
@@ -64,12 +66,14 @@ class BatchTranscriber:
         candidates: Sequence[str] = (),
         glossary: Glossary | None = None,
         glossary_tokens: int = 0,
+        respell_terms: bool = True,
     ) -> None:
         self._asr = asr
         self._config = config
         self._candidates = tuple(candidates) or tuple(LANGUAGES)
         self._glossary = glossary
         self._glossary_tokens = glossary_tokens  # 0: no terms in the prompt
+        self._respell = respell_terms  # near misses of the prompt's terms written as the terms
 
     def terms(self, language: str | None) -> tuple[str, ...]:
         """The glossary terms every window's prompt carries."""
@@ -111,7 +115,8 @@ class BatchTranscriber:
         for i in range(0, len(clips), size):
             batch = tuple(clips[i : i + size])
             request = ClipsRequest(audio, batch, language, self._config.beam_size, terms)
-            words.extend(self._asr.transcribe_clips(request))
+            heard = self._asr.transcribe_clips(request)
+            words.extend(respell(heard, terms) if terms and self._respell else heard)
             if on_progress is not None:
                 on_progress(batch[-1][1])
         return Transcript(language, clean_words(words, duration), probability)

@@ -171,3 +171,33 @@ async def test_the_factory_gives_the_config_glossary_to_the_asr_stage(tmp_path):
         assert set(asr._terms("en")) == EN  # counted by the loaded backend's tokenizer
     finally:
         registry.close()
+
+
+class Misheard(Engine):
+    """Hears the colleague's name one letter off, as whisper-base does with the prompt."""
+
+    async def transcribe(self, request):
+        result = await super().transcribe(request)
+        words = tuple(
+            Word("Havorsen", w.start, w.end) if w.word == "Haverson" else w for w in result.words
+        )
+        return ASRResult(words, "en")
+
+
+async def committed_text(config, glossary=GLOSSARY):
+    stage, text = ASRStage(Misheard(), config, glossary), []
+    for event in utterance(1, seconds=6.0):
+        async for out in stage.process(event):
+            text += (
+                [w.word for w in getattr(out, "words", ())]
+                if type(out).__name__ == "SourceCommit"
+                else []
+            )
+    return text
+
+
+async def test_a_near_miss_of_a_prompt_term_is_committed_as_the_term():
+    assert "Halvorsen" in await committed_text(ASRConfig(language="en"))
+    assert "Havorsen" in await committed_text(ASRConfig(language="en", glossary_respell=False))
+    assert "Havorsen" in await committed_text(ASRConfig(language="en", glossary_prompt=False))
+    assert "Havorsen" in await committed_text(ASRConfig(language="en"), glossary=None)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pipeline.asr.backend import ASRRequest
+from pipeline.asr.respell import respell
 from pipeline.asr.terms_prompt import source_terms
 from pipeline.asr.whisper_backend import WhisperBackend
 from pipeline.glossary import load_glossary, term_in
@@ -38,6 +39,20 @@ def test_a_company_name_is_misheard_without_the_glossary_and_right_with_it(backe
     assert "Nordlicht Energy" not in without, without  # e.g. "Nordlett -Tenergie"
     assert "Nordlicht Energy" in with_terms, with_terms
     assert "steering committee" in with_terms
+
+
+def test_near_misses_the_prompt_leaves_are_respelled_as_the_terms(backend):
+    from faster_whisper import decode_audio
+
+    # "My colleague Ingrid Halvorsen negotiated a new feed-in tariff with the grid operator."
+    audio = decode_audio(str(ITEM.audio), sampling_rate=16000)[
+        int(24.4 * 16000) : int(29.4 * 16000)
+    ]
+    words = backend.transcribe_batch([ASRRequest(audio, "en", terms=TERMS)])[0].words
+    assert "feeding tariff" in join_words(words)  # both models, even with the prompt
+    text = join_words(respell(list(words), TERMS))
+    assert "Halvorsen" in text and "feed-in tariff" in text, text
+    assert "grid operator" in text
 
 
 def non_speech() -> dict[str, np.ndarray]:
