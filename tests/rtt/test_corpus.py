@@ -229,3 +229,24 @@ def test_a_talk_with_a_question_in_another_language() -> None:
 def test_utterances_without_a_language_speak_the_items() -> None:
     assert all(u.lang == "de" for u in corpus_item("short-weather-de").utterances)
     assert corpus_item("short-weather-de").languages == ("de",)
+
+
+@pytest.mark.parametrize("item", [i for i in ITEMS if i.glossary], ids=lambda i: i.id)
+def test_an_items_glossary_reads_and_its_terms_are_in_the_transcript_and_references(
+    item: CorpusItem,
+) -> None:
+    from pipeline.glossary import load_glossary, term_count
+
+    glossary = load_glossary(item.glossary)
+    for term in glossary.terms:
+        source = term.form(item.lang)
+        said = term_count(source, item.transcript)
+        assert said, f"{item.id}: {source!r} is not said"
+        for lang, reference in item.translations.items():
+            agreed = term.target(item.lang, lang)
+            assert term_count(agreed, reference) >= said, f"{item.id}: {agreed!r} in {lang}"
+
+
+def test_the_english_talks_have_glossaries() -> None:
+    talks = {i.id for i in ITEMS if i.glossary}
+    assert {"talk-energy-en", "talk-opening-en", "talk-keynote-en", "talk-trees-en"} <= talks
