@@ -68,6 +68,7 @@ class TranslatorStats:
     skipped: int  # stale partial re-translations skipped
     steps: int  # sequential decoder steps of this stream's translations
     budget: BudgetStats | None = None  # the core budget (`[mt] budget = "auto"`); None: off
+    repairs: int = 0  # finals asked again for breaking the register (pipeline/mt/guide.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,14 @@ found so far), the KV cache keeps it too and an update reads only what changed.
   the text addresses someone (an English source with "you"), or always for other
   source languages.
 
-`Guidance` holds one stream's state (glossary, recent finals per target language)
-and checks each translation for the terms it was asked to use.
+`Guidance` holds one stream's state (glossary, recent finals per target language),
+checks each translation for the terms it was asked to use, and gives a final that
+broke the register (German "du" in a formal talk) a second, insisting guide.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -28,7 +30,15 @@ from ..events import TermUse
 from ..glossary import Glossary, term_in
 from ..languages import language_name
 
-__all__ = ["REGISTERS", "Guidance", "PromptGuide", "needs_register"]
+__all__ = [
+    "FORMAL_DE",
+    "INFORMAL_DE",
+    "REGISTERS",
+    "Guidance",
+    "PromptGuide",
+    "breaks_register",
+    "needs_register",
+]
 
 REGISTERS = ("formal", "informal", "auto")
 
@@ -45,7 +55,19 @@ _ADDRESS: dict[str, tuple[str, str]] = {
     "uk": ("ви", "ти"),
     "tr": ("siz", "sen"),
 }
+# The forms that break a register, where a check is reliable: German "du", "dich"... in a
+# formal talk; "Sie", "Ihnen"... capitalised inside a sentence in an informal one. The
+# eval's register figures (rtt/eval/terms.py) count these same forms.
+INFORMAL_DE = re.compile(r"\b(?:du|dich|dir|dein\w*|euch|euer|eure\w*)\b", re.IGNORECASE)
+FORMAL_DE = re.compile(r"(?<=\S)\s+(?:Sie|Ihnen|Ihre?[mnrs]?)\b")
+_BREAKS = {("de", "formal"): INFORMAL_DE, ("de", "informal"): FORMAL_DE}
 _YOU = re.compile(r"\b(?:you|your|yours|yourself|yourselves|y'all)\b", re.IGNORECASE)
+
+
+def breaks_register(text: str, target_lang: str, register: str | None) -> bool:
+    """Whether a translation uses the form of address the register rules out."""
+    pattern = _BREAKS.get((target_lang, register or ""))
+    return pattern is not None and pattern.search(text) is not None
 
 
 def needs_register(text: str, source_lang: str) -> bool:
@@ -60,6 +82,7 @@ class PromptGuide:
     terms: tuple[tuple[str, str, str], ...] = ()  # (source term, agreed translation, note)
     context: tuple[tuple[str, str], ...] = ()  # (source sentence, its final translation)
     register: str | None = None  # "formal" or "informal"
+    insist: bool = False  # a final that broke the register, asked again
 
     def render(self) -> str:
         """The guide as lines of the user turn, before the text; "" when it holds nothing."""
@@ -74,10 +97,11 @@ class PromptGuide:
             lines += [_term_line(s, t, n) for s, t, n in self.terms]
         if self.register is not None and self.target_lang in _ADDRESS:
             formal, informal = _ADDRESS[self.target_lang]
-            if self.register == "formal":
-                lines.append(f"Address the audience formally ({formal}), never with {informal}.")
-            else:
-                lines.append(f"Address the audience informally ({informal}), never with {formal}.")
+            use, avoid = (formal, informal) if self.register == "formal" else (informal, formal)
+            how = "formally" if self.register == "formal" else "informally"
+            lines.append(f"Address the audience {how} ({use}), never with {avoid}.")
+            if self.insist:
+                lines.append(f"This sentence too: {use} only, no {avoid} in any form.")
         return "\n".join(lines)
 
 
@@ -125,6 +149,19 @@ class Guidance:
         used = tuple(t for _, t, _ in guide.terms if term_in(t, text))
         missed = tuple(t for _, t, _ in guide.terms if t not in used)
         return TermUse(used=used, missed=missed)
+
+    def repair(
+        self, guide: PromptGuide | None, text: str, source_lang: str, target_lang: str
+    ) -> PromptGuide | None:
+        """The guide to ask again with when a final broke the stream's register (German "du" in
+        a formal talk, also where the source said no "you": "Our" as "Dein"); once: an
+        insisting guide is not repaired. None when the translation kept the register."""
+        if (guide is not None and guide.insist) or self.register == "auto":
+            return None
+        if not breaks_register(text, target_lang, self.register):
+            return None
+        base = guide or PromptGuide(source_lang, target_lang)
+        return dataclasses.replace(base, register=self.register, insist=True)
 
     def _terms(self, source: str, source_lang: str, target_lang: str):
         if self.glossary is None:

@@ -27,6 +27,7 @@ when every final still meets its deadline after it; the budget picks its model.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -104,6 +105,7 @@ class TranslateStage(Stage):
         self._stream = ""
         self.degraded = False  # partials on the fast model
         self.steps = 0  # sequential decoder steps, for metrics
+        self.repairs = 0  # finals asked again for breaking the register
         self._budget = CoreBudget(config.final_deadline) if config.budget == "auto" else None
         self.guidance = Guidance(glossary, register=config.register, context=config.context)
 
@@ -155,8 +157,16 @@ class TranslateStage(Stage):
         )
         started = self.clock.now()
         result = await engine.translate(request)
-        self._measured(job, self.clock.now() - started)
         self.steps += result.steps
+        insist = None
+        if job.final:
+            insist = self.guidance.repair(guide, result.text, sentence.lang, job.lang)
+        if insist is not None:  # a final that broke the register: asked once more, insisting
+            guide = insist
+            result = await engine.translate(dataclasses.replace(request, guide=guide, draft=None))
+            self.steps += result.steps
+            self.repairs += 1
+        self._measured(job, self.clock.now() - started)
         if job.final:
             self.guidance.record(job.lang, sentence.text, result.text)
         for out in self._result_events(job, result.text, guide):
@@ -171,6 +181,7 @@ class TranslateStage(Stage):
                 skipped=self._scheduler.skipped,
                 steps=self.steps,
                 budget=self._budget.stats() if self._budget else None,
+                repairs=self.repairs,
             )
         )
 

@@ -5,13 +5,15 @@ of one language pair (up to its `max_batch` per generate call), and the CTransla
 backend splits a batch where prompt lengths differ; submitting in order of length
 keeps the sentences of a batch alike, so most of a batch runs as one call.
 With a `Guidance`, each request carries its sentence's glossary terms and the register
-(no earlier-sentence context: the sentences are translated at once, not in order).
+(no earlier-sentence context: the sentences are translated at once, not in order); a
+translation that broke the register is asked for once more, as in the stream.
 `priority` is the engine's (`BACKGROUND` for a server's file jobs: live rooms first).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from ..engine import LIVE, MTEngine
@@ -47,6 +49,9 @@ async def translate_sentences(
         guide = guidance.guide(text, source_lang, lang) if guidance is not None else None
         request = TranslationRequest(text, source_lang, lang, guide=guide)
         result = await engine.translate(request, priority)
+        insist = guidance.repair(guide, result.text, source_lang, lang) if guidance else None
+        if insist is not None:  # broke the register: asked once more, insisting
+            result = await engine.translate(dataclasses.replace(request, guide=insist), priority)
         out[lang][i] = result.text
         done += 1
         if on_done is not None:

@@ -26,12 +26,11 @@ from typing import Any
 from pipeline.config import PipelineConfig
 from pipeline.events import Event, SourceCommit, TargetCommit
 from pipeline.glossary import Glossary, load_glossary, term_count
+from pipeline.mt.guide import FORMAL_DE, INFORMAL_DE
 from rtt.corpus import CorpusItem
 
 __all__ = ["item_terms", "register_counts", "term_scores", "term_summary", "with_glossary"]
 
-_INFORMAL = re.compile(r"\b(?:du|dich|dir|dein\w*|euch|euer|eure\w*)\b", re.IGNORECASE)
-_FORMAL = re.compile(r"(?<=\S)\s+(?:Sie|Ihnen|Ihre?[mnrs]?)\b")  # capitalised inside a sentence
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -40,8 +39,8 @@ def register_counts(text: str) -> dict[str, int]:
     sentences = [s for s in _SENTENCE.split(text.strip()) if s]
     return {
         "sentences": len(sentences),
-        "informal": sum(bool(_INFORMAL.search(s)) for s in sentences),
-        "formal": sum(bool(_FORMAL.search(s)) for s in sentences),
+        "informal": sum(bool(INFORMAL_DE.search(s)) for s in sentences),
+        "formal": sum(bool(FORMAL_DE.search(s)) for s in sentences),
     }
 
 

@@ -134,3 +134,57 @@ def test_guidance_checks_with_inflection_and_says_nothing_without_terms():
     assert guidance.check(guide, "zwei Wärmepumpen") == TermUse(used=("Wärmepumpe",))
     assert guidance.check(None, "x") is None
     assert guidance.guide("nothing", "en", "de") is None
+
+
+class SlippingEngine(ScriptedEngine):
+    """Says "du" unless the guide insists on the register (as the 1.5B did on talk-keynote-en)."""
+
+    async def translate(self, request):
+        await super().translate(request)
+        if request.guide is not None and request.guide.insist:
+            return Translation("Schreiben Sie auf, warum.", tokens=1, steps=1)
+        return Translation("Schreibe dir auf, warum.", tokens=1, steps=1)
+
+
+async def test_a_final_that_breaks_the_formal_register_is_asked_again_once_insisting():
+    engine = SlippingEngine({})
+    stage = make(engine, glossary=None, context=1)
+    out = await run(stage, [commit("Write down why you did it.", 0), End(stream="s")])
+    assert [e.text for e in out if isinstance(e, TargetCommit)] == ["Schreiben Sie auf, warum."]
+    assert len(engine.prompts) == 2 and stage.repairs == 1
+    assert "This sentence too: Sie only, no du/ihr in any form." in engine.prompts[1]
+    assert "This sentence too" not in engine.prompts[0]
+
+
+async def test_no_second_request_when_the_register_holds_or_was_not_asked_for():
+    engine = ScriptedEngine({"Write down why you did it.": "Schreiben Sie auf, warum."})
+    stage = make(engine, glossary=None, context=0)
+    await run(stage, [commit("Write down why you did it.", 0), End(stream="s")])
+    assert len(engine.prompts) == 1 and stage.repairs == 0
+    slipping = SlippingEngine({})
+    auto = make(slipping, glossary=None, context=0, register="auto")  # nothing asked: kept
+    out = await run(auto, [commit("Write down why you did it.", 0), End(stream="s")])
+    assert [e.text for e in out if isinstance(e, TargetCommit)] == ["Schreibe dir auf, warum."]
+    assert len(slipping.prompts) == 1
+
+
+def test_a_guide_is_repaired_once_and_only_for_the_forms_its_register_rules_out():
+    guidance = Guidance(None, register="formal")
+    guide = guidance.guide("Can you see?", "en", "de")
+    again = guidance.repair(guide, "Kannst du sehen?", "en", "de")
+    assert again is not None and again.insist and again.register == "formal"
+    assert guidance.repair(again, "Kannst du?", "en", "de") is None  # once
+    assert guidance.repair(guide, "Können Sie sehen? Sie (they) sahen es.", "en", "de") is None
+    informal = Guidance(None, register="informal")
+    assert informal.repair(None, "Das können Sie sehen.", "en", "de") is not None
+    assert guidance.repair(None, "¿Puedes ver?", "en", "es") is None  # checked for German only
+    assert Guidance(None, register="auto").repair(None, "Kannst du?", "en", "de") is None
+
+
+def test_a_slip_where_the_source_addressed_no_one_is_repaired_too():
+    # the 0.5B on talk-opening-en: "Our first keynote speaker is Daniel Weber." -> "Dein erste ..."
+    guidance = Guidance(None, register="formal", context=0)
+    assert guidance.guide("Our first speaker is Daniel Weber.", "en", "de") is None
+    again = guidance.repair(None, "Dein erster Sprecher ist Daniel Weber.", "en", "de")
+    assert again is not None and again.register == "formal" and again.insist
+    assert "This sentence too: Sie only" in again.render()

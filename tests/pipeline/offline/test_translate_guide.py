@@ -33,3 +33,13 @@ async def test_each_sentence_gets_only_its_terms_and_no_context():
     assert all(not g.context for g in guides.values())
     await translate_sentences(engine, sentences[:1], "en", ["de"])
     assert engine.requests[-1].guide is None
+
+
+async def test_a_translation_that_breaks_the_register_is_asked_once_more_insisting():
+    engine = FakeEngine(script=["Kannst du mich hören?", "Können Sie mich hören?"])
+    sentences = [sentence(0, "Can you hear me?")]
+    out = await translate_sentences(
+        engine, sentences, "en", ["de"], guidance=Guidance(None, context=0)
+    )
+    assert out["de"] == ("Können Sie mich hören?",)
+    assert [r.guide.insist for r in engine.requests] == [False, True]
