@@ -18,11 +18,14 @@ punctuation left out, either
   "Haverson" (0.91, 0.71), not "dashboard" for "Dashwood" (0.73) nor "persons" for
   "Parsons" (lower case).
 
-A run that already holds the term (also inflected: "heat pumps") is left as heard.
+A run that already holds the term (also inflected: "heat pumps") is left as heard, and so
+is a word that differs from the term only in its last three letters: another form of a
+word ("maintained" for the term "maintainer"), not a mishearing, which differs inside.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
@@ -39,6 +42,7 @@ _NAME_LETTERS = 0.7
 _NAME_CONSONANTS = 0.9
 _VOWELS = frozenset("aeiouyäöüéèêáàíóú")
 _MIN_LETTERS = 6
+_ENDING = 3  # letters at the end in which two forms of one word differ ("-ed", "-er", "-ing")
 # a heard word: the word, a possessive, trailing punctuation
 _TAIL = re.compile(r"^(.*?)(['’]s)?(\W*)$", re.DOTALL)
 
@@ -56,6 +60,10 @@ def spelled_as(heard: str, term: str) -> bool:
     want, got = _key(term), _key(heard)
     if len(want) < _MIN_LETTERS or not got or got[0] != want[0] or term_in(term, heard):
         return False
+    if got != want and _same_but_ending(
+        want, got
+    ):  # another form of a word ("maintained"), not a mishearing
+        return False
     letters = _ratio(want, got)
     if letters >= _SIMILAR:
         return True
@@ -65,6 +73,11 @@ def spelled_as(heard: str, term: str) -> bool:
         and letters >= _NAME_LETTERS
         and _ratio(_consonants(want), _consonants(got)) >= _NAME_CONSONANTS
     )
+
+
+def _same_but_ending(a: str, b: str) -> bool:
+    shared = len(os.path.commonprefix([a, b]))
+    return shared >= min(len(a), len(b)) - _ENDING
 
 
 def _ratio(a: str, b: str) -> float:
