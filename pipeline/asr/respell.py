@@ -60,9 +60,7 @@ def spelled_as(heard: str, term: str) -> bool:
     want, got = _key(term), _key(heard)
     if len(want) < _MIN_LETTERS or not got or got[0] != want[0] or term_in(term, heard):
         return False
-    if got != want and _same_but_ending(
-        want, got
-    ):  # another form of a word ("maintained"), not a mishearing
+    if got != want and _same_but_ending(want, got):  # "maintained": a form, not a mishearing
         return False
     letters = _ratio(want, got)
     if letters >= _SIMILAR:
