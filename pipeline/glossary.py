@@ -36,6 +36,7 @@ __all__ = [
     "Term",
     "glossary_from_entries",
     "glossary_from_toml",
+    "letters",
     "load_glossary",
     "merge",
     "parse_glossary",
@@ -110,6 +111,12 @@ def term_count(term: str, text: str) -> int:
         else:
             i += 1
     return count
+
+
+def letters(text: str) -> str:
+    """The text casefolded, spaces and punctuation left out: how near misses of a term
+    ("Nordlec Tenergy", "Havorsen") are compared with it."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
 def _words(text: str) -> list[str]:

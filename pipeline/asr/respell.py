@@ -32,7 +32,7 @@ from difflib import SequenceMatcher
 
 from ..audio_format import SENTENCE_END
 from ..events import Word
-from ..glossary import term_in
+from ..glossary import letters, term_in
 from ..words import join_words
 
 __all__ = ["respell", "spelled_as"]
@@ -47,28 +47,24 @@ _ENDING = 3  # letters at the end in which two forms of one word differ ("-ed", 
 _TAIL = re.compile(r"^(.*?)(['’]s)?(\W*)$", re.DOTALL)
 
 
-def _key(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
 def _ends(word: Word) -> bool:
     return word.word.rstrip().endswith(SENTENCE_END)
 
 
 def spelled_as(heard: str, term: str) -> bool:
     """Whether `heard` (one or more words) is a near miss of `term`, by the rule above."""
-    want, got = _key(term), _key(heard)
+    want, got = letters(term), letters(heard)
     if len(want) < _MIN_LETTERS or not got or got[0] != want[0] or term_in(term, heard):
         return False
     if got != want and _same_but_ending(want, got):  # "maintained": a form, not a mishearing
         return False
-    letters = _ratio(want, got)
-    if letters >= _SIMILAR:
+    alike = _ratio(want, got)
+    if alike >= _SIMILAR:
         return True
     name = _capitalised(term) and _capitalised(heard)
     return (
         name
-        and letters >= _NAME_LETTERS
+        and alike >= _NAME_LETTERS
         and _ratio(_consonants(want), _consonants(got)) >= _NAME_CONSONANTS
     )
 

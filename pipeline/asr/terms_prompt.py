@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from difflib import SequenceMatcher
 
-from ..glossary import Glossary, term_in
+from ..glossary import Glossary, letters, term_in
 
 __all__ = [
     "choose_terms",
@@ -59,19 +59,15 @@ def _piece(term: str) -> str:
     return " " + term + ","
 
 
-def _key(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
 def near(term: str, heard: Sequence[str]) -> bool:
     """Whether some run of `heard` words spells `term` exactly or nearly ("Haverson" for
     "Halvorsen", "Nordlec Tenergy" for "Nordlicht Energy"): same first letter, and a
     similarity of at least 0.7 over the letters, spaces and case left out."""
-    want = _key(term)
+    want = letters(term)
     if not want:
         return False
     n = len(term.split())
-    keys = [_key(w) for w in heard]
+    keys = [letters(w) for w in heard]
     for size in {max(1, n - 1), n, n + 1}:
         for i in range(len(keys) - size + 1):
             got = "".join(keys[i : i + size])
@@ -139,9 +135,9 @@ _ECHO_RUN = 3  # this many prompt terms back to back are the prompt's list read 
 
 def term_runs(words: Sequence[str], terms: Sequence[str]) -> list[tuple[int, int, int]]:
     """Runs of prompt terms back to back in `words`: (first word, end, number of terms)."""
-    forms = {tuple(_key(w) for w in t.split()) for t in terms}
+    forms = {tuple(letters(w) for w in t.split()) for t in terms}
     wanted = sorted((f for f in forms if f and all(f)), key=len, reverse=True)  # longest first
-    keys = [_key(w) for w in words]
+    keys = [letters(w) for w in words]
     runs: list[tuple[int, int, int]] = []
     i = 0
     while i < len(keys):

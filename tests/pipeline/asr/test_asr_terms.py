@@ -10,7 +10,7 @@ from pipeline.asr.backend import ASRRequest, ASRResult
 from pipeline.asr.stage import ASRStage
 from pipeline.asr.terms_prompt import render
 from pipeline.config import ASRConfig
-from pipeline.events import AudioChunk, SetGlossary, SpeechEnd, SpeechStart, Word
+from pipeline.events import AudioChunk, SetGlossary, SourceCommit, SpeechEnd, SpeechStart, Word
 from pipeline.glossary import parse_glossary
 
 GLOSSARY = parse_glossary(
@@ -188,11 +188,8 @@ async def committed_text(config, glossary=GLOSSARY):
     stage, text = ASRStage(Misheard(), config, glossary), []
     for event in utterance(1, seconds=6.0):
         async for out in stage.process(event):
-            text += (
-                [w.word for w in getattr(out, "words", ())]
-                if type(out).__name__ == "SourceCommit"
-                else []
-            )
+            if isinstance(out, SourceCommit):
+                text += [w.word for w in out.words]
     return text
 
 
